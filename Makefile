@@ -1,0 +1,36 @@
+# hnn_np — two commands do all the set-up on a fresh machine:
+#   make figures    regenerate every figure of the paper into figures/
+#   make test       run the test suite
+# The first run creates .venv and installs the package (editable) into it.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+HYPOTHESIS_PROFILE ?= ci
+QUICK  ?=
+
+.PHONY: all test figures bench venv clean
+
+all: test
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e ".[test,bench]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) $(PY) -m pytest -q
+
+figures: $(STAMP)
+	$(PY) -m hnn_np figures $(if $(QUICK),--quick,)
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
