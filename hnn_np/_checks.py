@@ -1,0 +1,98 @@
+"""Input checks shared by the public functions.
+
+Every check raises ``ValueError`` with a message that names the argument, the
+problem and what was expected, so that a shape or dtype slip is caught at the
+door instead of deep inside a matrix product.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["check_params", "check_array", "check_sizes"]
+
+
+def check_sizes(sizes) -> tuple[int, ...]:
+    """Validate layer sizes ``(n_0, n_1, ..., n_L)``: at least two positive ints."""
+    try:
+        sizes = tuple(int(s) for s in sizes)
+    except (TypeError, ValueError):
+        raise ValueError(f"sizes must be a sequence of positive integers; got {sizes!r}") from None
+    if len(sizes) < 2:
+        raise ValueError(f"sizes needs at least an input and an output size; got {sizes}")
+    if any(s <= 0 for s in sizes):
+        raise ValueError(f"sizes must all be positive; got {sizes}")
+    return sizes
+
+
+def check_params(params) -> np.dtype:
+    """Check that ``params`` is a chain of ``(W, b)`` layers; return their dtype.
+
+    Layer ``l`` must hold ``W`` of shape (n_l, n_{l+1}) and ``b`` of shape
+    (n_{l+1},), consecutive layers must fit, and all arrays share one floating
+    dtype (float32 or float64).
+    """
+    if not isinstance(params, (list, tuple)) or len(params) == 0:
+        raise ValueError("params must be a non-empty list of (W, b) pairs")
+    dtype = None
+    n_prev = None
+    for l, layer in enumerate(params):
+        if not isinstance(layer, (list, tuple)) or len(layer) != 2:
+            raise ValueError(f"params[{l}] must be a (W, b) pair")
+        W, b = layer
+        if not isinstance(W, np.ndarray) or W.ndim != 2:
+            raise ValueError(f"params[{l}] W must be a 2-D array (n_in, n_out); got {np.shape(W)}")
+        if not isinstance(b, np.ndarray) or b.shape != (W.shape[1],):
+            raise ValueError(f"params[{l}] b must have shape ({W.shape[1]},); got {np.shape(b)}")
+        if n_prev is not None and W.shape[0] != n_prev:
+            raise ValueError(
+                f"params[{l}] W has {W.shape[0]} input rows but layer {l - 1} has {n_prev} outputs"
+            )
+        for name, arr in (("W", W), ("b", b)):
+            if arr.dtype not in (np.float32, np.float64):
+                raise ValueError(f"params[{l}] {name} must be float32 or float64; got {arr.dtype}")
+            if dtype is None:
+                dtype = arr.dtype
+            elif arr.dtype != dtype:
+                raise ValueError(
+                    f"params mix dtypes: params[{l}] {name} is {arr.dtype}, the first layer is {dtype}"
+                )
+        n_prev = W.shape[1]
+    return dtype
+
+
+def check_array(x, name: str, n_cols: int, dtype: np.dtype, n_rows: int | None = None) -> np.ndarray:
+    """Validate a batch of rows and return it C-contiguous.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, n_cols)
+    name : str
+        The argument's name, for the error message.
+    n_cols : int
+        Expected number of columns.
+    dtype : numpy dtype
+        The parameters' dtype. A floating ``x`` of another dtype is an error
+        (silently mixing float32 and float64 would change the precision of the
+        whole computation); a non-floating ``x`` (ints, lists) is converted.
+    n_rows : int, optional
+        Expected number of rows (to match another argument).
+    """
+    x = np.asarray(x)
+    if np.issubdtype(x.dtype, np.floating):
+        if x.dtype != dtype:
+            raise ValueError(f"{name} has dtype {x.dtype} but params are {dtype}; cast one of them")
+    elif np.issubdtype(x.dtype, np.number) or x.dtype == bool:
+        x = x.astype(dtype)
+    else:
+        raise ValueError(f"{name} must be a numeric array; got dtype {x.dtype}")
+    if x.ndim != 2 or x.shape[1] != n_cols:
+        raise ValueError(f"{name} must have shape (N, {n_cols}); got {x.shape}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it needs at least one row")
+    if n_rows is not None and x.shape[0] != n_rows:
+        raise ValueError(f"{name} has {x.shape[0]} rows but x has {n_rows}")
+    finite = np.isfinite(x).all(axis=1)
+    if not finite.all():
+        raise ValueError(f"{name} has non-finite values in row {int(np.argmin(finite))}")
+    return np.ascontiguousarray(x)

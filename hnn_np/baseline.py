@@ -1,0 +1,86 @@
+r"""Baseline: an MLP that predicts the time derivative directly.
+
+The network has 2n outputs and no physics in it::
+
+    dxdt_hat = mlp(params, x)                            (N, 2n)
+    loss     = mean((dxdt_hat - dxdt)**2)                over all N * 2n entries
+
+Its gradient is ordinary backprop (notation of :mod:`hnn_np.mlp`; ``_bar``
+marks an adjoint, dloss/d(that)), each forward line followed by its adjoint::
+
+    loss      = mean(r**2),  r = out - dxdt
+    out_bar   = 2 r / (N * 2n)                           (N, 2n)
+
+    forward   out = a[L-1] @ W[L-1] + b[L-1]
+    adjoint   dL_dW[L-1] = a[L-1].T @ out_bar;   dL_db[L-1] = sum over rows of out_bar
+              a_bar[L-1] = out_bar @ W[L-1].T
+
+    forward   a[l+1] = tanh(a[l] @ W[l] + b[l])          l = L-2 .. 0
+    adjoint   z_bar[l]  = a_bar[l+1] * s1[l]
+              dL_dW[l]  = a[l].T @ z_bar[l];     dL_db[l] = sum over rows of z_bar[l]
+              a_bar[l]  = z_bar[l] @ W[l].T              (not needed for l = 0)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import kernels as K
+from ._checks import check_array, check_params
+from .mlp import forward_cache
+
+__all__ = ["predict", "loss_and_grad"]
+
+
+def _check(params, x, dxdt=None):
+    dtype = check_params(params)
+    n_in, n_out = params[0][0].shape[0], params[-1][0].shape[1]
+    if n_out != n_in:
+        raise ValueError(
+            f"a baseline maps a state to its time derivative: output size must equal "
+            f"input size {n_in}; got {n_out}"
+        )
+    x = check_array(x, "x", n_in, dtype)
+    if dxdt is None:
+        return x
+    return x, check_array(dxdt, "dxdt", n_in, dtype, n_rows=x.shape[0])
+
+
+def predict(params, x):
+    """Predicted time derivative; x (N, 2n) -> (N, 2n)."""
+    x = _check(params, x)
+    return forward_cache(params, x).out
+
+
+def loss_and_grad(params, x, dxdt):
+    """Baseline loss mean((out - dxdt)**2) and its gradient (plain backprop).
+
+    Parameters
+    ----------
+    params : list of (W, b)
+        An MLP whose output size equals its input size 2n.
+    x, dxdt : array_like, shape (N, 2n)
+
+    Returns
+    -------
+    loss : float
+    grads : list of (dL_dW, dL_db), shaped like ``params``
+    """
+    x, dxdt = _check(params, x, dxdt)
+    L = len(params)
+    N, D = x.shape
+    fwd = forward_cache(params, x)
+    a = fwd.a
+    r = fwd.out - dxdt
+    loss = float(np.mean(r * r))
+
+    out_bar = (2.0 / (N * D)) * r  # (N, 2n)
+    grads = [None] * L
+    grads[L - 1] = (a[L - 1].T @ out_bar, out_bar.sum(axis=0))
+    a_bar = out_bar @ params[L - 1][0].T  # (N, n_{L-1})
+    for l in range(L - 2, -1, -1):
+        z_bar = K.mul_tanh_prime(a_bar, a[l + 1])  # a_bar[l+1] * s1[l]
+        grads[l] = (a[l].T @ z_bar, z_bar.sum(axis=0))
+        if l > 0:
+            a_bar = z_bar @ params[l][0].T  # (N, n_l)
+    return loss, grads

@@ -1,0 +1,346 @@
+"""Datasets of observed trajectories: states x and their time derivatives dx_dt.
+
+The pipeline of :func:`make_dataset` (the paper, Sec. 4):
+
+1. Energies E ~ U[lo E_max, hi E_max] (or log-uniform), E_max = H(R, 0) for a
+   radius R (``system.radius_to_energy``), and phases phi ~ U[0, 2 pi); each
+   (E, phi) becomes a state x0 on the level set H = E
+   (:func:`sample_initial_states`).
+2. Each x0 is integrated with DOP853 onto the grid t_j = t_0 + j dt
+   (:func:`trajectories`).
+3. Targets dx_dt: Hamilton's equations at the clean states ("analytic"), or
+   central differences of the observed states of order 2, 4 or 6
+   (:func:`finite_difference`):
+
+       dx_dt(t_j) ~ sum_{s=1}^{h} c_s (x_{j+s} - x_{j-s}) / dt,   h = order / 2
+
+   The grid is padded with h extra samples at each end, so every kept
+   observation has the full centred stencil (no one-sided differences).
+
+Rows of a :class:`Dataset` are trajectory-major: ``x.reshape(B, T, 2n)``
+gives the trajectories back. Splitting is by trajectory
+(:func:`train_test_split`); :class:`Scale` maps states into the unit ball.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hnn_np.integrate import solve_ivp_batch
+from hnn_np.systems import MassSpring, System, as_states
+
+__all__ = [
+    "Dataset", "Scale", "CENTRAL_WEIGHTS", "sample_initial_states", "trajectories",
+    "finite_difference", "make_dataset", "train_test_split", "save_dataset", "load_dataset",
+]
+
+#: Weights c_s, s = 1..h, of the central difference of order 2h (Fornberg 1988, Table 1).
+CENTRAL_WEIGHTS = {2: (1 / 2,), 4: (2 / 3, -1 / 12), 6: (3 / 4, -3 / 20, 1 / 60)}
+DERIVATIVES = ("analytic", "fd2", "fd4", "fd6")
+_ARRAYS = ("x", "dx_dt", "t", "traj", "energy")
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Observations of B trajectories at T times each, N = B T rows.
+
+    Attributes
+    ----------
+    x : ndarray, shape (N, 2n)
+        Observed states (q, p) in physical units, noise included.
+    dx_dt : ndarray, shape (N, 2n)
+        Target time derivatives at those observations.
+    t : ndarray, shape (T,)
+        Observation times, shared by every trajectory.
+    traj : ndarray of int64, shape (N,)
+        Trajectory id of each row; ids survive :func:`train_test_split`.
+    energy : ndarray, shape (N,)
+        The sampled (noise-free) energy E of each row's trajectory.
+    system : str
+        ``repr`` of the system, e.g. ``"MassSpring(k=2.0, m=2.0)"``.
+    meta : dict
+        JSON-serialisable settings that produced the data.
+    """
+
+    x: np.ndarray
+    dx_dt: np.ndarray
+    t: np.ndarray
+    traj: np.ndarray
+    energy: np.ndarray
+    system: str
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.x.ndim != 2 or len(self.x) == 0 or self.x.dtype.kind != "f":
+            raise ValueError(f"x must be a non-empty float array (N, 2n); got {self.x.shape}")
+        N = len(self.x)
+        if self.dx_dt.shape != self.x.shape or self.dx_dt.dtype != self.x.dtype:
+            raise ValueError(f"dx_dt must match x ({self.x.shape}, {self.x.dtype}); "
+                             f"got ({self.dx_dt.shape}, {self.dx_dt.dtype})")
+        if self.t.ndim != 1 or len(self.t) == 0 or N % len(self.t):
+            raise ValueError(f"t must be 1-D with a length dividing N = {N}; got {self.t.shape}")
+        if self.traj.shape != (N,) or self.traj.dtype.kind not in "iu":
+            raise ValueError(f"traj must be integer ids of shape ({N},); got {self.traj.shape}")
+        if self.energy.shape != (N,):
+            raise ValueError(f"energy must have shape ({N},); got {self.energy.shape}")
+        for name in ("x", "dx_dt", "t", "energy"):
+            if not np.isfinite(getattr(self, name)).all():
+                raise ValueError(f"{name} has non-finite values")
+
+
+@dataclass(frozen=True)
+class Scale:
+    """One scalar scale s for the whole phase space: x~ = x / s.
+
+    Time is not rescaled, so dx~/dt = (dx/dt) / s. If dx/dt = J grad H(x),
+    then dx~/dt = J grad H~(x~) with H~(x~) = H(s x~) / s**2: the scaled data
+    are again Hamiltonian, and a learned H~ maps back as H = s**2 H~.
+    A scale per coordinate (q_i / a_i, p_i / b_i) keeps this form only when
+    every a_i b_i is equal, hence one scalar. :meth:`fit` takes
+    s = max_i ||x_i||_2 over the training rows, which puts them in the unit
+    ball (other data may land slightly outside it).
+    """
+
+    s: float
+
+    @classmethod
+    def fit(cls, x) -> "Scale":
+        """The scale s = max_i ||x_i||_2 of states x, shape (N, 2n)."""
+        s = float(np.sqrt((np.asarray(x, dtype=np.float64) ** 2).sum(axis=-1)).max())
+        if not (np.isfinite(s) and s > 0):
+            raise ValueError(f"x must be finite and not all zero to fit a scale; max norm is {s}")
+        return cls(s)
+
+    def transform(self, x):
+        return x / self.s  # x~ = x / s
+
+    def inverse(self, x_tilde):
+        return x_tilde * self.s  # x = s x~
+
+    def transform_derivative(self, dx_dt):
+        return dx_dt / self.s  # dx~/dt = (dx/dt) / s
+
+    def inverse_derivative(self, dx_tilde_dt):
+        return dx_tilde_dt * self.s  # dx/dt = s dx~/dt
+
+    def inverse_energy(self, H_tilde):
+        return H_tilde * self.s**2  # H = s^2 H~
+
+
+def sample_initial_states(system: System, n: int, rng: np.random.Generator, radius: float = 100.0,
+                          energy_range=(0.01, 1.0), log_energy: bool = False):
+    """States with energies E in [lo E_max, hi E_max] and uniform phases.
+
+    E_max = ``system.radius_to_energy(radius)``; E / E_max ~ U[lo, hi], or
+    log E ~ U[log lo E_max, log hi E_max] if ``log_energy``; phi ~ U[0, 2 pi).
+    ``system.sample_state(E, phi) -> (n, 2n)`` places the states if the system
+    has it; otherwise H = a q^2/2 + b p^2/2 (one degree of freedom) is assumed,
+    with a = 2 H(1, 0), b = 2 H(0, 1), and the level set is the ellipse
+
+        q = sqrt(2 E / a) cos(phi),    p = sqrt(2 E / b) sin(phi)
+
+    (for the spring a = k, b = 1/m). Either way H(x0) = E is checked.
+
+    Returns
+    -------
+    x0s : ndarray, shape (n, 2n)
+    energies : ndarray, shape (n,)
+    """
+    _check_count(n, "n", 1)
+    if not (np.isfinite(radius) and radius > 0):
+        raise ValueError(f"radius must be a positive finite number; got {radius!r}")
+    lo, hi = energy_range
+    if not (0 < lo <= hi < np.inf):
+        raise ValueError(f"energy_range must be fractions 0 < lo <= hi of E_max; got {energy_range!r}")
+    E_max = system.radius_to_energy(radius)
+    if log_energy:
+        energies = np.exp(rng.uniform(np.log(lo * E_max), np.log(hi * E_max), n))  # (n,)
+    else:
+        energies = E_max * rng.uniform(lo, hi, n)  # (n,)
+    phases = rng.uniform(0.0, 2 * np.pi, n)  # (n,)
+    if hasattr(system, "sample_state"):
+        x0s = system.sample_state(energies, phases)
+    else:
+        a, b = 2 * system.energy(np.eye(2)) if system.n_dof == 1 else (0.0, 0.0)  # k, 1/m
+        if not (a > 0 and b > 0):
+            raise ValueError(f"{system!r} is not a quadratic 1-DOF system; "
+                             "give it a sample_state(energy, phase) method")
+        x0s = np.stack([np.sqrt(2 * energies / a) * np.cos(phases),
+                        np.sqrt(2 * energies / b) * np.sin(phases)], axis=1)  # (n, 2)
+    if not np.allclose(system.energy(x0s), energies, rtol=1e-9, atol=0):
+        raise ValueError(f"the states sampled for {system!r} do not have the requested energies")
+    return x0s, energies
+
+
+def trajectories(system: System, x0s, t_eval, rtol: float = 1e-10, atol: float | None = None) -> np.ndarray:
+    """Integrate Hamilton's equations from each x0 with DOP853.
+
+    Parameters
+    ----------
+    x0s : array_like, shape (B, 2n)
+        States at time ``t_eval[0]``.
+    t_eval : array_like, shape (T,)
+        Increasing output times, T >= 2.
+    rtol, atol : float
+        Tolerances; ``atol`` defaults to ``rtol * max|x0s|``, i.e. relative to
+        the scale of the data (states reach 100-200 at radius 100).
+
+    Returns
+    -------
+    x : ndarray, shape (B, T, 2n), float64
+    """
+    x0s = np.ascontiguousarray(as_states(x0s, system.n_dof, "x0s"), dtype=np.float64)
+    t_eval = np.asarray(t_eval, dtype=np.float64)
+    if t_eval.ndim != 1 or len(t_eval) < 2 or not (np.isfinite(t_eval).all() and (np.diff(t_eval) > 0).all()):
+        raise ValueError(f"t_eval must be finite, strictly increasing, with >= 2 times; got {t_eval!r}")
+    if atol is None:
+        atol = rtol * (np.abs(x0s).max() or 1.0)
+    fun, args = system.ode()
+    sol = solve_ivp_batch(fun, (t_eval[0], t_eval[-1]), x0s, t_eval, method="DOP853",
+                          rtol=rtol, atol=atol, args=args)
+    failed = np.flatnonzero(sol.status != 0)
+    if failed.size:
+        raise RuntimeError(f"DOP853 failed on {failed.size} trajectories, first {failed[:5].tolist()}")
+    return sol.y.transpose(0, 2, 1)  # (B, 2n, T) -> (B, T, 2n)
+
+
+def finite_difference(x, dt: float, order: int) -> np.ndarray:
+    """Central difference of ``order`` 2, 4 or 6 along the time axis -2.
+
+    dx_dt[j] = sum_{s=1}^{h} c_s (x[j+h+s] - x[j+h-s]) / dt, h = order / 2,
+    with c_s = ``CENTRAL_WEIGHTS[order]``; the error is O(dt**order).
+
+    x : array, shape (..., T + 2h, d)  ->  dx_dt : array, shape (..., T, d)
+    """
+    if order not in CENTRAL_WEIGHTS:
+        raise ValueError(f"order must be one of {tuple(CENTRAL_WEIGHTS)}; got {order!r}")
+    h = order // 2
+    T = x.shape[-2] - 2 * h
+    if T < 1:
+        raise ValueError(f"x needs more than {2 * h} samples along axis -2 for order {order}; got {x.shape}")
+    dx_dt = np.zeros(x.shape[:-2] + (T, x.shape[-1]), dtype=x.dtype)
+    for s, c in enumerate(CENTRAL_WEIGHTS[order], start=1):
+        dx_dt += c * (x[..., h + s:h + s + T, :] - x[..., h - s:h - s + T, :])
+    return dx_dt / dt
+
+
+def make_dataset(system: System | None = None, n_traj: int = 100, n_obs: int = 50,
+                 t_span=(0.0, 2 * np.pi), radius: float = 100.0, energy_range=(0.01, 1.0),
+                 log_energy: bool = False, derivative: str = "analytic", noise_std: float = 0.0,
+                 seed: int | None = 0, rtol: float = 1e-10, dtype=np.float64) -> Dataset:
+    """Sample, integrate and differentiate ``n_traj`` trajectories.
+
+    The grid is t_j = t_0 + j dt, j = 0..n_obs-1, dt = (t_1 - t_0) / n_obs
+    (half-open [t_0, t_1)). The default span is one period 2 pi of the spring
+    with k = m = 2: 50 evenly spaced phases of each orbit, none repeated
+    (x(2 pi) = x(0)), dt = 2 pi / 50 ~ 0.126 (the paper's Fig. 2 uses 0.1).
+    With ``derivative="fdK"`` the grid is padded with K/2 samples at each end
+    and the sampled state sits at the first padded time t_0 - (K/2) dt.
+
+    ``noise_std`` is an absolute std, in state units, of Gaussian noise on the
+    observed states (for noise relative to the data, pass ``rel * radius``).
+    Analytic targets come from the clean states (the model's exact field);
+    finite-difference targets from the noisy ones, as from measurements.
+    Integration and differencing run in float64; the result is cast to
+    ``dtype``. The same ``seed`` gives bit-identical arrays, and the noise is
+    drawn last, so it never changes the clean trajectories.
+    """
+    system = MassSpring() if system is None else system
+    _check_count(n_traj, "n_traj", 1)
+    _check_count(n_obs, "n_obs", 2)
+    t0, t1 = (float(v) for v in t_span)
+    if not (np.isfinite(t0) and np.isfinite(t1) and t1 > t0):
+        raise ValueError(f"t_span must be finite with t_1 > t_0; got {t_span!r}")
+    if derivative not in DERIVATIVES:
+        raise ValueError(f"derivative must be one of {DERIVATIVES}; got {derivative!r}")
+    if not (np.isfinite(noise_std) and noise_std >= 0):
+        raise ValueError(f"noise_std must be finite and >= 0; got {noise_std!r}")
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64; got {dtype!r}")
+    if seed is not None and not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an int or None; got {seed!r}")
+
+    rng = np.random.default_rng(seed)
+    x0s, energies = sample_initial_states(system, n_traj, rng, radius, energy_range, log_energy)
+    h = 0 if derivative == "analytic" else int(derivative[2:]) // 2
+    dt = (t1 - t0) / n_obs
+    t_pad = t0 + dt * np.arange(-h, n_obs + h)  # (T + 2h,)
+    x_clean = trajectories(system, x0s, t_pad, rtol=rtol)  # (B, T + 2h, 2n)
+    x_obs = x_clean + noise_std * rng.standard_normal(x_clean.shape)  # (B, T + 2h, 2n)
+    d = x_clean.shape[-1]
+    if derivative == "analytic":
+        dx_dt = system.time_derivative(x_clean[:, h:h + n_obs].reshape(-1, d))  # (N, 2n)
+    else:
+        dx_dt = finite_difference(x_obs, dt, 2 * h).reshape(-1, d)  # (N, 2n)
+    meta = dict(n_traj=n_traj, n_obs=n_obs, t_span=[t0, t1], dt=dt, radius=float(radius),
+                energy_range=[float(e) for e in energy_range], log_energy=bool(log_energy),
+                derivative=derivative, noise_std=float(noise_std), seed=seed, rtol=rtol,
+                dtype=np.dtype(dtype).name)
+    return Dataset(x=x_obs[:, h:h + n_obs].reshape(-1, d).astype(dtype), dx_dt=dx_dt.astype(dtype),
+                   t=t_pad[h:h + n_obs].astype(dtype), traj=np.repeat(np.arange(n_traj), n_obs),
+                   energy=np.repeat(energies, n_obs).astype(dtype), system=repr(system), meta=meta)
+
+
+def train_test_split(ds: Dataset, test_fraction: float = 0.5, seed: int | None = 0):
+    """Split by trajectory: round(test_fraction B) random trajectories go to test.
+
+    Both sides keep the row order and the trajectory ids of ``ds``.
+    Returns ``(train, test)``.
+    """
+    ids = np.unique(ds.traj)
+    n_test = round(test_fraction * len(ids)) if 0 < test_fraction < 1 else 0
+    if not 0 < n_test < len(ids):
+        raise ValueError(f"test_fraction={test_fraction!r} leaves no train or no test "
+                         f"trajectory out of {len(ids)}; it must be in (0, 1)")
+    test_ids = np.random.default_rng(seed).permutation(ids)[:n_test]
+    is_test = np.isin(ds.traj, test_ids)  # (N,)
+
+    def subset(rows, name):
+        return Dataset(ds.x[rows], ds.dx_dt[rows], ds.t, ds.traj[rows], ds.energy[rows], ds.system,
+                       {**ds.meta, "subset": name, "test_fraction": test_fraction, "split_seed": seed})
+
+    return subset(~is_test, "train"), subset(is_test, "test")
+
+
+def save_dataset(path, ds: Dataset) -> None:
+    """Write ``ds`` to ``path`` as .npz, atomically (temp file, then ``os.replace``)."""
+    path = os.fspath(path)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".tmp-", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **{k: getattr(ds, k) for k in _ARRAYS},
+                     system=np.array(ds.system), meta=np.array(json.dumps(ds.meta)))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def load_dataset(path) -> Dataset:
+    """Read a :class:`Dataset` written by :func:`save_dataset`, validating it."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"path: no dataset file at {path!r}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        meta = json.loads(str(arrays.get("meta", "{}")))
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"path: {path!r} is not a readable dataset "
+                         f"(corrupt or truncated?): {err}") from err
+    missing = sorted(set(_ARRAYS + ("system", "meta")) - set(arrays))
+    if missing:
+        raise ValueError(f"path: {path!r} lacks the dataset keys {missing}")
+    return Dataset(**{k: arrays[k] for k in _ARRAYS}, system=str(arrays["system"]), meta=meta)
+
+def _check_count(value, name: str, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")

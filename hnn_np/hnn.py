@@ -1,0 +1,186 @@
+r"""Hamiltonian Neural Network: the vector field and the second-order backprop.
+
+The network ``H = mlp(params, x)`` (see :mod:`hnn_np.mlp`) is read as an
+energy. Its symplectic gradient is the predicted time derivative
+
+    S(x) = J dH/dx = (dH/dp, -dH/dq),     J = [[0, I], [-I, 0]]     (N, 2n)
+
+and training matches S to observed derivatives ``dxdt`` with the mean squared
+error over all N * 2n entries (Greydanus et al. 2019; the paper's Eq. 3):
+
+    loss = mean((S - dxdt)**2)
+
+The loss depends on the weights only through the *input gradient* dH/dx, so
+its weight gradient needs the derivative of a derivative. Autograd libraries
+get it by differentiating their own backward pass ("double backprop"). Here it
+is written out by hand.
+
+Derivation
+----------
+Notation as in :mod:`hnn_np.mlp`: ``a[l]`` (N, n_l) the activations with
+``a[0] = x``; ``s1[l] = 1 - a[l+1]**2`` and ``s2[l] = -2 a[l+1] s1[l]`` the
+first and second derivative of tanh at ``z[l]``; ``g[l] = dH/da[l]`` and
+``d[l] = dH/dz[l]`` the input-gradient sweep. A ``_bar`` suffix is an adjoint,
+dloss/d(that quantity), with the same shape as the quantity.
+
+*Step 0, the loss.* With ``r = S - dxdt`` and ``M = N * 2n``::
+
+    S_bar = 2 r / M                                      (N, 2n)
+
+and, since ``S_q = dH/dp`` and ``S_p = -dH/dq``::
+
+    g_bar[0] = dH_dx_bar = (-S_bar_p, S_bar_q)          (N, 2n)
+
+*Step 1, backwards through the input-gradient sweep.* The sweep ran from
+l = L-2 down to 0; its adjoint runs l = 0 up to L-2. Each sweep line is
+followed by its adjoint lines::
+
+    sweep    g[l] = d[l] @ W[l].T
+    adjoint  d_bar[l]   = g_bar[l] @ W[l]                (N, n_{l+1})
+             dL_dW[l]  += g_bar[l].T @ d[l]              (n_l, n_{l+1})
+
+    sweep    d[l] = g[l+1] * s1[l]
+    adjoint  g_bar[l+1] = d_bar[l] * s1[l]               (N, n_{l+1})
+             s1_bar[l]  = d_bar[l] * g[l+1]              (N, n_{l+1})
+
+and at the top of the sweep, where every row starts from the same vector
+``w = W[L-1][:, 0]``::
+
+    sweep    g[L-1] = w
+    adjoint  dL_dW[L-1][:, 0] = sum over rows of g_bar[L-1]
+
+*Step 2, backwards through the forward pass* (l = L-1 down to 0). The output
+H itself does not enter the loss, so ``dL_db[L-1] = 0`` and the last layer's
+only weight gradient is the one of Step 1. For a hidden layer, ``a[l+1]``
+reaches the loss twice: through ``s1[l] = 1 - a[l+1]**2`` (the derivative
+used in the sweep) and through the next layer's pre-activation ``z[l+1]``::
+
+    forward  a[l+1] = tanh(z[l]),   s1[l] = 1 - a[l+1]**2
+    adjoint  a_bar[l+1] = -2 a[l+1] * s1_bar[l]  +  z_bar[l+1] @ W[l+1].T
+             z_bar[l]   = a_bar[l+1] * s1[l]
+                        = s2[l] * g[l+1] * d_bar[l]  +  s1[l] * (z_bar[l+1] @ W[l+1].T)
+
+    forward  z[l] = a[l] @ W[l] + b[l]
+    adjoint  dL_dW[l]  += a[l].T @ z_bar[l]              (n_l, n_{l+1})
+             dL_db[l]   = sum over rows of z_bar[l]      (n_{l+1},)
+
+For the last hidden layer (l = L-2) the term ``z_bar[L-1] @ W[L-1].T`` is
+absent (H_bar = 0). The first term, ``s2 * g * d_bar``, is the tanh'' term:
+it is what a second-order backprop that only reuses first derivatives misses,
+and what the tests on tanh catch.
+
+Each ``W[l]`` so collects two gradients: one from its use in the sweep
+(``g_bar.T @ d``) and one from its use in the forward pass (``a.T @ z_bar``).
+The biases appear only in the forward pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import kernels as K
+from ._checks import check_array, check_params
+from .mlp import forward_cache, input_gradient_cache
+
+__all__ = ["vector_field", "loss_and_grad", "symplectic", "symplectic_adjoint"]
+
+
+def symplectic(dH_dx):
+    """S = J dH/dx = (dH/dp, -dH/dq); dH_dx (N, 2n) -> S (N, 2n)."""
+    n = dH_dx.shape[1] // 2
+    return np.concatenate([dH_dx[:, n:], -dH_dx[:, :n]], axis=1)
+
+
+def symplectic_adjoint(S_bar):
+    """dH_dx_bar = J.T S_bar = (-S_bar_p, S_bar_q); (N, 2n) -> (N, 2n)."""
+    n = S_bar.shape[1] // 2
+    return np.concatenate([-S_bar[:, n:], S_bar[:, :n]], axis=1)
+
+
+def _check(params, x, dxdt=None):
+    dtype = check_params(params)
+    n_in = params[0][0].shape[0]
+    if n_in % 2:
+        raise ValueError(f"an HNN needs an even input size (q, p); params take {n_in} inputs")
+    x = check_array(x, "x", n_in, dtype)
+    if dxdt is None:
+        return x
+    return x, check_array(dxdt, "dxdt", n_in, dtype, n_rows=x.shape[0])
+
+
+def vector_field(params, x):
+    """The learned vector field S = (dH/dp, -dH/dq).
+
+    Parameters
+    ----------
+    params : list of (W, b)
+        An MLP with an even input size 2n; output 0 is the energy H.
+    x : array_like, shape (N, 2n)
+        States, columns (q_1..q_n, p_1..p_n).
+
+    Returns
+    -------
+    S : ndarray, shape (N, 2n)
+    """
+    x = _check(params, x)
+    fwd = forward_cache(params, x)
+    return symplectic(input_gradient_cache(params, fwd).g[0])
+
+
+def loss_and_grad(params, x, dxdt):
+    """HNN loss mean((S - dxdt)**2) and its gradient for every parameter.
+
+    The second-order backprop of the module docstring, line by line.
+
+    Parameters
+    ----------
+    params : list of (W, b)
+    x : array_like, shape (N, 2n)
+        States.
+    dxdt : array_like, shape (N, 2n)
+        Observed time derivatives (dq/dt, dp/dt).
+
+    Returns
+    -------
+    loss : float
+    grads : list of (dL_dW, dL_db), shaped like ``params``
+    """
+    x, dxdt = _check(params, x, dxdt)
+    L = len(params)
+    W = [Wl for Wl, _ in params]
+    N, D = x.shape
+
+    fwd = forward_cache(params, x)
+    a = fwd.a  # a[l] (N, n_l)
+    g, d = input_gradient_cache(params, fwd)  # g[l] (N, n_l), d[l] (N, n_{l+1})
+    S = symplectic(g[0])  # (N, 2n)
+    r = S - dxdt
+    loss = float(np.mean(r * r))
+
+    # Step 0: the loss.
+    S_bar = (2.0 / (N * D)) * r  # (N, 2n)
+    g_bar = [None] * L
+    g_bar[0] = symplectic_adjoint(S_bar)  # dH_dx_bar (N, 2n)
+
+    # Step 1: backwards through the input-gradient sweep, l = 0 .. L-2.
+    dL_dW = [None] * L
+    dL_db = [None] * L
+    d_bar = [None] * (L - 1)
+    for l in range(L - 1):
+        d_bar[l] = g_bar[l] @ W[l]  # (N, n_{l+1})
+        dL_dW[l] = g_bar[l].T @ d[l]  # (n_l, n_{l+1})
+        g_bar[l + 1] = K.mul_tanh_prime(d_bar[l], a[l + 1])  # d_bar[l] * s1[l]
+    dL_dW[L - 1] = np.zeros_like(W[L - 1])
+    dL_dW[L - 1][:, 0] = g_bar[L - 1].sum(axis=0)  # from g[L-1] = w
+    dL_db[L - 1] = np.zeros_like(params[L - 1][1])  # H does not enter the loss
+
+    # Step 2: backwards through the forward pass, l = L-2 .. 0.
+    zW_bar = None  # z_bar[l+1] @ W[l+1].T; absent above the last hidden layer
+    for l in range(L - 2, -1, -1):
+        z_bar = K.tanh_second_adjoint(a[l + 1], g[l + 1], d_bar[l], zW_bar)  # (N, n_{l+1})
+        dL_dW[l] += a[l].T @ z_bar  # (n_l, n_{l+1})
+        dL_db[l] = z_bar.sum(axis=0)  # (n_{l+1},)
+        if l > 0:
+            zW_bar = z_bar @ W[l].T  # (N, n_l)
+
+    return loss, list(zip(dL_dW, dL_db))

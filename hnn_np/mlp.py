@@ -1,0 +1,217 @@
+r"""A tanh multilayer perceptron: forward pass, input gradient, input Hessian.
+
+The network has ``L = len(params)`` layers, layer ``l`` holding
+``W[l]`` (n_l, n_{l+1}) and ``b[l]`` (n_{l+1},). Rows are examples, and
+everything is 0-based so that code index equals math index::
+
+    a[0]   = x                                   (N, n_0)
+    z[l]   = a[l] @ W[l] + b[l]                  (N, n_{l+1})   l = 0 .. L-1
+    a[l+1] = tanh(z[l])                          (N, n_{l+1})   l = 0 .. L-2
+    H      = z[L-1]                              (N, n_L)       the last layer is linear
+
+For an HNN, ``n_L = 1`` and output 0 is the learned energy H(x).
+
+The input gradient dH/dx of output 0 is one backward sweep from the top,
+with ``w = W[L-1][:, 0]`` and ``s1[l] = 1 - a[l+1]**2 = tanh'(z[l])``::
+
+    g[L-1] = w                                   (N, n_{L-1})   dH/da[L-1], the same row for all N
+    d[l]   = g[l+1] * s1[l]                      (N, n_{l+1})   dH/dz[l]      l = L-2 .. 0
+    g[l]   = d[l] @ W[l].T                       (N, n_l)       dH/da[l]
+    dH_dx  = g[0]                                (N, n_0)
+
+The Hessian d2H/dx2 differentiates that sweep once more along each input
+direction e_k (forward mode; a dot marks a derivative along e_k and
+``s2[l] = -2 a[l+1] s1[l] = tanh''(z[l])``)::
+
+    a_dot[0] = e_k;   z_dot[l] = a_dot[l] @ W[l];   a_dot[l+1] = s1[l] * z_dot[l]
+    g_dot[L-1] = 0
+    d_dot[l] = g_dot[l+1] * s1[l] + g[l+1] * s2[l] * z_dot[l]
+    g_dot[l] = d_dot[l] @ W[l].T;                  Hessian[:, :, k] = g_dot[0]
+
+The caches of both passes are explicit, immutable named tuples, reused by the
+second-order backprop in :mod:`hnn_np.hnn`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import kernels as K
+from ._checks import check_array, check_params, check_sizes
+
+__all__ = [
+    "init_params", "forward", "input_gradient", "input_hessian",
+    "ForwardCache", "GradientCache", "forward_cache", "input_gradient_cache",
+    "n_params",
+]
+
+
+def init_params(sizes, seed=0, dtype=np.float64):
+    """Random parameters for an MLP with layer sizes ``sizes``.
+
+    Every ``W[l]`` and ``b[l]`` is drawn from U(-1/sqrt(n_l), 1/sqrt(n_l)),
+    with n_l the layer's fan-in: the default of PyTorch's ``nn.Linear``
+    (He et al. 2015, "Delving deep into rectifiers", Sec. 2.2, with a = sqrt(5)),
+    on which the paper's code was built. Random biases matter here: with zero
+    biases a tanh network is an odd function of x plus a constant, and could
+    not represent an even energy such as k q^2/2 + p^2/2m.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        ``(n_0, ..., n_L)``, e.g. the paper's ``(2, 400, 400, 400, 400, 400, 1)``.
+    seed : int
+        Seed of ``numpy.random.default_rng``: the same seed gives the same
+        numbers, bit for bit.
+    dtype : float32 or float64
+
+    Returns
+    -------
+    params : list of (W, b)
+        ``W`` (n_l, n_{l+1}) and ``b`` (n_{l+1},), C-contiguous.
+    """
+    sizes = check_sizes(sizes)
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64; got {dtype}")
+    rng = np.random.default_rng(seed)
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1.0 / np.sqrt(n_in)
+        W = rng.uniform(-bound, bound, size=(n_in, n_out)).astype(dtype)
+        b = rng.uniform(-bound, bound, size=n_out).astype(dtype)
+        params.append((W, b))
+    return params
+
+
+def n_params(params) -> int:
+    """Total number of scalars in ``params``."""
+    return sum(W.size + b.size for W, b in params)
+
+
+class ForwardCache(NamedTuple):
+    """What the forward pass keeps: ``a[l]`` for l = 0 .. L-1 and the output.
+
+    a : tuple of arrays, a[0] = x (N, n_0), a[l] (N, n_l)
+    out : (N, n_L)
+    """
+
+    a: tuple
+    out: np.ndarray
+
+
+class GradientCache(NamedTuple):
+    """What the input-gradient pass keeps: ``g[l] = dH/da[l]``, ``d[l] = dH/dz[l]``.
+
+    g : tuple, g[l] (N, n_l) for l = 0 .. L-1 (g[0] = dH/dx)
+    d : tuple, d[l] (N, n_{l+1}) for l = 0 .. L-2
+    """
+
+    g: tuple
+    d: tuple
+
+
+def forward_cache(params, x) -> ForwardCache:
+    """The forward pass of the module docstring, keeping every activation."""
+    a = [x]
+    for W, b in params[:-1]:
+        a.append(K.tanh_bias(a[-1] @ W, b))  # a[l+1] = tanh(a[l] @ W[l] + b[l])  (N, n_{l+1})
+    W, b = params[-1]
+    out = a[-1] @ W + b  # H = a[L-1] @ W[L-1] + b[L-1]  (N, n_L)
+    return ForwardCache(tuple(a), out)
+
+
+def input_gradient_cache(params, fwd: ForwardCache) -> GradientCache:
+    """The input-gradient sweep of the module docstring, keeping g and d."""
+    L = len(params)
+    a = fwd.a
+    N = a[0].shape[0]
+    w = params[L - 1][0][:, 0]
+    g = [None] * L
+    d = [None] * (L - 1)
+    g[L - 1] = np.repeat(w[None, :], N, axis=0)  # g[L-1] = w            (N, n_{L-1})
+    for l in range(L - 2, -1, -1):
+        d[l] = K.mul_tanh_prime(g[l + 1], a[l + 1])  # d[l] = g[l+1] * s1[l] (N, n_{l+1})
+        g[l] = d[l] @ params[l][0].T  # g[l] = d[l] @ W[l].T                (N, n_l)
+    return GradientCache(tuple(g), tuple(d))
+
+
+def _check(params, x):
+    dtype = check_params(params)
+    x = check_array(x, "x", params[0][0].shape[0], dtype)
+    return x
+
+
+def forward(params, x):
+    """Network output for a batch of inputs.
+
+    Parameters
+    ----------
+    params : list of (W, b)
+    x : array_like, shape (N, n_0)
+
+    Returns
+    -------
+    out : ndarray, shape (N, n_L)
+    """
+    x = _check(params, x)
+    return forward_cache(params, x).out
+
+
+def input_gradient(params, x):
+    """Gradient of output 0 with respect to the input, dH/dx.
+
+    Parameters
+    ----------
+    params : list of (W, b)
+    x : array_like, shape (N, n_0)
+
+    Returns
+    -------
+    dH_dx : ndarray, shape (N, n_0)
+    """
+    x = _check(params, x)
+    return input_gradient_cache(params, forward_cache(params, x)).g[0]
+
+
+def input_hessian(params, x):
+    """Hessian of output 0 with respect to the input, d2H/dx2.
+
+    Forward-mode differentiation of the input-gradient sweep along each of
+    the n_0 input directions at once (see the module docstring).
+
+    Parameters
+    ----------
+    params : list of (W, b)
+    x : array_like, shape (N, n_0)
+
+    Returns
+    -------
+    d2H_dx2 : ndarray, shape (N, n_0, n_0), symmetric in its last two axes
+    """
+    x = _check(params, x)
+    fwd = forward_cache(params, x)
+    grad = input_gradient_cache(params, fwd)
+    L = len(params)
+    N, n0 = x.shape
+    a, g = fwd.a, grad.g
+    if L == 1:  # a linear model has no curvature
+        return np.zeros((N, n0, n0), dtype=x.dtype)
+    # Tangents carry a trailing direction axis k: shape (N, n, n0).
+    a_dot = np.broadcast_to(np.eye(n0, dtype=x.dtype), (N, n0, n0))  # a_dot[0] = e_k
+    z_dot = []
+    for l in range(L - 1):
+        W = params[l][0]
+        z_dot_l = np.einsum("nik,ij->njk", a_dot, W)  # z_dot[l] = a_dot[l] @ W[l]
+        s1 = (1 - a[l + 1] ** 2)[:, :, None]
+        a_dot = s1 * z_dot_l  # a_dot[l+1] = s1[l] * z_dot[l]
+        z_dot.append(z_dot_l)
+    g_dot = np.zeros_like(z_dot[-1])  # g_dot[L-1] = 0  (N, n_{L-1}, n0)
+    for l in range(L - 2, -1, -1):
+        s1 = (1 - a[l + 1] ** 2)[:, :, None]
+        s2 = -2 * a[l + 1][:, :, None] * s1
+        d_dot = g_dot * s1 + g[l + 1][:, :, None] * s2 * z_dot[l]  # d_dot[l]
+        g_dot = np.einsum("njk,ij->nik", d_dot, params[l][0])  # g_dot[l] = d_dot[l] @ W[l].T
+    return np.ascontiguousarray(g_dot)  # (N, n0, n0): [n, i, k] = d2H / dx_i dx_k
