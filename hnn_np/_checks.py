@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_params", "check_array", "check_sizes"]
+__all__ = ["check_params", "check_array", "check_sizes", "check_weights"]
 
 
 def check_sizes(sizes) -> tuple[int, ...]:
@@ -96,3 +96,19 @@ def check_array(x, name: str, n_cols: int, dtype: np.dtype, n_rows: int | None =
     if not finite.all():
         raise ValueError(f"{name} has non-finite values in row {int(np.argmin(finite))}")
     return np.ascontiguousarray(x)
+
+
+def check_weights(weights, x: np.ndarray):
+    """Validate optional per-row loss weights: None, or (N,) finite and >= 0."""
+    if weights is None:
+        return None
+    w = np.asarray(weights)
+    if w.shape != (x.shape[0],):
+        raise ValueError(f"weights must have shape ({x.shape[0]},), one per row of x; got {w.shape}")
+    if np.issubdtype(w.dtype, np.floating) and w.dtype != x.dtype:
+        raise ValueError(f"weights has dtype {w.dtype} but params are {x.dtype}")
+    w = w.astype(x.dtype, copy=False)
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        raise ValueError(f"weights must be finite and >= 0; row {int(np.argmax(bad))} is {w[np.argmax(bad)]}")
+    return w

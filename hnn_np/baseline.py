@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels as K
-from ._checks import check_array, check_params
+from ._checks import check_array, check_params, check_weights
 from .mlp import forward_cache
 
 __all__ = ["predict", "loss_and_grad"]
@@ -52,7 +52,7 @@ def predict(params, x):
     return forward_cache(params, x).out
 
 
-def loss_and_grad(params, x, dxdt):
+def loss_and_grad(params, x, dxdt, weights=None):
     """Baseline loss mean((out - dxdt)**2) and its gradient (plain backprop).
 
     Parameters
@@ -60,6 +60,8 @@ def loss_and_grad(params, x, dxdt):
     params : list of (W, b)
         An MLP whose output size equals its input size 2n.
     x, dxdt : array_like, shape (N, 2n)
+    weights : array_like, shape (N,), optional
+        Per-row weights w_i >= 0: loss = sum_ij w_i r_ij**2 / (N * 2n).
 
     Returns
     -------
@@ -67,12 +69,17 @@ def loss_and_grad(params, x, dxdt):
     grads : list of (dL_dW, dL_db), shaped like ``params``
     """
     x, dxdt = _check(params, x, dxdt)
+    w_row = check_weights(weights, x)
     L = len(params)
     N, D = x.shape
     fwd = forward_cache(params, x)
     a = fwd.a
     r = fwd.out - dxdt
-    loss = float(np.mean(r * r))
+    if w_row is not None:  # weighted loss: r -> sqrt(w) r in the square
+        loss = float(np.mean(w_row[:, None] * r * r))
+        r = w_row[:, None] * r  # the adjoint below is 2 w r / M
+    else:
+        loss = float(np.mean(r * r))
 
     out_bar = (2.0 / (N * D)) * r  # (N, 2n)
     grads = [None] * L

@@ -79,7 +79,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels as K
-from ._checks import check_array, check_params
+from ._checks import check_array, check_params, check_weights
 from .mlp import forward_cache, input_gradient_cache
 
 __all__ = ["vector_field", "loss_and_grad", "symplectic", "symplectic_adjoint"]
@@ -127,7 +127,7 @@ def vector_field(params, x):
     return symplectic(input_gradient_cache(params, fwd).g[0])
 
 
-def loss_and_grad(params, x, dxdt):
+def loss_and_grad(params, x, dxdt, weights=None):
     """HNN loss mean((S - dxdt)**2) and its gradient for every parameter.
 
     The second-order backprop of the module docstring, line by line.
@@ -139,6 +139,9 @@ def loss_and_grad(params, x, dxdt):
         States.
     dxdt : array_like, shape (N, 2n)
         Observed time derivatives (dq/dt, dp/dt).
+    weights : array_like, shape (N,), optional
+        Per-row weights w_i >= 0: loss = sum_ij w_i r_ij**2 / (N * 2n).
+        None means all ones, the plain mean.
 
     Returns
     -------
@@ -146,6 +149,7 @@ def loss_and_grad(params, x, dxdt):
     grads : list of (dL_dW, dL_db), shaped like ``params``
     """
     x, dxdt = _check(params, x, dxdt)
+    w_row = check_weights(weights, x)
     L = len(params)
     W = [Wl for Wl, _ in params]
     N, D = x.shape
@@ -155,7 +159,11 @@ def loss_and_grad(params, x, dxdt):
     g, d = input_gradient_cache(params, fwd)  # g[l] (N, n_l), d[l] (N, n_{l+1})
     S = symplectic(g[0])  # (N, 2n)
     r = S - dxdt
-    loss = float(np.mean(r * r))
+    if w_row is not None:  # weighted loss: r -> sqrt(w) r in the square
+        loss = float(np.mean(w_row[:, None] * r * r))
+        r = w_row[:, None] * r  # the adjoint below is 2 w r / M
+    else:
+        loss = float(np.mean(r * r))
 
     # Step 0: the loss.
     S_bar = (2.0 / (N * D)) * r  # (N, 2n)
