@@ -199,19 +199,24 @@ def input_hessian(params, x):
     a, g = fwd.a, grad.g
     if L == 1:  # a linear model has no curvature
         return np.zeros((N, n0, n0), dtype=x.dtype)
-    # Tangents carry a trailing direction axis k: shape (N, n, n0).
-    a_dot = np.broadcast_to(np.eye(n0, dtype=x.dtype), (N, n0, n0))  # a_dot[0] = e_k
+    # Tangents carry a leading direction axis k: shape (n0, N, n), so each
+    # product with W[l] is one GEMM over all n0 * N rows.
+    a_dot = np.zeros((n0, N, n0), dtype=x.dtype)
+    a_dot[np.arange(n0), :, np.arange(n0)] = 1  # a_dot[0] = e_k
     z_dot = []
     for l in range(L - 1):
-        W = params[l][0]
-        z_dot_l = np.einsum("nik,ij->njk", a_dot, W)  # z_dot[l] = a_dot[l] @ W[l]
-        s1 = (1 - a[l + 1] ** 2)[:, :, None]
-        a_dot = s1 * z_dot_l  # a_dot[l+1] = s1[l] * z_dot[l]
-        z_dot.append(z_dot_l)
-    g_dot = np.zeros_like(z_dot[-1])  # g_dot[L-1] = 0  (N, n_{L-1}, n0)
+        z_dot.append(_matmul_k(a_dot, params[l][0]))  # z_dot[l] = a_dot[l] @ W[l]
+        a_dot = (1 - a[l + 1] ** 2) * z_dot[l]  # a_dot[l+1] = s1[l] * z_dot[l]
+    g_dot = np.zeros_like(z_dot[-1])  # g_dot[L-1] = 0        (n0, N, n_{L-1})
     for l in range(L - 2, -1, -1):
-        s1 = (1 - a[l + 1] ** 2)[:, :, None]
-        s2 = -2 * a[l + 1][:, :, None] * s1
-        d_dot = g_dot * s1 + g[l + 1][:, :, None] * s2 * z_dot[l]  # d_dot[l]
-        g_dot = np.einsum("njk,ij->nik", d_dot, params[l][0])  # g_dot[l] = d_dot[l] @ W[l].T
-    return np.ascontiguousarray(g_dot)  # (N, n0, n0): [n, i, k] = d2H / dx_i dx_k
+        s1 = 1 - a[l + 1] ** 2
+        s2 = -2 * a[l + 1] * s1
+        d_dot = g_dot * s1 + g[l + 1] * s2 * z_dot[l]  # d_dot[l]
+        g_dot = _matmul_k(d_dot, params[l][0].T)  # g_dot[l] = d_dot[l] @ W[l].T
+    return np.ascontiguousarray(g_dot.transpose(1, 2, 0))  # (N, n0, n0): [n, i, k] = d2H/dx_i dx_k
+
+
+def _matmul_k(t, M):
+    """(k, N, n) @ (n, m) -> (k, N, m) as one GEMM."""
+    k, N, n = t.shape
+    return (t.reshape(k * N, n) @ M).reshape(k, N, M.shape[1])

@@ -1,0 +1,80 @@
+"""Command line: ``hnn-np`` or ``python -m hnn_np``.
+
+    hnn-np list                                  the named experiments
+    hnn-np train EXPERIMENT --out DIR [...]      train, evaluate and save one experiment
+    hnn-np evaluate MODEL [--radius R --n N]     metrics of a saved model, as JSON
+    hnn-np figures [--quick] [--out DIR]         every figure of the paper
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+__all__ = ["main"]
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="hnn-np", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("list", help="list the named experiments")
+
+    t = sub.add_parser("train", help="train, evaluate and save one named experiment")
+    t.add_argument("experiment", help="experiment name (see `hnn-np list`)")
+    t.add_argument("--out", default="runs", help="parent folder; files go to OUT/EXPERIMENT/ (default: runs)")
+    t.add_argument("--steps", type=int, help="main-phase Adam steps (default: the experiment's)")
+    t.add_argument("--seed", type=int, help="seed of the weights and the batch order")
+    t.add_argument("--dtype", choices=["float32", "float64"], help="floating type (default float64)")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/EXPERIMENT/checkpoint.npz")
+    t.add_argument("--quick", action="store_true", help="a few steps only: exercise the pipeline")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    e = sub.add_parser("evaluate", help="metrics of a saved model on the meshgrid, as JSON")
+    e.add_argument("model", help="a model.npz written by `hnn-np train`")
+    e.add_argument("--radius", type=float, default=100.0, help="grid half-width R (default 100)")
+    e.add_argument("--n", type=int, default=201, help="grid points per axis (default 201)")
+    e.add_argument("--json", help="also write the metrics to this file")
+
+    f = sub.add_parser("figures", help="train every experiment and draw every figure")
+    f.add_argument("--quick", action="store_true", help="few steps: the whole pipeline in about a minute")
+    f.add_argument("--out", default="figures", help="folder for the PNGs and metrics.json (default: figures)")
+    f.add_argument("--runs", default="runs", help="folder for models and datasets (default: runs)")
+    f.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            from .experiments import EXPERIMENTS
+
+            for name, exp in EXPERIMENTS.items():
+                print(f"{name:22s} {exp.title}")
+        elif args.command == "train":
+            from .experiments import run_experiment
+
+            _, metrics = run_experiment(args.experiment, args.out, steps=args.steps, seed=args.seed,
+                                        dtype=args.dtype, quick=args.quick, resume=args.resume,
+                                        progress=False if args.quiet else None)
+            print(json.dumps(metrics, indent=2, sort_keys=True))
+        elif args.command == "evaluate":
+            from .evaluate import evaluate_model, save_metrics
+            from .experiments import SPRING
+            from .model import load_model
+
+            metrics = evaluate_model(load_model(args.model), SPRING, radius=args.radius, n=args.n)
+            if args.json:
+                save_metrics(args.json, metrics)
+            print(json.dumps(metrics, indent=2, sort_keys=True))
+        elif args.command == "figures":
+            from .figures import make_figures
+
+            make_figures(args.out, args.runs, quick=args.quick, progress=False if args.quiet else None)
+    except (ValueError, FloatingPointError) as err:
+        print(f"hnn-np {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0

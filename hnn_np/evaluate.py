@@ -1,0 +1,140 @@
+"""How well a trained model knows the system: along trajectories and on a grid.
+
+Two families of metrics, following the paper (Secs. 4.2-4.4):
+
+* **Energy along test trajectories** (Fig. 4). An HNN learns H only up to an
+  additive constant (the loss sees dH/dx alone), so the constant is fixed by
+  matching the truth at the origin, H_hat(0) = H(0)::
+
+      H_cal(x)  = H_hat(x) - H_hat(0) + H(0)
+      err_E(x)  = |H_cal(x) - H(x)| / |H(x)|
+
+* **A meshgrid over [-R, R]^2** (Figs. 5, 6, 8, 9), 201 x 201 points by
+  default, of the energy error above and of the field::
+
+      err_S(x)    = ||S_hat(x) - S(x)|| / ||S(x)||             (norm error)
+      err_S_i(x)  = (S_hat_i(x) - S_i(x)) / ||S(x)||           (signed, per component)
+
+  The origin, where S = 0 and H = 0, is excluded. We report the fraction of
+  grid points with err_S within 1e-3 and within 5e-4 (the paper's two
+  tolerances), the median, the 99th percentile and the maximum.
+
+All metrics are plain floats in a dict, saved as JSON beside the model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+__all__ = ["calibrated_energy", "trajectory_energy_error", "grid", "grid_errors",
+           "evaluate_model", "save_metrics", "TOLERANCES"]
+
+TOLERANCES = (1e-3, 5e-4)
+
+
+def calibrated_energy(model, system, x):
+    """H_hat(x) - H_hat(0) + H(0); x (N, 2n) -> (N,)."""
+    zero = np.zeros((1, 2 * system.n_dof))
+    return model.energy(x) - model.energy(zero)[0] + system.energy(zero)[0]
+
+
+def trajectory_energy_error(model, system, x_traj):
+    """Relative energy error |H_cal - H| / |H| at every observation.
+
+    Parameters
+    ----------
+    x_traj : array_like, shape (B, T, 2n)
+        States along B trajectories (observed, or a rollout of the model).
+
+    Returns
+    -------
+    err : ndarray, shape (B, T)
+    """
+    x_traj = np.asarray(x_traj, dtype=np.float64)
+    B, T, D = x_traj.shape
+    flat = x_traj.reshape(-1, D)
+    H = system.energy(flat)
+    return (np.abs(calibrated_energy(model, system, flat) - H) / np.abs(H)).reshape(B, T)
+
+
+def grid(radius=100.0, n=201):
+    """The meshgrid over [-R, R]^2: Q, P of shape (n, n) (``indexing="xy"``: rows are p)."""
+    axis = np.linspace(-radius, radius, n)
+    return np.meshgrid(axis, axis)
+
+
+def grid_errors(model, system, radius=100.0, n=201):
+    """Energy and field errors of a one-degree-of-freedom model on the meshgrid.
+
+    Returns
+    -------
+    dict of ndarray, each (n, n), NaN at the origin:
+        ``q``, ``p`` the grid; ``energy`` the relative energy error (HNN only);
+        ``field`` the norm error err_S; ``field_q``, ``field_p`` the signed
+        per-component errors.
+    """
+    if system.n_dof != 1:
+        raise ValueError(f"the meshgrid is 2-D: it needs a one-degree-of-freedom system; "
+                         f"got n_dof = {system.n_dof}")
+    Q, P = grid(radius, n)
+    x = np.stack([Q.ravel(), P.ravel()], axis=1)  # (n*n, 2)
+    origin = np.all(x == 0, axis=1)
+    S = system.time_derivative(x)
+    S_hat = model.time_derivative(x).astype(np.float64)
+    norm = np.linalg.norm(S, axis=1)
+    norm[origin] = np.nan
+    out = dict(q=Q, p=P)
+    out["field"] = (np.linalg.norm(S_hat - S, axis=1) / norm).reshape(n, n)
+    out["field_q"] = ((S_hat[:, 0] - S[:, 0]) / norm).reshape(n, n)
+    out["field_p"] = ((S_hat[:, 1] - S[:, 1]) / norm).reshape(n, n)
+    if model.kind == "hnn":
+        H = system.energy(x)
+        H[origin] = np.nan
+        out["energy"] = (np.abs(calibrated_energy(model, system, x) - H) / np.abs(H)).reshape(n, n)
+    return out
+
+
+def _summary(err, prefix):
+    e = err[np.isfinite(err)]
+    stats = {f"{prefix}_median": float(np.median(e)), f"{prefix}_p99": float(np.percentile(e, 99)),
+             f"{prefix}_max": float(e.max())}
+    for tol in TOLERANCES:
+        stats[f"{prefix}_within_{tol:g}"] = float(np.mean(e <= tol))
+    return stats
+
+
+def evaluate_model(model, system, x_test_traj=None, radius=100.0, n=201):
+    """All metrics of a model as a flat dict of floats (see the module docstring)."""
+    metrics = {}
+    errs = grid_errors(model, system, radius, n)
+    metrics.update(_summary(errs["field"], "grid_field"))
+    if "energy" in errs:
+        metrics.update(_summary(errs["energy"], "grid_energy"))
+    if x_test_traj is not None and model.kind == "hnn":
+        e = trajectory_energy_error(model, system, x_test_traj)
+        metrics["traj_energy_median"] = float(np.median(e))
+        metrics["traj_energy_max"] = float(e.max())
+        metrics["traj_energy_within_0.001"] = float(np.mean(e <= 1e-3))
+    metrics["grid_points"] = int(np.isfinite(errs["field"]).sum())
+    return metrics
+
+
+def save_metrics(path, metrics: dict):
+    """Write metrics as pretty JSON, atomically (temporary file, then rename)."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(metrics, f, indent=2, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

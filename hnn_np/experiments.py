@@ -1,0 +1,211 @@
+"""The paper's experiments and our own, as named configurations.
+
+Each :class:`Experiment` fixes the data (:class:`DataConfig`, fed to
+:func:`hnn_np.data.make_dataset`) and the training (keyword arguments of
+:func:`hnn_np.train.train`). :func:`run_experiment` builds the data, trains,
+optionally refits the output layer (:mod:`hnn_np.refine`), evaluates
+(:mod:`hnn_np.evaluate`) and writes three files into ``out/NAME/``:
+
+* ``model.npz``    -- the model (loads with :func:`hnn_np.load_model`),
+* ``metrics.json`` -- its metrics,
+* ``data.npz``     -- the train and test sets it saw.
+
+=====================  =======================================================
+name                   what it is
+=====================  =======================================================
+raw-analytic           Sec. 4.2: raw states in [-100, 100], analytic targets
+normalized-analytic    Sec. 4.3: states scaled into the unit ball
+normalized-numerical   Sec. 4.4: as 4.3, targets by 2nd-order central differences
+baseline               an MLP predicting dx/dt, on the data of Sec. 4.3
+best-analytic          ours: data covering the grid, relative loss, cosine lr,
+                       exact least-squares output layer (analytic targets)
+best-numerical         the same from 6th-order central differences
+=====================  =======================================================
+
+Sec. 4.1 (DOP853 against RK45) trains nothing; :func:`integrator_comparison`
+computes it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from . import data as D
+from . import evaluate as E
+from .model import Model
+from .refine import fit_output_layer
+from .systems import MassSpring
+from .train import PAPER_SIZES, train
+
+__all__ = ["DataConfig", "Experiment", "EXPERIMENTS", "run_experiment", "integrator_comparison",
+           "QUICK_TRAIN"]
+
+RADIUS = 100.0
+SPRING = MassSpring(k=2.0, m=2.0)  # the paper: k = m = 2
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Arguments of :func:`hnn_np.data.make_dataset` plus the split."""
+
+    n_traj: int = 100  # the paper: "100 trajectories in total", 50 observations each
+    n_obs: int = 50
+    t_span: tuple = (0.0, 2 * np.pi)  # one period of the spring with k = m = 2
+    radius: float = RADIUS
+    energy_range: tuple = (0.01, 1.0)  # E uniform in [E_max / 100, E_max]
+    log_energy: bool = False
+    derivative: str = "analytic"
+    noise_std: float = 0.0
+    test_fraction: float = 0.5
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    title: str
+    kind: str = "hnn"
+    data: DataConfig = DataConfig()
+    train: dict = field(default_factory=dict)
+    refit_output: bool = False  # exact least-squares output layer after training
+
+
+_PAPER_TRAIN = dict(sizes=PAPER_SIZES, lr=1e-3, batch_size=64, steps=10000, finetune_steps=2000,
+                    finetune_lr=1e-7)
+# Ours: energies log-uniform from E_max/1e4 up to 1.25 E_max (the grid's corner
+# (100, 100) has H = 12500 = 1.25 E_max), twice the trajectories, a relative loss,
+# a cosine decay, few Adam steps, then the exact output layer.
+_BEST_DATA = DataConfig(n_traj=200, energy_range=(1e-4, 1.25), log_energy=True)
+_BEST_TRAIN = dict(sizes=PAPER_SIZES, lr=1e-3, batch_size=256, steps=1500, finetune_steps=0,
+                   schedule="cosine", lr_min=1e-5, loss_weighting="relative", normalize=True)
+
+EXPERIMENTS = {e.name: e for e in [
+    Experiment("raw-analytic", "Sec. 4.2: raw data, analytic derivatives",
+               train=dict(_PAPER_TRAIN, normalize=False)),
+    Experiment("normalized-analytic", "Sec. 4.3: normalized data, analytic derivatives",
+               train=dict(_PAPER_TRAIN, normalize=True)),
+    Experiment("normalized-numerical", "Sec. 4.4: normalized data, 2nd-order central differences",
+               data=DataConfig(derivative="fd2"), train=dict(_PAPER_TRAIN, normalize=True)),
+    Experiment("baseline", "Baseline MLP predicting dx/dt (data of Sec. 4.3)", kind="baseline",
+               train=dict(_PAPER_TRAIN, sizes=(2, 400, 400, 400, 400, 400, 2), normalize=True)),
+    Experiment("best-analytic", "Ours: analytic derivatives", data=_BEST_DATA,
+               train=_BEST_TRAIN, refit_output=True),
+    Experiment("best-numerical", "Ours: 6th-order central differences",
+               data=replace(_BEST_DATA, derivative="fd6"), train=_BEST_TRAIN, refit_output=True),
+]}
+
+QUICK_TRAIN = dict(steps=40, finetune_steps=10)  # `figures --quick`: the pipeline, not the results
+
+
+def make_data(cfg: DataConfig, dtype=np.float64):
+    """The (train, test) datasets of a configuration."""
+    ds = D.make_dataset(SPRING, n_traj=cfg.n_traj, n_obs=cfg.n_obs, t_span=cfg.t_span,
+                        radius=cfg.radius, energy_range=cfg.energy_range,
+                        log_energy=cfg.log_energy, derivative=cfg.derivative,
+                        noise_std=cfg.noise_std, seed=cfg.seed, dtype=dtype)
+    return D.train_test_split(ds, cfg.test_fraction, seed=cfg.seed)
+
+
+def get_experiment(name) -> Experiment:
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; choose one of {sorted(EXPERIMENTS)}")
+    return EXPERIMENTS[name]
+
+
+def run_experiment(name, out="runs", *, steps=None, seed=None, dtype=None, quick=False,
+                   resume=False, progress=None, overrides=None):
+    """Build the data, train, evaluate and save one named experiment.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`EXPERIMENTS`.
+    out : path
+        Parent folder; files go into ``out/name/``.
+    steps, seed, dtype : optional overrides of the configuration.
+    quick : bool
+        Few steps (:data:`QUICK_TRAIN`): exercises the pipeline in seconds.
+    resume : bool
+        Continue from ``out/name/checkpoint.npz`` if it exists.
+    overrides : dict, optional
+        More keyword arguments for :func:`hnn_np.train.train`.
+
+    Returns
+    -------
+    model : Model
+    metrics : dict
+    """
+    exp = get_experiment(name)
+    kw = dict(exp.train)
+    if quick:
+        kw.update(QUICK_TRAIN)
+    if steps is not None:
+        kw["steps"] = int(steps)
+    if seed is not None:
+        kw["seed"] = int(seed)
+    if dtype is not None:
+        kw["dtype"] = np.dtype(dtype)
+    kw.update(overrides or {})
+    folder = os.path.join(out, name)
+    os.makedirs(folder, exist_ok=True)
+    train_set, test_set = make_data(exp.data)
+    ckpt = os.path.join(folder, "checkpoint.npz")
+    t0 = time.perf_counter()
+    model = train(exp.kind, train_set.x, train_set.dx_dt, x_test=test_set.x,
+                  dxdt_test=test_set.dx_dt, checkpoint=ckpt,
+                  resume=ckpt if resume and os.path.exists(ckpt) else None, progress=progress, **kw)
+    refit = None
+    if exp.refit_output:
+        x = train_set.x / model.scale
+        y = train_set.dx_dt / model.scale
+        weights = 1.0 / np.sum(y**2, axis=1) if kw.get("loss_weighting") == "relative" else None
+        refit = fit_output_layer(exp.kind, model.params, x.astype(model.dtype),
+                                 y.astype(model.dtype), weights)
+    train_seconds = time.perf_counter() - t0
+
+    n_test = len(np.unique(test_set.traj))
+    x_test_traj = test_set.x.reshape(n_test, -1, test_set.x.shape[1])
+    metrics = E.evaluate_model(model, SPRING, x_test_traj, radius=RADIUS)
+    metrics.update(train_seconds=train_seconds, final_train_loss=float(model.history["train_loss"][-1]))
+    if model.history["test_loss"].size:
+        metrics["final_test_loss"] = float(model.history["test_loss"][-1])
+    if refit is not None:
+        metrics.update(refit_loss_before=refit[0], refit_loss_after=refit[1])
+    model.config.update(experiment=name, title=exp.title, data=_jsonable(asdict(exp.data)),
+                        refit_output=exp.refit_output, quick=bool(quick))
+    model.metrics = metrics
+    model.save(os.path.join(folder, "model.npz"))
+    E.save_metrics(os.path.join(folder, "metrics.json"), dict(metrics, experiment=name, title=exp.title))
+    D.save_dataset(os.path.join(folder, "train.npz"), train_set)
+    D.save_dataset(os.path.join(folder, "test.npz"), test_set)
+    return model, metrics
+
+
+def integrator_comparison(radius=RADIUS, t_end=20.0, n_eval=400, seed=0):
+    """Sec. 4.1: one spring trajectory by RK45 (default tolerances) and DOP853 (tight).
+
+    Returns a dict with ``t`` (T,), and for each method its states (T, 2),
+    energies (T,), the relative energy drift max|H - H0| / H0 and nfev.
+    """
+    from .integrate import solve_ivp
+
+    rng = np.random.default_rng(seed)
+    x0 = D.sample_initial_states(SPRING, 1, rng, radius=radius)[0][0]
+    t = np.linspace(0.0, t_end, n_eval)
+    fun, args = SPRING.ode()
+    out = dict(t=t, x0=x0, H0=float(SPRING.energy(x0[None])[0]))
+    for method, rtol, atol in (("RK45", 1e-3, 1e-6), ("DOP853", 1e-12, 1e-12)):
+        res = solve_ivp(fun, (0.0, t_end), x0, method=method, t_eval=t, rtol=rtol, atol=atol, args=args)
+        x = res.y.T
+        H = SPRING.energy(x)
+        out[method] = dict(x=x, H=H, rtol=rtol, atol=atol, nfev=int(res.nfev),
+                           drift=float(np.max(np.abs(H - out["H0"])) / out["H0"]))
+    return out
+
+
+def _jsonable(d):
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}

@@ -1,0 +1,199 @@
+"""A trained model in physical units, and its one-file checkpoint format.
+
+A :class:`Model` wraps the network parameters with the scale s the network
+learned in (s = 1 without normalization; see :class:`hnn_np.data.Scale`)::
+
+    x~ = x / s,    dx/dt = s * S~(x~),    H(x) = s**2 * H~(x~)
+
+so that :meth:`Model.energy` and :meth:`Model.time_derivative` always take and
+return physical units. ``kind`` is ``"hnn"`` (the network is an energy, the
+field its symplectic gradient) or ``"baseline"`` (the network is the field).
+
+A model is saved as one ``.npz``: the arrays ``W0, b0, W1, b1, ...``, and a
+JSON header with the format version, kind, sizes, dtype, scale, the training
+configuration and metrics. The file is written to a temporary name in the
+same directory and renamed, so a crash never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from . import baseline, hnn, mlp
+from ._checks import check_params
+
+__all__ = ["Model", "load_model", "FORMAT_VERSION", "atomic_save_npz"]
+
+FORMAT_VERSION = 1
+KINDS = ("hnn", "baseline")
+
+
+class Model:
+    """A trained HNN or baseline, evaluated in physical units.
+
+    Parameters
+    ----------
+    kind : {"hnn", "baseline"}
+    params : list of (W, b)
+    scale : float
+        The normalization scale s (1.0 when trained on raw data).
+    config, metrics : dict, optional
+        JSON-serialisable training settings and evaluation results.
+    history : dict of array, optional
+        Loss curves (``step``, ``train_loss``, ``test_step``, ``test_loss``, ``lr``).
+    """
+
+    def __init__(self, kind, params, scale=1.0, config=None, metrics=None, history=None):
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
+        check_params(params)
+        n_in, n_out = params[0][0].shape[0], params[-1][0].shape[1]
+        if n_in % 2:
+            raise ValueError(f"a state (q, p) has an even size; params take {n_in} inputs")
+        if kind == "hnn" and n_out != 1:
+            raise ValueError(f"an HNN outputs one energy; params give {n_out} outputs")
+        if kind == "baseline" and n_out != n_in:
+            raise ValueError(f"a baseline outputs dx/dt of size {n_in}; params give {n_out}")
+        if not (np.isfinite(scale) and scale > 0):
+            raise ValueError(f"scale must be a positive finite number; got {scale!r}")
+        self.kind = kind
+        self.params = params
+        self.scale = float(scale)
+        self.config = dict(config or {})
+        self.metrics = dict(metrics or {})
+        self.history = dict(history or {})
+
+    @property
+    def dtype(self):
+        return self.params[0][0].dtype
+
+    @property
+    def sizes(self):
+        return [self.params[0][0].shape[0]] + [W.shape[1] for W, _ in self.params]
+
+    @property
+    def n_dof(self):
+        return self.sizes[0] // 2
+
+    def __repr__(self):
+        return f"Model(kind={self.kind!r}, sizes={self.sizes}, dtype={self.dtype.name}, scale={self.scale:g})"
+
+    def _scaled(self, x):
+        x = np.asarray(x)
+        if x.ndim == 1:
+            x = x[None, :]
+        return (x / self.scale).astype(self.dtype)  # x~ = x / s
+
+    def energy(self, x):
+        """Learned energy H(x) = s**2 H~(x / s), up to an additive constant; x (N, 2n) -> (N,)."""
+        if self.kind != "hnn":
+            raise ValueError("a baseline model predicts dx/dt only; it has no energy")
+        return self.scale**2 * mlp.forward(self.params, self._scaled(x))[:, 0]
+
+    def time_derivative(self, x):
+        """Predicted dx/dt = s S~(x / s); x (N, 2n) -> (N, 2n)."""
+        x_tilde = self._scaled(x)
+        if self.kind == "hnn":
+            return self.scale * hnn.vector_field(self.params, x_tilde)
+        return self.scale * baseline.predict(self.params, x_tilde)
+
+    def rollout(self, x0, t_eval, method="DOP853", rtol=1e-10, atol=1e-10):
+        """Integrate the learned field from states x0 with our own integrator.
+
+        Parameters
+        ----------
+        x0 : array_like, shape (B, 2n) or (2n,)
+        t_eval : array_like, shape (T,)
+            Increasing times; the integration starts at ``t_eval[0]``.
+
+        Returns
+        -------
+        x : ndarray, shape (B, T, 2n)
+        """
+        from .field import rollout
+
+        return rollout(self, x0, t_eval, method=method, rtol=rtol, atol=atol)
+
+    # --- persistence ---------------------------------------------------------
+
+    def save(self, path):
+        """Write the model to one ``.npz`` file, atomically."""
+        header = dict(format_version=FORMAT_VERSION, kind=self.kind, sizes=self.sizes,
+                      dtype=self.dtype.name, scale=self.scale, config=self.config,
+                      metrics=self.metrics)
+        arrays = {"header": np.array(json.dumps(header))}
+        for l, (W, b) in enumerate(self.params):
+            arrays[f"W{l}"], arrays[f"b{l}"] = W, b
+        for key, value in self.history.items():
+            arrays[f"history_{key}"] = np.asarray(value)
+        atomic_save_npz(path, arrays)
+
+
+def atomic_save_npz(path, arrays: dict):
+    """``np.savez`` to a temporary file beside ``path``, then rename it into place."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def load_model(path) -> Model:
+    """Load a model written by :meth:`Model.save`.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing, unreadable, of another format version, or its
+        arrays do not match the sizes and dtype in its header.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"model file {path!r} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise ValueError(f"model file {path!r} is not a readable .npz: {e}") from None
+    if "header" not in data:
+        raise ValueError(f"model file {path!r} has no header: not an hnn_np model")
+    try:
+        header = json.loads(str(data["header"]))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"model file {path!r} has a corrupt header: {e}") from None
+    version = header.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"model file {path!r} has format version {version!r}; this hnn_np reads version {FORMAT_VERSION}"
+        )
+    sizes, dtype = header["sizes"], np.dtype(header["dtype"])
+    params = []
+    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        W, b = data.get(f"W{l}"), data.get(f"b{l}")
+        if W is None or b is None:
+            raise ValueError(f"model file {path!r} lacks layer {l} (W{l}, b{l}) of sizes {sizes}")
+        if W.shape != (n_in, n_out) or b.shape != (n_out,):
+            raise ValueError(
+                f"model file {path!r}: layer {l} has shapes {W.shape}, {b.shape}; "
+                f"its header's sizes {sizes} need ({n_in}, {n_out}), ({n_out},)"
+            )
+        if W.dtype != dtype or b.dtype != dtype:
+            raise ValueError(f"model file {path!r}: layer {l} is {W.dtype}, its header says {dtype}")
+        params.append((np.ascontiguousarray(W), np.ascontiguousarray(b)))
+    if f"W{len(sizes) - 1}" in data:
+        raise ValueError(f"model file {path!r} has more layers than its header's sizes {sizes}")
+    history = {k[len("history_"):]: v for k, v in data.items() if k.startswith("history_")}
+    return Model(header["kind"], params, header["scale"], header.get("config"),
+                 header.get("metrics"), history)
