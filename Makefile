@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 HYPOTHESIS_PROFILE ?= ci
 QUICK  ?=
 
-.PHONY: all test figures bench venv clean
+.PHONY: all test figures ablation bench venv clean
 
 all: test
 
@@ -25,8 +25,12 @@ venv: $(STAMP)
 test: $(STAMP)
 	HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) $(PY) -m pytest -q
 
+# QUICK=1: the whole pipeline with few steps, into runs/quick/ (figures/ is left alone)
 figures: $(STAMP)
-	$(PY) -m hnn_np figures $(if $(QUICK),--quick,)
+	$(PY) -m hnn_np figures $(if $(QUICK),--quick --out runs/quick/figures --runs runs/quick,)
+
+ablation: $(STAMP)
+	$(PY) -m hnn_np ablation
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

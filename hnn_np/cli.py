@@ -4,6 +4,7 @@
     hnn-np train EXPERIMENT --out DIR [...]      train, evaluate and save one experiment
     hnn-np evaluate MODEL [--radius R --n N]     metrics of a saved model, as JSON
     hnn-np figures [--quick] [--out DIR]         every figure of the paper
+    hnn-np ablation [--out FILE]                 the measured effect of each change of best-*
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def _parser():
     f.add_argument("--out", default="figures", help="folder for the PNGs and metrics.json (default: figures)")
     f.add_argument("--runs", default="runs", help="folder for models and datasets (default: runs)")
     f.add_argument("--quiet", action="store_true", help="no progress bars")
+    a = sub.add_parser("ablation", help="train each variant of the best-* recipes, one change at a time")
+    a.add_argument("--out", default="figures/ablation.json", help="JSON file of the results")
+    a.add_argument("--runs", default="runs/ablation", help="folder for the variants' models")
     return p
 
 
@@ -74,6 +78,10 @@ def main(argv=None) -> int:
             from .figures import make_figures
 
             make_figures(args.out, args.runs, quick=args.quick, progress=False if args.quiet else None)
+        elif args.command == "ablation":
+            from .ablation import run_ablation, write_ablation
+
+            write_ablation(args.out, run_ablation(args.runs))
     except (ValueError, FloatingPointError) as err:
         print(f"hnn-np {args.command}: error: {err}", file=sys.stderr)
         return 2
