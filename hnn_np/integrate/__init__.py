@@ -1,0 +1,23 @@
+"""ODE integrators written from scratch: Hairer's DOP853 and DOPRI5, and leapfrog.
+
+* :func:`solve_ivp`, :func:`solve_ivp_batch` -- scipy's interface; the steps
+  are those of Hairer's Fortran codes dop853.f / dopri5.f; compiled by Numba
+  when ``fun`` is jitted.
+* :func:`leapfrog` -- fixed-step Stormer-Verlet, the symplectic reference.
+
+Layout: :mod:`.tableau` (the coefficient layout), :mod:`.dop853_coefficients`
+and :mod:`.rk45_coefficients` (the numbers), :mod:`.rk` (one step, error norm,
+initial step, dense output), :mod:`.driver` (Hairer's step-size controller),
+:mod:`.checks`, :mod:`.results`, :mod:`.ivp` (the public functions),
+:mod:`.leapfrog`.
+"""
+
+from .checks import METHODS
+from .ivp import solve_ivp, solve_ivp_batch
+from .leapfrog import LeapfrogResult, leapfrog
+from .results import BatchResult, DenseSolution, OdeResult
+
+__all__ = [
+    "METHODS", "solve_ivp", "solve_ivp_batch", "leapfrog",
+    "OdeResult", "BatchResult", "DenseSolution", "LeapfrogResult",
+]  # fmt: skip

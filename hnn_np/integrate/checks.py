@@ -1,0 +1,158 @@
+"""Argument checks of :func:`.solve_ivp` and :func:`.solve_ivp_batch`.
+
+Each check returns the argument in the form the driver needs (float64,
+C-contiguous) or raises a ValueError that names the argument and the problem.
+None of them changes the step sequence of a valid call.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from numba.core.registry import CPUDispatcher
+
+from .dop853_coefficients import DOP853
+from .rk import UROUND
+from .rk45_coefficients import RK45
+from .tableau import Tableau
+
+__all__ = [
+    "METHODS", "check_method", "check_t_span", "check_y0", "check_tolerances",
+    "check_t_eval", "check_steps", "check_args", "check_fun",
+]  # fmt: skip
+
+METHODS = {"DOP853": DOP853, "RK45": RK45}
+
+
+def check_method(method) -> Tableau:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}; got {method!r}")
+    return METHODS[method]
+
+
+def _finite_float(value, name: str) -> float:
+    if not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite real number; got {value!r}")
+    return float(value)
+
+
+def check_t_span(t_span) -> tuple[float, float]:
+    """(t0, t_end) as floats; the interval must have nonzero length."""
+    if np.ndim(t_span) != 1 or len(t_span) != 2:
+        raise ValueError(f"t_span must be a pair (t0, t_end); got {t_span!r}")
+    t0 = _finite_float(t_span[0], "t_span[0]")
+    t_end = _finite_float(t_span[1], "t_span[1]")
+    if t0 == t_end:
+        raise ValueError(f"t_span has zero length: t0 == t_end == {t0}")
+    return t0, t_end
+
+
+def check_y0(y0, name: str = "y0", ndim: int = 1) -> np.ndarray:
+    """y0 as a float64 C-contiguous array of shape (n,) (ndim=1) or (B, n) (ndim=2)."""
+    array = np.asarray(y0)
+    shape_name = "(n,)" if ndim == 1 else "(B, n)"
+    if array.ndim != ndim or array.size == 0:
+        raise ValueError(f"{name} must be a non-empty array of shape {shape_name}; got shape {array.shape}")
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise ValueError(f"{name} must be real; got dtype {array.dtype}")
+    array = np.ascontiguousarray(array, dtype=np.float64)
+    if not np.all(np.isfinite(array)):
+        bad = np.argwhere(~np.isfinite(array))[:3].tolist()
+        raise ValueError(f"{name} has non-finite values (at indices {bad}{', ...' if len(bad) == 3 else ''})")
+    return array
+
+
+def _tolerance(value, n: int, name: str) -> np.ndarray:
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim > 1 or (array.ndim == 1 and array.shape != (n,)):
+        raise ValueError(f"{name} must be a scalar or have shape ({n},); got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite; got {value!r}")
+    return np.ascontiguousarray(np.broadcast_to(array, (n,)))
+
+
+def check_tolerances(rtol, atol, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """rtol and atol as arrays of shape (n,).
+
+    rtol must be at least 10 uround (below it the requested accuracy is under
+    the rounding error of float64); atol must be positive, as dop853.f asks
+    ("ATOL SHOULD BE STRICTLY POSITIVE").
+    """
+    rtol = _tolerance(rtol, n, "rtol")
+    atol = _tolerance(atol, n, "atol")
+    if np.any(rtol <= 0):
+        raise ValueError(f"rtol must be positive; got {rtol}")
+    if np.any(rtol < 10 * UROUND):
+        raise ValueError(f"rtol must be at least 10 * uround = {10 * UROUND:.1e}; got {rtol}")
+    if np.any(atol <= 0):
+        raise ValueError(f"atol must be positive; got {atol}")
+    return rtol, atol
+
+
+def check_t_eval(t_eval, t0: float, t_end: float) -> np.ndarray:
+    """t_eval as float64 (m,), strictly monotone in the direction t0 -> t_end, inside the interval."""
+    array = np.asarray(t_eval, dtype=np.float64)
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"t_eval must be a non-empty 1-D array; got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError("t_eval has non-finite values")
+    low, high = min(t0, t_end), max(t0, t_end)
+    if array.min() < low or array.max() > high:
+        raise ValueError(f"t_eval must lie inside t_span [{low}, {high}]; got values in [{array.min()}, {array.max()}]")
+    direction = 1.0 if t_end > t0 else -1.0
+    if np.any(direction * np.diff(array) <= 0):
+        order = "increasing" if direction > 0 else "decreasing (t_end < t0)"
+        raise ValueError(f"t_eval must be sorted strictly {order}")
+    return np.ascontiguousarray(array)
+
+
+def check_steps(first_step, max_step, max_steps, t0: float, t_end: float) -> tuple[float, float, int]:
+    """first_step (0.0 for Hairer's initial guess), max_step and max_steps, checked."""
+    if first_step is None:
+        first_step = 0.0
+    else:
+        first_step = _finite_float(first_step, "first_step")
+        if first_step <= 0:
+            raise ValueError(f"first_step must be positive; got {first_step}")
+        if first_step > abs(t_end - t0):
+            raise ValueError(f"first_step {first_step} exceeds the length of t_span {abs(t_end - t0)}")
+    if not isinstance(max_step, numbers.Real) or np.isnan(max_step) or max_step <= 0:
+        raise ValueError(f"max_step must be positive (np.inf for no limit); got {max_step!r}")
+    if not isinstance(max_steps, numbers.Integral) or max_steps < 1:
+        raise ValueError(f"max_steps must be a positive integer; got {max_steps!r}")
+    return first_step, float(max_step), int(max_steps)
+
+
+def check_args(args) -> tuple:
+    """The extra arguments of fun as a tuple."""
+    if isinstance(args, (str, bytes)) or not hasattr(args, "__iter__"):
+        raise ValueError(f"args must be a tuple of extra arguments of fun; got {args!r}")
+    return tuple(args)
+
+
+def check_fun(fun, t0: float, y0: np.ndarray, args: tuple):
+    """Call fun once at (t0, y0) to check its output; return (fun to integrate, is_compiled).
+
+    A Numba-jitted ``fun`` must return a float64 array of y0's shape. A plain
+    Python ``fun`` may return any real array_like of that shape; it is wrapped
+    to return float64 arrays.
+    """
+    if not callable(fun):
+        raise ValueError(f"fun must be callable; got {fun!r}")
+    compiled = isinstance(fun, CPUDispatcher)
+    dy_dt = fun(t0, y0, *args)
+    if compiled and not (isinstance(dy_dt, np.ndarray) and dy_dt.dtype == np.float64):
+        raise ValueError(f"a jitted fun must return a float64 ndarray; got {type(dy_dt).__name__}")
+    dy_dt = np.asarray(dy_dt)
+    if dy_dt.shape != y0.shape:
+        raise ValueError(f"fun(t0, y0, *args) must have the shape of y0 {y0.shape}; got {dy_dt.shape}")
+    if not (np.issubdtype(dy_dt.dtype, np.floating) or np.issubdtype(dy_dt.dtype, np.integer)):
+        raise ValueError(f"fun must return real values; got dtype {dy_dt.dtype}")
+    if compiled:
+        return fun, True
+
+    def fun_float64(t, y, *fun_args):
+        return np.asarray(fun(t, y, *fun_args), dtype=np.float64)
+
+    return fun_float64, False

@@ -1,0 +1,276 @@
+"""Hairer's adaptive driver: the step-size controller of dop853.f / dopri5.f.
+
+:func:`integrate` follows the core integrators DP86CO (dop853.f) and DOPCOR
+(dopri5.f) statement by statement, so that on any problem it takes the same
+accepted and rejected steps as the Fortran. One pass of the loop, with
+``posneg = +-1`` the direction of integration:
+
+1. fail if more than ``max_steps`` steps were taken (NSTEP > NMAX) or if
+   ``0.1 |h| <= |t| uround`` (step size underflow);
+2. if ``(t + 1.01 h - t_end) posneg > 0``: ``h = t_end - t``, last step;
+3. one step (:func:`.rk.rk_step`) and its scaled error err
+   (:func:`.rk.error_norm`);
+4. ``fac11 = err^expo1``, ``fac = fac11 / facold^beta`` (Lund stabilisation),
+   ``fac = max(1/fac2, min(1/fac1, fac / safe))``, ``h_new = h / fac``;
+5. err <= 1, accepted: ``facold = max(err, 1e-4)``; k_s = f(t + h, y_new)
+   (DOP853 only; RK45 has it already); dense output if wanted; advance. Then
+   ``|h_new| <= hmax`` and, right after a rejection, ``|h_new| <= |h|``;
+6. err > 1, rejected: ``h_new = h / min(1/fac1, fac11 / safe)``; rejections
+   before the first accepted step are not counted (NREJCT).
+
+Not reproduced: the Fortran's stiffness test. With its default printing it
+only writes a warning and never changes the steps (it stops the run only when
+messages are switched off), so the step sequence is the same without it.
+
+Function evaluations (nfev): 2 before the first step (f(t0, y0) and HINIT's
+Euler step; 1 when ``first_step`` is given), then DOP853 11 per step + 1 per
+accepted step (+ 3 per accepted step with dense output), RK45 6 per step.
+
+Like :mod:`.rk`, the functions are plain Python made jittable;
+``integrate_compiled`` and ``integrate_batch_compiled`` are their Numba
+versions, used when ``fun`` is a Numba-jitted function.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+from numba.extending import register_jitable
+
+from .rk import UROUND, all_finite, assign, dense_coefficients, dense_eval, error_norm, initial_step, rk_step
+
+__all__ = [
+    "DONE", "MAX_STEPS", "STEP_TOO_SMALL", "NON_FINITE",
+    "integrate", "integrate_batch", "integrate_compiled", "integrate_batch_compiled",
+]  # fmt: skip
+
+# Exit codes of integrate (dop853.f's IDID = 1, -2, -3; NON_FINITE is ours).
+DONE = 0
+MAX_STEPS = -2
+STEP_TOO_SMALL = -3
+NON_FINITE = -5
+
+
+@register_jitable(cache=True)
+def grow(buffer):
+    """A buffer with twice as many rows whose first rows are a copy of ``buffer``."""
+    bigger = np.empty((2 * buffer.shape[0],) + buffer.shape[1:])
+    assign(bigger[: buffer.shape[0]], buffer)
+    return bigger
+
+
+@register_jitable
+def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, dense):
+    """Integrate y' = fun(t, y, *args) from t0 to t_end with Hairer's controller.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(t, y, *args) -> dy_dt``, shape (n,) -> (n,), float64.
+    args : tuple
+    t0, t_end : float
+        t_end may be smaller than t0 (backward in time).
+    y0 : ndarray, shape (n,)
+    t_eval : ndarray, shape (m,)
+        Output times, monotone in the direction of integration and inside the
+        interval, filled from the dense output; empty: output every accepted
+        step.
+    tab : Tableau
+    rtol, atol : ndarray, shape (n,)
+    first_step : float
+        Initial |h|; 0.0 selects Hairer's HINIT.
+    max_step : float
+        hmax; ``inf`` means |t_end - t0| (dop853.f's default).
+    max_steps : int
+        NMAX: the run fails when a step would start after more than
+        ``max_steps`` steps (so at most max_steps + 1 are attempted).
+    dense : bool
+        Keep the interpolant of every accepted step.
+
+    Returns
+    -------
+    status : int
+        DONE, MAX_STEPS, STEP_TOO_SMALL or NON_FINITE.
+    t_out : ndarray, shape (k,)
+    y_out : ndarray, shape (k, n)
+        Every accepted step (with t0), or the reached part of ``t_eval``.
+    nfev, n_steps, n_accepted, n_rejected : int
+    t_stop, h_stop : float
+        Where the run ended and the last step size tried.
+    dense_t, dense_h : ndarray, shape (k_d,)
+    dense_Q : ndarray, shape (k_d, 4 + R, n)
+        Start, size and coefficients of each accepted step (k_d = 0 unless
+        ``dense``).
+    """
+    n = y0.shape[0]
+    s = tab.n_stages
+    direction = 1.0 if t_end > t0 else -1.0  # POSNEG
+    hmax = abs(t_end - t0) if max_step == np.inf else max_step  # WORK(6) = 0: XEND - X
+    facc1 = 1.0 / tab.fac1
+    facc2 = 1.0 / tab.fac2
+    use_t_eval = t_eval.shape[0] > 0
+    need_dense = dense or use_t_eval
+
+    # Output buffers: t_eval's slots, or every accepted step (grown on demand).
+    if use_t_eval:
+        t_out = t_eval.copy()
+        y_out = np.empty((t_eval.shape[0], n))
+        n_out = 0
+    else:
+        t_out = np.empty(64)
+        y_out = np.empty((64, n))
+        t_out[0] = t0
+        assign(y_out[0], y0)
+        n_out = 1
+    n_dense = 0
+    dense_t = np.empty(64 if dense else 1)
+    dense_h = np.empty(64 if dense else 1)
+    dense_Q = np.empty((64 if dense else 1, 4 + tab.D.shape[0], n))
+
+    K = np.empty((tab.A.shape[0], n))  # (S, n) stage derivatives
+    t = t0
+    y = y0.copy()
+    assign(K[0], fun(t, y, *args))
+    nfev = 1
+    if first_step > 0.0:
+        h = direction * first_step
+    else:
+        h = initial_step(fun, t, y, K[0], direction, hmax, tab, atol, rtol, args)
+        nfev += 1
+    facold = 1.0e-4
+    n_steps = 0
+    n_accepted = 0
+    n_rejected = 0
+    reject = False
+    last = False
+    status = DONE
+    if not (all_finite(K[0]) and math.isfinite(h)):
+        status = NON_FINITE
+
+    while status == DONE:
+        if n_steps > max_steps:
+            status = MAX_STEPS
+            break
+        if 0.1 * abs(h) <= abs(t) * UROUND:
+            status = STEP_TOO_SMALL
+            break
+        if (t + 1.01 * h - t_end) * direction > 0.0:
+            h = t_end - t
+            last = True
+        n_steps += 1
+
+        y_new, n_evals = rk_step(fun, t, y, h, K, tab, args)
+        nfev += n_evals
+        err = error_norm(K, y, y_new, h, tab, atol, rtol)
+        if not (math.isfinite(err) and all_finite(y_new)):
+            status = NON_FINITE
+            break
+        fac11 = err**tab.expo1
+        fac = fac11 / facold**tab.beta
+        fac = max(facc2, min(facc1, fac / tab.safe))
+        h_new = h / fac
+
+        if err <= 1.0:  # accepted
+            facold = max(err, 1.0e-4)
+            n_accepted += 1
+            if not tab.fsal_in_error:
+                assign(K[s], fun(t + h, y_new, *args))
+                nfev += 1
+            if not all_finite(K[s]):
+                status = NON_FINITE
+                break
+            if need_dense:
+                Q, n_evals = dense_coefficients(fun, t, y, y_new, h, K, tab, args)
+                nfev += n_evals
+                if not all_finite(Q):
+                    status = NON_FINITE
+                    break
+                if dense:
+                    if n_dense == dense_t.shape[0]:
+                        dense_t, dense_h, dense_Q = grow(dense_t), grow(dense_h), grow(dense_Q)
+                    dense_t[n_dense] = t
+                    dense_h[n_dense] = h
+                    assign(dense_Q[n_dense], Q)
+                    n_dense += 1
+            t_old = t
+            t = t_end if last else t + h
+            y = y_new
+            assign(K[0], K[s])
+            if use_t_eval:
+                while n_out < t_eval.shape[0] and (t_eval[n_out] - t) * direction <= 0.0:
+                    assign(y_out[n_out], dense_eval(Q, (t_eval[n_out] - t_old) / h))
+                    n_out += 1
+            else:
+                if n_out == t_out.shape[0]:
+                    t_out, y_out = grow(t_out), grow(y_out)
+                t_out[n_out] = t
+                assign(y_out[n_out], y)
+                n_out += 1
+            if last:
+                break
+            if abs(h_new) > hmax:
+                h_new = direction * hmax
+            if reject:
+                h_new = direction * min(abs(h_new), abs(h))
+            reject = False
+        else:  # rejected
+            h_new = h / min(facc1, fac11 / tab.safe)
+            reject = True
+            if n_accepted >= 1:
+                n_rejected += 1
+            last = False
+        h = h_new
+
+    return (
+        status, t_out[:n_out].copy(), y_out[:n_out].copy(),
+        nfev, n_steps, n_accepted, n_rejected, t, h,
+        dense_t[:n_dense].copy(), dense_h[:n_dense].copy(), dense_Q[:n_dense].copy(),
+    )  # fmt: skip
+
+
+def integrate_batch(integrate_one, fun, args, t0, t_end, y0s, t_eval, tab, rtol, atol, first_step, max_step, max_steps):
+    """:func:`integrate` for each row of ``y0s``, outputs at ``t_eval``.
+
+    Parameters
+    ----------
+    integrate_one : callable
+        :func:`integrate`, or ``integrate_compiled`` for the compiled batch (so
+        that it reuses the compiled single-trajectory integrator).
+    fun, args, t0, t_end, tab, rtol, atol, first_step, max_step, max_steps
+        As for :func:`integrate`.
+    y0s : ndarray, shape (B, n)
+    t_eval : ndarray, shape (m,)
+        Non-empty.
+
+    Returns
+    -------
+    status : ndarray of int, shape (B,)
+    y : ndarray, shape (B, n, m)
+        NaN at the times a failed trajectory did not reach.
+    nfev, n_steps, n_accepted, n_rejected : ndarray of int, shape (B,)
+    t_stop, h_stop : ndarray, shape (B,)
+    """
+    n_batch, n = y0s.shape
+    y = np.full((n_batch, n, t_eval.shape[0]), np.nan)
+    status = np.empty(n_batch, dtype=np.int64)
+    counts = np.empty((4, n_batch), dtype=np.int64)  # nfev, steps, accepted, rejected
+    stops = np.empty((2, n_batch))  # t_stop, h_stop
+    for b in range(n_batch):
+        result = integrate_one(
+            fun, args, t0, t_end, y0s[b], t_eval, tab, rtol, atol,
+            first_step, max_step, max_steps, np.bool_(False),
+        )  # fmt: skip
+        status[b] = result[0]
+        y_b = result[2]  # (m_reached, n)
+        for j in range(y_b.shape[0]):
+            for i in range(n):
+                y[b, i, j] = y_b[j, i]
+        counts[0, b], counts[1, b], counts[2, b], counts[3, b] = result[3], result[4], result[5], result[6]
+        stops[0, b], stops[1, b] = result[7], result[8]
+    return status, y, counts[0], counts[1], counts[2], counts[3], stops[0], stops[1]
+
+
+integrate_compiled = njit(integrate)
+integrate_batch_compiled = njit(integrate_batch)

@@ -1,0 +1,169 @@
+"""solve_ivp and solve_ivp_batch: scipy's interface over Hairer's DOP853 and DOPRI5.
+
+Both check their arguments (:mod:`.checks`), then run :func:`.driver.integrate`
+compiled by Numba when ``fun`` is a Numba-jitted function (a
+``numba.core.registry.CPUDispatcher``; no Python call per step) and as plain
+Python otherwise. Both versions take the same steps and give the same numbers.
+
+Compilation: the first call with a given jitted ``fun`` (and types of
+``args``) compiles the driver for it, a few seconds; later calls reuse it. The
+parts that do not call ``fun`` are cached on disk. The driver itself cannot be
+cached: Numba does not cache functions that take another jitted function as an
+argument.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .checks import check_args, check_fun, check_method, check_steps, check_t_eval, check_t_span, check_tolerances, check_y0
+from .driver import (
+    DONE, MAX_STEPS, NON_FINITE, STEP_TOO_SMALL,
+    integrate, integrate_batch, integrate_batch_compiled, integrate_compiled,
+)  # fmt: skip
+from .results import BatchResult, DenseSolution, OdeResult
+
+__all__ = ["solve_ivp", "solve_ivp_batch"]
+
+
+def _message(status: int, t_stop: float, h_stop: float, max_steps: int) -> str:
+    if status == DONE:
+        return "The solver successfully reached the end of the integration interval."
+    if status == MAX_STEPS:
+        return f"More than max_steps = {max_steps} steps are needed: stopped at t = {t_stop!r}."
+    if status == STEP_TOO_SMALL:
+        return f"Step size too small at t = {t_stop!r}: h = {h_stop!r} (0.1 |h| <= |t| uround)."
+    if status == NON_FINITE:
+        return f"fun returned a non-finite value (or the solution overflowed) in the step from t = {t_stop!r}."
+    raise AssertionError(f"unknown exit code {status}")
+
+
+def solve_ivp(
+    fun, t_span, y0, method="DOP853", t_eval=None, rtol=1e-3, atol=1e-6, first_step=None,
+    max_step=np.inf, dense_output=False, max_steps=100000, args=(),
+) -> OdeResult:  # fmt: skip
+    """Solve y' = fun(t, y, *args), y(t0) = y0, with Hairer's DOP853 or DOPRI5.
+
+    The steps (accepted and rejected) are those of Hairer's Fortran codes
+    dop853.f and dopri5.f with their default parameters; ``t_eval`` values are
+    read off the dense output and never shorten a step.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(t, y, *args) -> dy_dt`` with y of shape (n,), returning shape (n,).
+        A Numba-jitted ``fun`` makes the whole integration run compiled.
+    t_span : (float, float)
+        (t0, t_end); t_end < t0 integrates backwards in time.
+    y0 : array_like, shape (n,)
+    method : {"DOP853", "RK45"}
+        Dormand-Prince 8(5,3) (dop853.f) or 5(4) (dopri5.f).
+    t_eval : array_like, shape (m,), optional
+        Output times inside t_span, sorted in the direction of integration.
+        Default: every accepted step.
+    rtol, atol : float or array_like of shape (n,)
+        The local error of y_i is kept near ``atol_i + rtol_i |y_i|``.
+    first_step : float, optional
+        Initial |h|; default: Hairer's guess (HINIT).
+    max_step : float
+        Largest |h|; default: the length of t_span.
+    dense_output : bool
+        Also return ``sol``, the continuous solution. DOP853 needs 3 more
+        evaluations of ``fun`` per accepted step for it (as with ``t_eval``).
+    max_steps : int
+        The run fails after more than ``max_steps`` steps (dop853.f's NMAX).
+    args : tuple
+        Extra arguments of ``fun`` (scalars and arrays).
+
+    Returns
+    -------
+    OdeResult
+        ``.t`` (m,), ``.y`` (n, m), ``.sol``, ``.nfev``, ``.naccepted``,
+        ``.nrejected``, ``.nsteps``, ``.status`` (0 done, -1 failed),
+        ``.message``, ``.success``.
+
+    Raises
+    ------
+    ValueError
+        For an invalid argument, or a ``fun`` whose output has the wrong shape.
+
+    Notes
+    -----
+    ``fun`` is called once at (t0, y0) to check its output before the
+    integration; that call is not counted in ``nfev``. When ``first_step`` is
+    given, nfev counts the evaluations made, while dop853.f adds 2 to NFCN
+    regardless (it counts HINIT's evaluation even when HINIT is skipped).
+    """
+    tab = check_method(method)
+    t0, t_end = check_t_span(t_span)
+    y0 = check_y0(y0)
+    rtol, atol = check_tolerances(rtol, atol, y0.size)
+    t_eval = np.zeros(0) if t_eval is None else check_t_eval(t_eval, t0, t_end)
+    first_step, max_step, max_steps = check_steps(first_step, max_step, max_steps, t0, t_end)
+    args = check_args(args)
+    fun, compiled = check_fun(fun, t0, y0, args)
+
+    run = integrate_compiled if compiled else integrate
+    status, t, y, nfev, nsteps, naccepted, nrejected, t_stop, h_stop, dense_t, dense_h, dense_Q = run(
+        fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, bool(dense_output)
+    )
+    sol = DenseSolution(dense_t, dense_h, dense_Q) if dense_output and dense_t.size > 0 else None
+    return OdeResult(
+        t=t, y=y.T, sol=sol, nfev=int(nfev), naccepted=int(naccepted), nrejected=int(nrejected),
+        nsteps=int(nsteps), status=0 if status == DONE else -1,
+        message=_message(status, t_stop, h_stop, max_steps), success=bool(status == DONE),
+    )  # fmt: skip
+
+
+def solve_ivp_batch(
+    fun, t_span, y0s, t_eval, method="DOP853", rtol=1e-3, atol=1e-6, first_step=None,
+    max_step=np.inf, max_steps=100000, args=(),
+) -> BatchResult:  # fmt: skip
+    """Integrate B initial states in one call: :func:`solve_ivp` for each row of y0s.
+
+    With a Numba-jitted ``fun`` the loop over the B states runs compiled
+    (sequentially, so results do not depend on threads). Used to generate
+    datasets and to roll out a learned vector field (pass its weights in
+    ``args``).
+
+    Parameters
+    ----------
+    fun, t_span, method, rtol, atol, first_step, max_step, max_steps, args
+        As for :func:`solve_ivp`.
+    y0s : array_like, shape (B, n)
+    t_eval : array_like, shape (m,)
+        Output times (required).
+
+    Returns
+    -------
+    BatchResult
+        ``.t`` (m,), ``.y`` (B, n, m), and ``.nfev``, ``.naccepted``,
+        ``.nrejected``, ``.nsteps``, ``.status`` of shape (B,); ``.messages``,
+        ``.message``, ``.success``.
+
+    Notes
+    -----
+    Row b equals ``solve_ivp(fun, t_span, y0s[b], t_eval=t_eval, ...)``
+    exactly. ``fun`` is checked once, at (t0, y0s[0]).
+    """
+    tab = check_method(method)
+    t0, t_end = check_t_span(t_span)
+    y0s = check_y0(y0s, "y0s", ndim=2)
+    rtol, atol = check_tolerances(rtol, atol, y0s.shape[1])
+    t_eval = check_t_eval(t_eval, t0, t_end)
+    first_step, max_step, max_steps = check_steps(first_step, max_step, max_steps, t0, t_end)
+    args = check_args(args)
+    fun, compiled = check_fun(fun, t0, y0s[0], args)
+
+    if compiled:
+        out = integrate_batch_compiled(
+            integrate_compiled, fun, args, t0, t_end, y0s, t_eval, tab, rtol, atol, first_step, max_step, max_steps
+        )
+    else:
+        out = integrate_batch(integrate, fun, args, t0, t_end, y0s, t_eval, tab, rtol, atol, first_step, max_step, max_steps)
+    status, y, nfev, nsteps, naccepted, nrejected, t_stop, h_stop = out
+    messages = [_message(int(s), float(t), float(h), max_steps) for s, t, h in zip(status, t_stop, h_stop)]
+    return BatchResult(
+        t=t_eval, y=y, nfev=nfev, naccepted=naccepted, nrejected=nrejected, nsteps=nsteps,
+        status=np.where(status == DONE, 0, -1), messages=messages, success=bool(np.all(status == DONE)),
+    )  # fmt: skip

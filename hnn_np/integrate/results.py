@@ -1,0 +1,131 @@
+"""What :func:`.solve_ivp` and :func:`.solve_ivp_batch` return, and the dense-output callable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .rk import dense_eval
+
+__all__ = ["OdeResult", "BatchResult", "DenseSolution"]
+
+
+class DenseSolution:
+    """The continuous solution y(t) of an integration: one interpolant per accepted step.
+
+    On step i, which starts at ``t_start[i]`` with size ``h[i]``,
+
+        y(t) = dense_eval(Q[i], theta),    theta = (t - t_start[i]) / h[i],
+
+    Hairer's continuous extension (order 7 for DOP853, 4 for RK45; see
+    :func:`.rk.dense_eval`). Outside the integration interval the first or last
+    step's polynomial is extrapolated, as scipy's ``OdeSolution`` does.
+
+    Parameters
+    ----------
+    t_start : ndarray, shape (k,)
+    h : ndarray, shape (k,)
+        Signed step sizes (negative when integrating backwards).
+    Q : ndarray, shape (k, 4 + R, n)
+    """
+
+    def __init__(self, t_start, h, Q):
+        self.t_start = t_start
+        self.h = h
+        self.Q = Q
+        self.direction = 1.0 if h[0] > 0 else -1.0
+
+    def __call__(self, t):
+        """y at time(s) t.
+
+        Parameters
+        ----------
+        t : float or array_like, shape (m,)
+
+        Returns
+        -------
+        y : ndarray, shape (n,) for a scalar t, else (n, m)
+        """
+        t = np.asarray(t, dtype=np.float64)
+        t_flat = np.atleast_1d(t)  # (m,)
+        # Step i holds t_start[i] <= t < t_start[i + 1] (reversed when backwards).
+        i = np.searchsorted(self.direction * self.t_start, self.direction * t_flat, side="right") - 1
+        i = np.clip(i, 0, self.t_start.shape[0] - 1)  # (m,)
+        theta = (t_flat - self.t_start[i]) / self.h[i]  # (m,)
+        y = dense_eval(np.moveaxis(self.Q[i], 0, -1), theta)  # (n, m)
+        return y[:, 0] if t.ndim == 0 else y
+
+
+@dataclass
+class OdeResult:
+    """The result of :func:`.solve_ivp`, with the fields of scipy's.
+
+    Attributes
+    ----------
+    t : ndarray, shape (m,)
+        Every accepted step (starting with t0), or ``t_eval``.
+    y : ndarray, shape (n, m)
+    sol : DenseSolution or None
+        The continuous solution when ``dense_output=True``.
+    nfev : int
+        Calls of ``fun`` made by the integrator.
+    naccepted, nrejected : int
+        Accepted and rejected steps, counted as Hairer's Fortran does
+        (rejections before the first accepted step are not counted).
+    nsteps : int
+        All steps tried (dop853.f's NSTEP), including those first rejections.
+    status : int
+        0: reached the end of the interval; -1: failed.
+    message : str
+    success : bool
+        ``status == 0``.
+    """
+
+    t: np.ndarray
+    y: np.ndarray
+    sol: DenseSolution | None
+    nfev: int
+    naccepted: int
+    nrejected: int
+    nsteps: int
+    status: int
+    message: str
+    success: bool
+
+
+@dataclass
+class BatchResult:
+    """The result of :func:`.solve_ivp_batch`: B trajectories at the same times.
+
+    Attributes
+    ----------
+    t : ndarray, shape (m,)
+    y : ndarray, shape (B, n, m)
+        NaN at the times a failed trajectory did not reach.
+    nfev, naccepted, nrejected, nsteps : ndarray of int, shape (B,)
+    status : ndarray of int, shape (B,)
+        0 where the trajectory reached the end, -1 where it failed.
+    messages : list of str, length B
+    success : bool
+        True when every trajectory succeeded.
+    """
+
+    t: np.ndarray
+    y: np.ndarray
+    nfev: np.ndarray
+    naccepted: np.ndarray
+    nrejected: np.ndarray
+    nsteps: np.ndarray
+    status: np.ndarray
+    messages: list
+    success: bool
+
+    @property
+    def message(self) -> str:
+        """One line: all succeeded, or how many failed and the first failure."""
+        failed = np.flatnonzero(self.status != 0)
+        if failed.size == 0:
+            return f"All {self.status.size} trajectories reached the end of the interval."
+        first = int(failed[0])
+        return f"{failed.size} of {self.status.size} trajectories failed; #{first}: {self.messages[first]}"
