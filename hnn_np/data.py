@@ -36,7 +36,7 @@ from hnn_np.integrate import solve_ivp_batch
 from hnn_np.systems import MassSpring, System, as_states
 
 __all__ = [
-    "Dataset", "Scale", "CENTRAL_WEIGHTS", "sample_initial_states", "trajectories",
+    "Dataset", "Scale", "CENTRAL_WEIGHTS", "DERIVATIVES", "sample_initial_states", "trajectories",
     "finite_difference", "make_dataset", "train_test_split", "save_dataset", "load_dataset",
 ]
 
@@ -109,13 +109,14 @@ class Scale:
 
     s: float
 
+    def __post_init__(self):
+        if not (np.isfinite(self.s) and self.s > 0):
+            raise ValueError(f"s must be a positive finite scale; got {self.s!r}")
+
     @classmethod
     def fit(cls, x) -> "Scale":
         """The scale s = max_i ||x_i||_2 of states x, shape (N, 2n)."""
-        s = float(np.sqrt((np.asarray(x, dtype=np.float64) ** 2).sum(axis=-1)).max())
-        if not (np.isfinite(s) and s > 0):
-            raise ValueError(f"x must be finite and not all zero to fit a scale; max norm is {s}")
-        return cls(s)
+        return cls(float(np.sqrt((np.asarray(x, dtype=np.float64) ** 2).sum(axis=-1)).max()))
 
     def transform(self, x):
         return x / self.s  # x~ = x / s
@@ -133,8 +134,9 @@ class Scale:
         return H_tilde * self.s**2  # H = s^2 H~
 
 
-def sample_initial_states(system: System, n: int, rng: np.random.Generator, radius: float = 100.0,
-                          energy_range=(0.01, 1.0), log_energy: bool = False):
+def sample_initial_states(system: System, n: int, rng: np.random.Generator,
+                          radius: float = 100.0, energy_range=(0.01, 1.0),
+                          log_energy: bool = False):
     """States with energies E in [lo E_max, hi E_max] and uniform phases.
 
     E_max = ``system.radius_to_energy(radius)``; E / E_max ~ U[lo, hi], or
@@ -155,9 +157,9 @@ def sample_initial_states(system: System, n: int, rng: np.random.Generator, radi
     _check_count(n, "n", 1)
     if not (np.isfinite(radius) and radius > 0):
         raise ValueError(f"radius must be a positive finite number; got {radius!r}")
-    lo, hi = energy_range
+    lo, hi = _check_pair(energy_range, "energy_range")
     if not (0 < lo <= hi < np.inf):
-        raise ValueError(f"energy_range must be fractions 0 < lo <= hi of E_max; got {energy_range!r}")
+        raise ValueError(f"energy_range must be fractions 0 < lo <= hi of E_max; got {(lo, hi)}")
     E_max = system.radius_to_energy(radius)
     if log_energy:
         energies = np.exp(rng.uniform(np.log(lo * E_max), np.log(hi * E_max), n))  # (n,)
@@ -173,12 +175,13 @@ def sample_initial_states(system: System, n: int, rng: np.random.Generator, radi
                              "give it a sample_state(energy, phase) method")
         x0s = np.stack([np.sqrt(2 * energies / a) * np.cos(phases),
                         np.sqrt(2 * energies / b) * np.sin(phases)], axis=1)  # (n, 2)
-    if not np.allclose(system.energy(x0s), energies, rtol=1e-9, atol=0):
+    if not np.allclose(system.energy(x0s), energies, rtol=1e-9, atol=0):  # H(x0) = E
         raise ValueError(f"the states sampled for {system!r} do not have the requested energies")
     return x0s, energies
 
 
-def trajectories(system: System, x0s, t_eval, rtol: float = 1e-10, atol: float | None = None) -> np.ndarray:
+def trajectories(system: System, x0s, t_eval, rtol: float = 1e-10,
+                 atol: float | None = None) -> np.ndarray:
     """Integrate Hamilton's equations from each x0 with DOP853.
 
     Parameters
@@ -188,8 +191,10 @@ def trajectories(system: System, x0s, t_eval, rtol: float = 1e-10, atol: float |
     t_eval : array_like, shape (T,)
         Increasing output times, T >= 2.
     rtol, atol : float
-        Tolerances; ``atol`` defaults to ``rtol * max|x0s|``, i.e. relative to
-        the scale of the data (states reach 100-200 at radius 100).
+        Tolerances. ``atol`` defaults to rtol times the smallest trajectory
+        size min_b max_i |x0s[b, i]|, so that each trajectory is accurate
+        relative to its own size (states reach 100-200 at radius 100, but
+        ~1 at E_max / 1e4); the extra steps cost little.
 
     Returns
     -------
@@ -197,16 +202,18 @@ def trajectories(system: System, x0s, t_eval, rtol: float = 1e-10, atol: float |
     """
     x0s = np.ascontiguousarray(as_states(x0s, system.n_dof, "x0s"), dtype=np.float64)
     t_eval = np.asarray(t_eval, dtype=np.float64)
-    if t_eval.ndim != 1 or len(t_eval) < 2 or not (np.isfinite(t_eval).all() and (np.diff(t_eval) > 0).all()):
-        raise ValueError(f"t_eval must be finite, strictly increasing, with >= 2 times; got {t_eval!r}")
+    increasing = t_eval.ndim == 1 and len(t_eval) >= 2 and (np.diff(t_eval) > 0).all()
+    if not (increasing and np.isfinite(t_eval).all()):
+        raise ValueError(f"t_eval must be >= 2 finite, strictly increasing times; got {t_eval!r}")
     if atol is None:
-        atol = rtol * (np.abs(x0s).max() or 1.0)
+        size = np.abs(x0s).max(axis=1)  # (B,)
+        atol = rtol * (size[size > 0].min() if size.any() else 1.0)
     fun, args = system.ode()
     sol = solve_ivp_batch(fun, (t_eval[0], t_eval[-1]), x0s, t_eval, method="DOP853",
                           rtol=rtol, atol=atol, args=args)
     failed = np.flatnonzero(sol.status != 0)
     if failed.size:
-        raise RuntimeError(f"DOP853 failed on {failed.size} trajectories, first {failed[:5].tolist()}")
+        raise RuntimeError(f"DOP853 failed on {failed.size} trajectories: {failed[:5].tolist()}")
     return sol.y.transpose(0, 2, 1)  # (B, 2n, T) -> (B, T, 2n)
 
 
@@ -220,10 +227,14 @@ def finite_difference(x, dt: float, order: int) -> np.ndarray:
     """
     if order not in CENTRAL_WEIGHTS:
         raise ValueError(f"order must be one of {tuple(CENTRAL_WEIGHTS)}; got {order!r}")
+    if not (np.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt must be a positive finite step; got {dt!r}")
+    x = np.asarray(x)
     h = order // 2
+    if x.ndim < 2 or x.shape[-2] <= 2 * h:
+        raise ValueError(f"x needs more than {2 * h} samples on axis -2 for order {order}; "
+                         f"got shape {x.shape}")
     T = x.shape[-2] - 2 * h
-    if T < 1:
-        raise ValueError(f"x needs more than {2 * h} samples along axis -2 for order {order}; got {x.shape}")
     dx_dt = np.zeros(x.shape[:-2] + (T, x.shape[-1]), dtype=x.dtype)
     for s, c in enumerate(CENTRAL_WEIGHTS[order], start=1):
         dx_dt += c * (x[..., h + s:h + s + T, :] - x[..., h - s:h - s + T, :])
@@ -254,7 +265,7 @@ def make_dataset(system: System | None = None, n_traj: int = 100, n_obs: int = 5
     system = MassSpring() if system is None else system
     _check_count(n_traj, "n_traj", 1)
     _check_count(n_obs, "n_obs", 2)
-    t0, t1 = (float(v) for v in t_span)
+    t0, t1 = _check_pair(t_span, "t_span")
     if not (np.isfinite(t0) and np.isfinite(t1) and t1 > t0):
         raise ValueError(f"t_span must be finite with t_1 > t_0; got {t_span!r}")
     if derivative not in DERIVATIVES:
@@ -268,24 +279,24 @@ def make_dataset(system: System | None = None, n_traj: int = 100, n_obs: int = 5
 
     rng = np.random.default_rng(seed)
     x0s, energies = sample_initial_states(system, n_traj, rng, radius, energy_range, log_energy)
-    h = 0 if derivative == "analytic" else int(derivative[2:]) // 2
+    h = 0 if derivative == "analytic" else int(derivative[2:]) // 2  # stencil half-width
     dt = (t1 - t0) / n_obs
-    t_pad = t0 + dt * np.arange(-h, n_obs + h)  # (T + 2h,)
+    t_pad = t0 + dt * np.arange(-h, n_obs + h)  # (T + 2h,), x0s at t_pad[0]
+    kept = slice(h, h + n_obs)  # the observations; the h samples each side feed the stencil
     x_clean = trajectories(system, x0s, t_pad, rtol=rtol)  # (B, T + 2h, 2n)
     x_obs = x_clean + noise_std * rng.standard_normal(x_clean.shape)  # (B, T + 2h, 2n)
     d = x_clean.shape[-1]
     if derivative == "analytic":
-        dx_dt = system.time_derivative(x_clean[:, h:h + n_obs].reshape(-1, d))  # (N, 2n)
+        dx_dt = system.time_derivative(x_clean[:, kept].reshape(-1, d))  # (N, 2n)
     else:
         dx_dt = finite_difference(x_obs, dt, 2 * h).reshape(-1, d)  # (N, 2n)
-    meta = dict(n_traj=n_traj, n_obs=n_obs, t_span=[t0, t1], dt=dt, radius=float(radius),
-                energy_range=[float(e) for e in energy_range], log_energy=bool(log_energy),
-                derivative=derivative, noise_std=float(noise_std), seed=seed, rtol=rtol,
-                dtype=np.dtype(dtype).name)
-    return Dataset(x=x_obs[:, h:h + n_obs].reshape(-1, d).astype(dtype), dx_dt=dx_dt.astype(dtype),
-                   t=t_pad[h:h + n_obs].astype(dtype), traj=np.repeat(np.arange(n_traj), n_obs),
+    meta = dict(n_traj=int(n_traj), n_obs=int(n_obs), t_span=[t0, t1], dt=dt,
+                radius=float(radius), energy_range=list(_check_pair(energy_range, "energy_range")),
+                log_energy=bool(log_energy), derivative=derivative, noise_std=float(noise_std),
+                seed=_json_seed(seed), rtol=float(rtol), dtype=np.dtype(dtype).name)
+    return Dataset(x=x_obs[:, kept].reshape(-1, d).astype(dtype), dx_dt=dx_dt.astype(dtype),
+                   t=t_pad[kept].astype(dtype), traj=np.repeat(np.arange(n_traj), n_obs),
                    energy=np.repeat(energies, n_obs).astype(dtype), system=repr(system), meta=meta)
-
 
 def train_test_split(ds: Dataset, test_fraction: float = 0.5, seed: int | None = 0):
     """Split by trajectory: round(test_fraction B) random trajectories go to test.
@@ -302,8 +313,10 @@ def train_test_split(ds: Dataset, test_fraction: float = 0.5, seed: int | None =
     is_test = np.isin(ds.traj, test_ids)  # (N,)
 
     def subset(rows, name):
-        return Dataset(ds.x[rows], ds.dx_dt[rows], ds.t, ds.traj[rows], ds.energy[rows], ds.system,
-                       {**ds.meta, "subset": name, "test_fraction": test_fraction, "split_seed": seed})
+        meta = {**ds.meta, "subset": name, "test_fraction": float(test_fraction),
+                "split_seed": _json_seed(seed)}
+        return Dataset(ds.x[rows], ds.dx_dt[rows], ds.t, ds.traj[rows], ds.energy[rows],
+                       ds.system, meta)
 
     return subset(~is_test, "train"), subset(is_test, "test")
 
@@ -340,6 +353,19 @@ def load_dataset(path) -> Dataset:
     if missing:
         raise ValueError(f"path: {path!r} lacks the dataset keys {missing}")
     return Dataset(**{k: arrays[k] for k in _ARRAYS}, system=str(arrays["system"]), meta=meta)
+
+
+def _json_seed(seed):
+    return None if seed is None else int(seed)
+
+
+def _check_pair(value, name: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair of numbers; got {value!r}") from None
+    return lo, hi
+
 
 def _check_count(value, name: str, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
