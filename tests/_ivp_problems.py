@@ -48,6 +48,15 @@ def van_der_pol(t, y):
 
 
 @njit(cache=True)
+def lotka_volterra(t, y):
+    """Predator and prey, y' = (y0 (1 - y1), y1 (y0 - 1)): periodic orbits for y > 0."""
+    dy = np.empty(2)
+    dy[0] = y[0] * (1.0 - y[1])
+    dy[1] = y[1] * (y[0] - 1.0)
+    return dy
+
+
+@njit(cache=True)
 def spring(t, y):
     """The mass-spring with k = m = 2: q' = p / 2, p' = -2 q."""
     dy = np.empty(2)

@@ -39,7 +39,8 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
-from .rk import UROUND, all_finite, assign, dense_coefficients, dense_eval, error_norm, initial_step, rk_step
+from .record import new_record, record_step
+from .rk import UROUND, all_finite, assign, dense_coefficients, error_norm, initial_step, rk_step
 
 __all__ = [
     "DONE", "MAX_STEPS", "STEP_TOO_SMALL", "NON_FINITE",
@@ -51,14 +52,6 @@ DONE = 0
 MAX_STEPS = -2
 STEP_TOO_SMALL = -3
 NON_FINITE = -5
-
-
-@register_jitable(cache=True)
-def grow(buffer):
-    """A buffer with twice as many rows whose first rows are a copy of ``buffer``."""
-    bigger = np.empty((2 * buffer.shape[0],) + buffer.shape[1:])
-    assign(bigger[: buffer.shape[0]], buffer)
-    return bigger
 
 
 @register_jitable
@@ -110,44 +103,30 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
     hmax = abs(t_end - t0) if max_step == np.inf else max_step  # WORK(6) = 0: XEND - X
     facc1 = 1.0 / tab.fac1
     facc2 = 1.0 / tab.fac2
-    use_t_eval = t_eval.shape[0] > 0
-    need_dense = dense or use_t_eval
-
-    # Output buffers: t_eval's slots, or every accepted step (grown on demand).
-    if use_t_eval:
-        t_out = t_eval.copy()
-        y_out = np.empty((t_eval.shape[0], n))
-        n_out = 0
-    else:
-        t_out = np.empty(64)
-        y_out = np.empty((64, n))
-        t_out[0] = t0
-        assign(y_out[0], y0)
-        n_out = 1
-    n_dense = 0
-    dense_t = np.empty(64 if dense else 1)
-    dense_h = np.empty(64 if dense else 1)
-    dense_Q = np.empty((64 if dense else 1, 4 + tab.D.shape[0], n))
+    need_dense = dense or t_eval.shape[0] > 0
+    record = new_record(t0, y0, t_eval, 4 + tab.D.shape[0], dense)
 
     K = np.empty((tab.A.shape[0], n))  # (S, n) stage derivatives
     t = t0
     y = y0.copy()
     assign(K[0], fun(t, y, *args))
     nfev = 1
-    if first_step > 0.0:
+    status = DONE if all_finite(K[0]) else NON_FINITE
+    h = 0.0
+    if status == DONE and first_step > 0.0:
         h = direction * first_step
-    else:
+    elif status == DONE:
         h = initial_step(fun, t, y, K[0], direction, hmax, tab, atol, rtol, args)
         nfev += 1
+        if not math.isfinite(h):
+            status = NON_FINITE
     facold = 1.0e-4
     n_steps = 0
     n_accepted = 0
     n_rejected = 0
     reject = False
     last = False
-    status = DONE
-    if not (all_finite(K[0]) and math.isfinite(h)):
-        status = NON_FINITE
+    Q = np.empty((0, 0))  # the interpolant of the current step, when needed
 
     while status == DONE:
         if n_steps > max_steps:
@@ -187,27 +166,11 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
                 if not all_finite(Q):
                     status = NON_FINITE
                     break
-                if dense:
-                    if n_dense == dense_t.shape[0]:
-                        dense_t, dense_h, dense_Q = grow(dense_t), grow(dense_h), grow(dense_Q)
-                    dense_t[n_dense] = t
-                    dense_h[n_dense] = h
-                    assign(dense_Q[n_dense], Q)
-                    n_dense += 1
             t_old = t
             t = t_end if last else t + h
             y = y_new
             assign(K[0], K[s])
-            if use_t_eval:
-                while n_out < t_eval.shape[0] and (t_eval[n_out] - t) * direction <= 0.0:
-                    assign(y_out[n_out], dense_eval(Q, (t_eval[n_out] - t_old) / h))
-                    n_out += 1
-            else:
-                if n_out == t_out.shape[0]:
-                    t_out, y_out = grow(t_out), grow(y_out)
-                t_out[n_out] = t
-                assign(y_out[n_out], y)
-                n_out += 1
+            record = record_step(record, t_eval, t_old, t, h, y, Q, dense)
             if last:
                 break
             if abs(h_new) > hmax:
@@ -224,9 +187,10 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
         h = h_new
 
     return (
-        status, t_out[:n_out].copy(), y_out[:n_out].copy(),
+        status, record.t[: record.n].copy(), record.y[: record.n].copy(),
         nfev, n_steps, n_accepted, n_rejected, t, h,
-        dense_t[:n_dense].copy(), dense_h[:n_dense].copy(), dense_Q[:n_dense].copy(),
+        record.dense_t[: record.n_dense].copy(), record.dense_h[: record.n_dense].copy(),
+        record.dense_Q[: record.n_dense].copy(),
     )  # fmt: skip
 
 

@@ -111,7 +111,7 @@ def solve_ivp(
     return OdeResult(
         t=t, y=y.T, sol=sol, nfev=int(nfev), naccepted=int(naccepted), nrejected=int(nrejected),
         nsteps=int(nsteps), status=0 if status == DONE else -1,
-        message=_message(status, t_stop, h_stop, max_steps), success=bool(status == DONE),
+        message=_message(status, float(t_stop), float(h_stop), max_steps), success=bool(status == DONE),
     )  # fmt: skip
 
 

@@ -1,0 +1,125 @@
+"""What the driver keeps of an integration: outputs at steps or at t_eval, and interpolants.
+
+The driver (:func:`.driver.integrate`) calls :func:`record_step` after every
+accepted step. These functions never call ``fun``, so Numba compiles them once
+and caches them on disk (the driver itself is compiled for each ``fun``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba.extending import register_jitable
+
+from .rk import assign, dense_eval
+
+__all__ = ["Record", "new_record", "record_step", "grow"]
+
+
+class Record(NamedTuple):
+    """Output buffers of one integration (rows beyond ``n`` / ``n_dense`` are unused).
+
+    Attributes
+    ----------
+    t : ndarray, shape (capacity,)
+        Output times: t_eval, or t0 and every accepted step.
+    y : ndarray, shape (capacity, n)
+    n : int
+        Rows of t and y filled.
+    dense_t, dense_h : ndarray, shape (capacity_d,)
+        Start and (signed) size of each accepted step, when dense output is kept.
+    dense_Q : ndarray, shape (capacity_d, 4 + R, n)
+        The interpolant coefficients of each accepted step.
+    n_dense : int
+    """
+
+    t: np.ndarray
+    y: np.ndarray
+    n: int
+    dense_t: np.ndarray
+    dense_h: np.ndarray
+    dense_Q: np.ndarray
+    n_dense: int
+
+
+@register_jitable(cache=True)
+def grow(buffer):
+    """A buffer with twice as many rows whose first rows are a copy of ``buffer``."""
+    bigger = np.empty((2 * buffer.shape[0],) + buffer.shape[1:])
+    assign(bigger[: buffer.shape[0]], buffer)
+    return bigger
+
+
+@register_jitable(cache=True)
+def new_record(t0, y0, t_eval, n_coefficients, dense):
+    """Empty buffers; without t_eval the first output is (t0, y0).
+
+    Parameters
+    ----------
+    t0 : float
+    y0 : ndarray, shape (n,)
+    t_eval : ndarray, shape (m,)
+        Empty: output every accepted step.
+    n_coefficients : int
+        Rows 4 + R of an interpolant.
+    dense : bool
+        Keep the interpolant of every accepted step.
+    """
+    n = y0.shape[0]
+    capacity_d = 64 if dense else 1
+    dense_t = np.empty(capacity_d)
+    dense_h = np.empty(capacity_d)
+    dense_Q = np.empty((capacity_d, n_coefficients, n))
+    if t_eval.shape[0] > 0:
+        return Record(t_eval.copy(), np.empty((t_eval.shape[0], n)), 0, dense_t, dense_h, dense_Q, 0)
+    t_out = np.empty(64)
+    y_out = np.empty((64, n))
+    t_out[0] = t0
+    assign(y_out[0], y0)
+    return Record(t_out, y_out, 1, dense_t, dense_h, dense_Q, 0)
+
+
+@register_jitable(cache=True)
+def record_step(record, t_eval, t_old, t, h, y, Q, dense):
+    """Record the accepted step from t_old to t = t_old + h that ended at y.
+
+    With dense output its interpolant Q is kept; with t_eval the values at
+    the t_eval times in (t_old, t] (t_old too, for the first step) are read off
+    Q; otherwise (t, y) is appended.
+
+    Parameters
+    ----------
+    record : Record
+    t_eval : ndarray, shape (m,)
+    t_old, t, h : float
+    y : ndarray, shape (n,)
+    Q : ndarray, shape (4 + R, n)
+        The step's interpolant (unused unless ``dense`` or t_eval).
+    dense : bool
+
+    Returns
+    -------
+    Record
+    """
+    t_out, y_out, n_out = record.t, record.y, record.n
+    dense_t, dense_h, dense_Q, n_dense = record.dense_t, record.dense_h, record.dense_Q, record.n_dense
+    if dense:
+        if n_dense == dense_t.shape[0]:
+            dense_t, dense_h, dense_Q = grow(dense_t), grow(dense_h), grow(dense_Q)
+        dense_t[n_dense] = t_old
+        dense_h[n_dense] = h
+        assign(dense_Q[n_dense], Q)
+        n_dense += 1
+    if t_eval.shape[0] > 0:
+        direction = 1.0 if h > 0 else -1.0
+        while n_out < t_eval.shape[0] and (t_eval[n_out] - t) * direction <= 0.0:
+            assign(y_out[n_out], dense_eval(Q, (t_eval[n_out] - t_old) / h))
+            n_out += 1
+    else:
+        if n_out == t_out.shape[0]:
+            t_out, y_out = grow(t_out), grow(y_out)
+        t_out[n_out] = t
+        assign(y_out[n_out], y)
+        n_out += 1
+    return Record(t_out, y_out, n_out, dense_t, dense_h, dense_Q, n_dense)
