@@ -1,0 +1,95 @@
+"""Bad input raises a ValueError that names the argument and the problem."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hnn_np.integrate import solve_ivp, solve_ivp_batch
+
+
+def decay(t, y):
+    return -y
+
+
+GOOD = dict(fun=decay, t_span=(0.0, 1.0), y0=[1.0, 2.0])
+
+BAD_CALLS = [
+    (dict(y0=[1.0, np.nan]), "y0 has non-finite values"),
+    (dict(y0=[np.inf, 0.0]), "y0 has non-finite values"),
+    (dict(y0=[[1.0, 2.0]]), r"y0 must be a non-empty array of shape \(n,\)"),
+    (dict(y0=[]), r"y0 must be a non-empty array of shape \(n,\)"),
+    (dict(y0=[1.0 + 1j, 0.0]), "y0 must be real"),
+    (dict(t_span=(0.0,)), r"t_span must be a pair \(t0, t_end\)"),
+    (dict(t_span=(0.0, 1.0, 2.0)), r"t_span must be a pair \(t0, t_end\)"),
+    (dict(t_span=()), r"t_span must be a pair \(t0, t_end\)"),
+    (dict(t_span=(1.0, 1.0)), "t_span has zero length"),
+    (dict(t_span=(0.0, np.nan)), r"t_span\[1\] must be a finite real number"),
+    (dict(t_span=(-np.inf, 0.0)), r"t_span\[0\] must be a finite real number"),
+    (dict(t_eval=[0.5, 1.5]), r"t_eval must lie inside t_span \[0.0, 1.0\]"),
+    (dict(t_eval=[-0.1, 0.5]), r"t_eval must lie inside t_span"),
+    (dict(t_eval=[0.5, 0.2]), "t_eval must be sorted strictly increasing"),
+    (dict(t_eval=[0.2, 0.2]), "t_eval must be sorted strictly increasing"),
+    (dict(t_span=(1.0, 0.0), t_eval=[0.2, 0.5]), r"t_eval must be sorted strictly decreasing \(t_end < t0\)"),
+    (dict(t_eval=[[0.5]]), "t_eval must be a non-empty 1-D array"),
+    (dict(t_eval=[]), "t_eval must be a non-empty 1-D array"),
+    (dict(t_eval=[0.5, np.nan]), "t_eval has non-finite values"),
+    (dict(rtol=0.0), "rtol must be positive"),
+    (dict(rtol=-1e-6), "rtol must be positive"),
+    (dict(rtol=1e-16), r"rtol must be at least 10 \* uround"),
+    (dict(rtol=[1e-6, 1e-6, 1e-6]), r"rtol must be a scalar or have shape \(2,\)"),
+    (dict(rtol=np.nan), "rtol must be finite"),
+    (dict(atol=0.0), "atol must be positive"),
+    (dict(atol=[1e-6, -1.0]), "atol must be positive"),
+    (dict(atol=[[1e-6, 1e-6]]), r"atol must be a scalar or have shape \(2,\)"),
+    (dict(method="RK4"), r"method must be one of \['DOP853', 'RK45'\]"),
+    (dict(method="dop853"), "method must be one of"),
+    (dict(fun=lambda t, y: np.zeros(3)), r"fun\(t0, y0, \*args\) must have the shape of y0 \(2,\); got \(3,\)"),
+    (dict(fun=lambda t, y: 1.0), r"fun\(t0, y0, \*args\) must have the shape of y0 \(2,\); got \(\)"),
+    (dict(fun=lambda t, y: np.zeros((2, 1))), r"must have the shape of y0 \(2,\); got \(2, 1\)"),
+    (dict(fun="decay"), "fun must be callable"),
+    (dict(first_step=0.0), "first_step must be positive"),
+    (dict(first_step=2.0), "first_step 2.0 exceeds the length of t_span"),
+    (dict(first_step=np.nan), "first_step must be a finite real number"),
+    (dict(max_step=0.0), "max_step must be positive"),
+    (dict(max_step=np.nan), "max_step must be positive"),
+    (dict(max_steps=0), "max_steps must be a positive integer"),
+    (dict(max_steps=10.5), "max_steps must be a positive integer"),
+    (dict(args=3.0), "args must be a tuple"),
+]
+
+
+@pytest.mark.parametrize("bad, match", BAD_CALLS, ids=[m[:40] for _, m in BAD_CALLS])
+def test_solve_ivp_rejects_bad_input(bad, match):
+    with pytest.raises(ValueError, match=match):
+        solve_ivp(**(GOOD | bad))
+
+
+@given(index=st.integers(0, 4), value=st.sampled_from([np.nan, np.inf, -np.inf]))
+def test_any_non_finite_entry_of_y0_is_rejected(index, value):
+    y0 = np.arange(5.0)
+    y0[index] = value
+    with pytest.raises(ValueError, match="y0 has non-finite values"):
+        solve_ivp(decay, (0.0, 1.0), y0)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(y0s=[1.0, 2.0]), r"y0s must be a non-empty array of shape \(B, n\)"),
+    (dict(y0s=[[1.0, np.nan]]), "y0s has non-finite values"),
+    (dict(t_eval=[2.0]), "t_eval must lie inside t_span"),
+    (dict(t_eval=None), "t_eval must be a non-empty 1-D array"),
+    (dict(atol=[1e-6] * 3), r"atol must be a scalar or have shape \(2,\)"),
+    (dict(method="Euler"), "method must be one of"),
+    (dict(fun=lambda t, y: y[:1]), r"must have the shape of y0 \(2,\); got \(1,\)"),
+])  # fmt: skip
+def test_solve_ivp_batch_rejects_bad_input(bad, match):
+    good = dict(fun=decay, t_span=(0.0, 1.0), y0s=[[1.0, 2.0], [3.0, 4.0]], t_eval=[0.0, 1.0])
+    with pytest.raises(ValueError, match=match):
+        solve_ivp_batch(**(good | bad))
+
+
+def test_valid_edge_cases_are_accepted():
+    assert solve_ivp(decay, (0, 1), [1]).success  # integers are promoted to float
+    assert solve_ivp(decay, (0.0, 1.0), [1.0, 2.0], t_eval=[0.0, 1.0], rtol=[1e-6, 1e-8], atol=1e-9).success
+    assert solve_ivp(decay, (0.0, 1.0), [1.0], first_step=1.0, max_step=10.0).success
+    assert solve_ivp(lambda t, y, a: a * y, (0.0, 1.0), [1.0], args=[-1.0]).success  # a list of args
