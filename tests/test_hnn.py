@@ -1,0 +1,434 @@
+"""hnn_np.hnn: the vector field S = J dH/dx, the HNN loss, and its second-order backprop.
+
+The reference for every gradient is a central finite difference of the loss,
+computed here from ``mlp.input_gradient`` alone (itself checked against finite
+differences of the forward pass in test_mlp.py). Nothing in that reference
+knows about adjoints, so a wrong line in the hand-written backprop shows up as
+a disagreement.
+
+The symplectic tests state what must hold for *any* weights and *any* state,
+because S is the symplectic gradient of a scalar: S is orthogonal to dH/dx,
+divergence free, and its Jacobian is a Hamiltonian matrix.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hnn_np import hnn, kernels, mlp
+from strategies import (
+    assert_fd_agrees, hnn_sizes, one_blas_thread, param_direction_fd, params_for, perturbed,
+    problems, rel_err, seeds, states, tensor_names, unit_direction,
+)
+
+RTOL = 1e-6  # finite differences against backprop, float64
+SMALL_SIZES = [(2, 1), (2, 8, 1), (2, 16, 16, 1), (4, 10, 10, 10, 1)]
+PAPER_SIZES = (2, 400, 400, 400, 400, 400, 1)  # the paper network (see mlp.init_params)
+
+
+def J_times(v):
+    """J v with J = [[0, I], [-I, 0]], acting on the last axis: (v_p, -v_q)."""
+    n = v.shape[-1] // 2
+    return np.concatenate([v[..., n:], -v[..., :n]], axis=-1)
+
+
+def hnn_loss(params, x, dxdt, weights=None):
+    """The loss written from its definition: mean over N * 2n entries of w (J dH/dx - dxdt)**2."""
+    S = J_times(mlp.input_gradient(params, x))
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)
+    return float(np.mean(w[:, None] * (S - dxdt) ** 2))
+
+
+def random_batch(n_in, n_rows=8, seed=0):
+    """States x and (unrelated) target derivatives dxdt, both standard normal."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n_rows, n_in)), rng.standard_normal((n_rows, n_in))
+
+
+def assert_grads_match_entrywise_fd(params, grads, loss, eps=1e-3):
+    """Every entry of every tensor against a 4-point central difference of ``loss``.
+
+    The error of an entry is measured relative to the largest gradient entry of
+    its tensor, so entries that are almost zero do not turn round-off into a
+    large relative error.
+    """
+    for l, k, name in tensor_names(params):
+        grad = grads[l][k]
+        fd = np.empty_like(grad)
+        for idx in np.ndindex(grad.shape):
+            E = np.zeros_like(grad)
+            E[idx] = 1.0
+            fd[idx] = param_direction_fd(loss, params, l, k, E, eps)
+        scale = max(np.abs(grad).max(), np.abs(fd).max())
+        if scale == 0:  # the output bias of an HNN: no influence, no gradient
+            continue
+        err = np.abs(grad - fd).max() / scale
+        assert err <= RTOL, f"{name}: relative error {err:.2e}"
+
+
+# --- the loss value and the vector field ---------------------------------------------
+
+@given(problems(hnn_sizes()))
+def test_loss_value_is_mean_squared_error_of_S(problem):
+    """loss_and_grad's loss is mean((J dH/dx - dxdt)**2) over all N * 2n entries."""
+    _, params, x, dxdt = problem
+    loss, _ = hnn.loss_and_grad(params, x, dxdt)
+    assert isinstance(loss, float)
+    assert loss == pytest.approx(hnn_loss(params, x, dxdt), rel=1e-13, abs=1e-300)
+
+
+@given(problems(hnn_sizes()))
+def test_vector_field_is_J_times_input_gradient(problem):
+    """S = (dH/dp, -dH/dq): dq/dt from the p-columns of dH/dx, dp/dt minus the q-columns."""
+    _, params, x, _ = problem
+    dH_dx = mlp.input_gradient(params, x)
+    n = x.shape[1] // 2
+    S = hnn.vector_field(params, x)
+    np.testing.assert_array_equal(S[:, :n], dH_dx[:, n:])
+    np.testing.assert_array_equal(S[:, n:], -dH_dx[:, :n])
+
+
+@given(problems(hnn_sizes()))
+def test_loss_against_zero_target_is_mean_S_squared(problem):
+    """With dxdt = 0 the loss is mean(S**2): the S that is trained is the S that vector_field returns."""
+    _, params, x, _ = problem
+    S = hnn.vector_field(params, x)
+    loss, _ = hnn.loss_and_grad(params, x, np.zeros_like(x))
+    assert loss == pytest.approx(float(np.mean(S**2)), rel=1e-13, abs=1e-300)
+
+
+def test_symplectic_adjoint_is_the_transpose_of_symplectic():
+    """<J u, v> = <u, J^T v>: symplectic_adjoint is the exact adjoint the backprop needs."""
+    rng = np.random.default_rng(0)
+    u, v = rng.standard_normal((2, 5, 4))
+    lhs = np.sum(hnn.symplectic(u) * v)
+    rhs = np.sum(u * hnn.symplectic_adjoint(v))
+    assert lhs == pytest.approx(rhs, rel=1e-14)
+
+
+# --- gradients against finite differences ----------------------------------------------
+
+@pytest.mark.parametrize("sizes", SMALL_SIZES, ids=str)
+def test_loss_and_grad_every_entry_matches_finite_differences(sizes):
+    """Each dL/dW[l] and dL/db[l] entry equals a central difference of the loss (rel. err <= 1e-6)."""
+    params = mlp.init_params(sizes, seed=1)
+    x, dxdt = random_batch(sizes[0])
+    _, grads = hnn.loss_and_grad(params, x, dxdt)
+    assert_grads_match_entrywise_fd(params, grads, lambda p: hnn_loss(p, x, dxdt))
+
+
+@pytest.mark.parametrize("sizes", SMALL_SIZES, ids=str)
+def test_weighted_loss_and_grad_match_finite_differences(sizes):
+    """With row weights w, loss = sum_ij w_i r_ij**2 / (N 2n); its gradient is checked entry by entry."""
+    params = mlp.init_params(sizes, seed=2)
+    x, dxdt = random_batch(sizes[0], seed=1)
+    weights = np.random.default_rng(2).uniform(0, 3, len(x))
+    weights[3] = 0.0  # a dropped row
+    loss, grads = hnn.loss_and_grad(params, x, dxdt, weights=weights)
+    assert loss == pytest.approx(hnn_loss(params, x, dxdt, weights), rel=1e-13)
+    assert_grads_match_entrywise_fd(params, grads, lambda p: hnn_loss(p, x, dxdt, weights))
+
+
+@given(problems(hnn_sizes()), seeds, st.booleans())
+def test_random_direction_derivative_matches_finite_differences(problem, seed, weighted):
+    """For any small net, <dL/dT, V> = d/ds L(T + s V) for a random unit V, one number per tensor T."""
+    _, params, x, dxdt = problem
+    rng = np.random.default_rng(seed)
+    weights = rng.uniform(0, 2, len(x)) if weighted else None
+    loss_value, grads = hnn.loss_and_grad(params, x, dxdt, weights=weights)
+    loss = lambda p: hnn_loss(p, x, dxdt, weights)  # noqa: E731
+    for l, k, name in tensor_names(params):
+        V = unit_direction(rng, grads[l][k].shape)
+        fd = param_direction_fd(loss, params, l, k, V)
+        # A random V can be nearly orthogonal to the gradient; the floor keeps
+        # the relative error meaningful then (1e-3 of the largest possible value).
+        floor = 1e-3 * np.linalg.norm(grads[l][k])
+        assert_fd_agrees(np.sum(grads[l][k] * V), fd, loss_value, RTOL, floor, name)
+
+
+@pytest.fixture
+def single_threaded_blas():
+    """Small products of a big network: one BLAS thread is fastest on a shared machine."""
+    with one_blas_thread():
+        yield
+
+
+def test_paper_network_gradient_matches_finite_differences(single_threaded_blas):
+    """The full (2, 400 x 5, 1) network: one random direction per tensor plus its largest entry.
+
+    Checking 650k entries one by one is too slow, but a wrong line of the
+    backprop changes almost every entry of some tensor, so a random direction
+    sees it; the single largest entry of each tensor is checked on its own too.
+    """
+    params = mlp.init_params(PAPER_SIZES, seed=1)
+    x, dxdt = random_batch(2, n_rows=16, seed=3)
+    loss_value, grads = hnn.loss_and_grad(params, x, dxdt)
+    loss = lambda p: hnn_loss(p, x, dxdt)  # noqa: E731
+    assert loss_value == pytest.approx(loss(params), rel=1e-13)
+    rng = np.random.default_rng(4)
+    L = len(params)
+    for l, k, name in tensor_names(params):
+        grad = grads[l][k]
+        if (l, k) == (L - 1, 1):
+            assert not grad.any()  # the output bias; see test_output_bias_gets_zero_gradient
+            continue
+        V = unit_direction(rng, grad.shape)
+        fd = param_direction_fd(loss, params, l, k, V)
+        assert rel_err(np.sum(grad * V), fd) <= RTOL, f"{name} along a random direction"
+        E = np.zeros_like(grad)
+        idx = np.unravel_index(np.argmax(np.abs(grad)), grad.shape)
+        E[idx] = 1.0
+        fd = param_direction_fd(loss, params, l, k, E)
+        assert rel_err(grad[idx], fd) <= RTOL, f"{name}{list(idx)}"
+
+
+# --- the tanh'' term ---------------------------------------------------------------------
+
+def tanh_second_adjoint_without_s2(a, g, d_bar, zW_bar=None, out=None):
+    """The classic double-backprop slip: z_bar = s1 * zW_bar only, the s2 * g * d_bar term dropped."""
+    s1 = 1 - a * a
+    return np.zeros_like(a) if zW_bar is None else s1 * zW_bar
+
+
+@pytest.mark.parametrize("sizes", [(2, 8, 1), (2, 16, 16, 1)], ids=str)
+def test_finite_differences_catch_a_missing_tanh_second_derivative(sizes, monkeypatch):
+    """Dropping the tanh'' term leaves a gradient that is wrong by far more than the tolerance.
+
+    The real gradient agrees with finite differences to 1e-6; with
+    ``kernels.tanh_second_adjoint`` replaced by a version without s2, every
+    tensor below the output layer is off by more than 1 % (the hidden biases
+    of a one-hidden-layer net get no gradient at all). The output weights
+    W[L-1], reached only through the input-gradient sweep, are unaffected.
+    """
+    params = mlp.init_params(sizes, seed=0)
+    x, dxdt = random_batch(2, seed=5)
+    loss = lambda p: hnn_loss(p, x, dxdt)  # noqa: E731
+    _, good = hnn.loss_and_grad(params, x, dxdt)
+    monkeypatch.setattr(kernels, "tanh_second_adjoint", tanh_second_adjoint_without_s2)
+    _, bad = hnn.loss_and_grad(params, x, dxdt)
+    monkeypatch.undo()
+    rng = np.random.default_rng(6)
+    L = len(params)
+    for l, k, name in tensor_names(params):
+        if (l, k) == (L - 1, 1):
+            continue  # the output bias has zero gradient either way
+        V = unit_direction(rng, good[l][k].shape)
+        fd = param_direction_fd(loss, params, l, k, V)
+        assert rel_err(np.sum(good[l][k] * V), fd) <= RTOL, f"{name}: the real gradient"
+        err_without_s2 = rel_err(np.sum(bad[l][k] * V), fd)
+        if l == L - 1:
+            assert err_without_s2 <= RTOL, f"{name} does not depend on tanh''"
+        else:
+            assert err_without_s2 > 1e-2, f"{name}: a missing tanh'' term went unnoticed"
+
+
+# --- symplectic consistency: for any weights and any state -------------------------------
+
+@st.composite
+def hnn_and_states(draw, max_rows=4):
+    """(params, x) of an HNN with n = 1 or 2 degrees of freedom, any scale of weights."""
+    sizes = draw(hnn_sizes())
+    params = draw(params_for(sizes))
+    x = draw(states(st.integers(1, max_rows), sizes[0]))
+    return params, x
+
+
+def fd_jacobian_of_S(params, x, h=1e-5):
+    """DS[:, i, k] = dS_i/dx_k by central differences of vector_field, and its round-off.
+
+    Each S value is off by a few ulps of |S|, divided by 2h in the quotient:
+    entries of DS much smaller than |S| (a saturated tanh) are known only to
+    that absolute accuracy, returned as ``roundoff``.
+    """
+    N, D = x.shape
+    DS = np.empty((N, D, D))
+    for k in range(D):
+        e = np.zeros_like(x)
+        e[:, k] = h
+        DS[:, :, k] = (hnn.vector_field(params, x + e) - hnn.vector_field(params, x - e)) / (2 * h)
+    roundoff = 100 * np.finfo(np.float64).eps * np.abs(hnn.vector_field(params, x)).max() / h
+    return DS, roundoff
+
+
+def J_matrix(D):
+    """J = [[0, I], [-I, 0]] as a (D, D) matrix."""
+    n = D // 2
+    J = np.zeros((D, D))
+    J[:n, n:] = np.eye(n)
+    J[n:, :n] = -np.eye(n)
+    return J
+
+
+@given(hnn_and_states())
+def test_S_is_orthogonal_to_the_energy_gradient(net):
+    """dH/dx . S = 0: the learned flow moves along level sets of its own H (for any weights)."""
+    params, x = net
+    dH_dx = mlp.input_gradient(params, x)
+    dot = np.sum(dH_dx * hnn.vector_field(params, x), axis=1)
+    assert np.all(np.abs(dot) <= 1e-14 * np.sum(dH_dx**2, axis=1) + 1e-300)
+
+
+@given(hnn_and_states())
+def test_S_is_divergence_free(net):
+    """div S = trace(J Hess H) = 0 (Liouville): by the Hessian and by finite differences of S."""
+    params, x = net
+    hess = mlp.input_hessian(params, x)
+    DS = J_matrix(x.shape[1]) @ hess  # DS = J . Hess, (N, D, D)
+    scale = np.abs(hess).max() + 1e-300
+    assert np.abs(np.trace(DS, axis1=1, axis2=2)).max() <= 1e-13 * scale
+    DS_fd, roundoff = fd_jacobian_of_S(params, x)
+    fd_scale = np.abs(DS_fd).max()
+    assert np.abs(np.trace(DS_fd, axis1=1, axis2=2)).max() <= 1e-7 * fd_scale + x.shape[1] * roundoff
+    assert np.abs(DS_fd - DS).max() <= 1e-6 * fd_scale + roundoff  # the two Jacobians agree
+
+
+@given(hnn_and_states())
+def test_jacobian_of_S_is_a_hamiltonian_matrix(net):
+    """J . DS is symmetric (DS is Hamiltonian), with DS measured by finite differences of S alone."""
+    params, x = net
+    DS_fd, roundoff = fd_jacobian_of_S(params, x)
+    JDS = J_matrix(x.shape[1]) @ DS_fd
+    tol = 1e-7 * np.abs(JDS).max() + 2 * roundoff
+    assert np.abs(JDS - JDS.transpose(0, 2, 1)).max() <= tol
+    # and J . DS = J J Hess = -Hess
+    np.testing.assert_allclose(JDS, -mlp.input_hessian(params, x), atol=10 * tol, rtol=0)
+
+
+@given(hnn_and_states())
+def test_hessian_of_H_is_symmetric(net):
+    """The Hessian from input_hessian is symmetric, as every Hessian of a smooth function is."""
+    params, x = net
+    hess = mlp.input_hessian(params, x)
+    assert np.abs(hess - hess.transpose(0, 2, 1)).max() <= 1e-13 * (np.abs(hess).max() + 1e-300)
+
+
+@given(problems(hnn_sizes()), st.integers(1, 3))
+def test_output_bias_gets_zero_gradient(problem, n_out):
+    """Adding a constant to H does not change S, so dL/db[L-1] = 0 (and extra outputs get no gradient)."""
+    sizes, params, x, dxdt = problem
+    if n_out > 1:  # outputs 1.. are ignored by the HNN: widen the last layer
+        rng = np.random.default_rng(0)
+        W, b = params[-1]
+        W_extra = rng.standard_normal((W.shape[0], n_out - 1))
+        params = params[:-1] + [(np.hstack([W, W_extra]),
+                                 np.concatenate([b, rng.standard_normal(n_out - 1)]))]
+    _, grads = hnn.loss_and_grad(params, x, dxdt)
+    dW, db = grads[-1]
+    assert db.shape == (n_out,) and not db.any()
+    assert not dW[:, 1:].any()
+    shifted = perturbed(params, len(params) - 1, 1, np.ones(n_out), 10.0)
+    assert hnn_loss(shifted, x, dxdt) == hnn_loss(params, x, dxdt)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("sizes", [(2, 16, 16, 1), (4, 12, 12, 1)], ids=str)
+def test_learned_energy_is_conserved_along_its_own_flow(sizes, seed):
+    """Integrating dx/dt = S(x) with small RK4 steps keeps H(x(t)) constant while x moves."""
+    params = mlp.init_params(sizes, seed=seed)
+    x0 = np.random.default_rng(seed).uniform(-1, 1, (3, sizes[0]))
+    x, dt = x0.copy(), 0.01
+    for _ in range(100):  # t = 1
+        k1 = hnn.vector_field(params, x)
+        k2 = hnn.vector_field(params, x + dt / 2 * k1)
+        k3 = hnn.vector_field(params, x + dt / 2 * k2)
+        k4 = hnn.vector_field(params, x + dt * k3)
+        x = x + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+    H0, H1 = mlp.forward(params, x0)[:, 0], mlp.forward(params, x)[:, 0]
+    moved = np.linalg.norm(x - x0, axis=1)
+    assert moved.min() > 1e-3
+    assert np.abs(H1 - H0).max() <= 1e-8 * moved.max()
+
+
+# --- weights -----------------------------------------------------------------------------------
+
+def test_unit_weights_equal_no_weights_bit_for_bit():
+    """weights = 1 for every row is the plain mean, to the last bit."""
+    params = mlp.init_params((2, 8, 8, 1), seed=0)
+    x, dxdt = random_batch(2)
+    loss0, grads0 = hnn.loss_and_grad(params, x, dxdt)
+    loss1, grads1 = hnn.loss_and_grad(params, x, dxdt, weights=np.ones(len(x)))
+    assert loss0 == loss1
+    for (a, b), (c, d) in zip(grads0, grads1):
+        assert a.tobytes() == c.tobytes() and b.tobytes() == d.tobytes()
+
+
+def test_integer_weights_act_as_repeated_rows():
+    """A row of weight w counts as w copies of it: weighted sum = the sum over the repeated dataset."""
+    params = mlp.init_params((2, 8, 8, 1), seed=0)
+    x, dxdt = random_batch(2, n_rows=5)
+    w = np.array([0, 1, 2, 3, 1])
+    loss_w, grads_w = hnn.loss_and_grad(params, x, dxdt, weights=w)
+    loss_r, grads_r = hnn.loss_and_grad(params, np.repeat(x, w, axis=0), np.repeat(dxdt, w, axis=0))
+    ratio = w.sum() / len(x)  # the repeated mean divides by sum(w) rows, the weighted one by N
+    assert loss_w == pytest.approx(loss_r * ratio, rel=1e-13)
+    for (a, b), (c, d) in zip(grads_w, grads_r):
+        np.testing.assert_allclose(a, c * ratio, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(b, d * ratio, rtol=1e-12, atol=1e-15)
+
+
+# --- float32, reproducibility, input checks ---------------------------------------------------
+
+@given(seeds, st.sampled_from([(2, 16, 16, 1), (4, 8, 8, 1)]))
+def test_float32_loss_and_grad(seed, sizes):
+    """float32 in gives float32 gradients close to the float64 ones (a float32-sized tolerance)."""
+    p64 = mlp.init_params(sizes, seed=seed)
+    p32 = mlp.init_params(sizes, seed=seed, dtype=np.float32)
+    x, dxdt = random_batch(sizes[0], seed=seed % 1000)
+    loss64, g64 = hnn.loss_and_grad(p64, x, dxdt)
+    loss32, g32 = hnn.loss_and_grad(p32, x.astype(np.float32), dxdt.astype(np.float32))
+    assert loss32 == pytest.approx(loss64, rel=1e-4)
+    assert hnn.vector_field(p32, x.astype(np.float32)).dtype == np.float32
+    for (l, k, name) in tensor_names(p64):
+        assert g32[l][k].dtype == np.float32, name
+        scale = np.abs(g64[l][k]).max() + 1e-12
+        assert np.abs(g32[l][k] - g64[l][k]).max() <= 1e-3 * scale, name
+
+
+def test_repeated_calls_are_bit_identical():
+    """The same inputs give the same loss and gradient bits every time (no hidden state, no races)."""
+    params = mlp.init_params((2, 64, 64, 1), seed=0)
+    x, dxdt = random_batch(2, n_rows=50)
+    loss_a, grads_a = hnn.loss_and_grad(params, x, dxdt)
+    loss_b, grads_b = hnn.loss_and_grad(params, x, dxdt)
+    assert loss_a == loss_b
+    for (a, b), (c, d) in zip(grads_a, grads_b):
+        assert a.tobytes() == c.tobytes() and b.tobytes() == d.tobytes()
+
+
+def test_loss_and_grad_does_not_modify_its_inputs():
+    """params, x and dxdt are only read."""
+    params = mlp.init_params((2, 8, 8, 1), seed=0)
+    x, dxdt = random_batch(2)
+    before = [a.copy() for pair in params for a in pair] + [x.copy(), dxdt.copy()]
+    hnn.loss_and_grad(params, x, dxdt)
+    after = [a for pair in params for a in pair] + [x, dxdt]
+    for a, b in zip(before, after):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_odd_input_size_is_rejected():
+    """An HNN state is (q, p): a network with an odd number of inputs cannot be one."""
+    params = mlp.init_params((3, 4, 1), seed=0)
+    with pytest.raises(ValueError, match="even input size"):
+        hnn.vector_field(params, np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="even input size"):
+        hnn.loss_and_grad(params, np.zeros((2, 3)), np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(dxdt=np.zeros((3, 2))), "dxdt has 3 rows but x has 4"),
+    (dict(dxdt=np.zeros((4, 3))), r"dxdt must have shape \(N, 2\)"),
+    (dict(dxdt=np.zeros((4, 2), np.float32)), "dxdt has dtype float32"),
+    (dict(dxdt=np.array([[0, 0], [0, 0], [np.nan, 0], [0, 0]])), "dxdt has non-finite values in row 2"),
+    (dict(weights=np.ones(3)), r"weights must have shape \(4,\)"),
+    (dict(weights=np.array([1, -1, 1, 1.0])), "weights must be finite and >= 0; row 1"),
+    (dict(weights=np.array([1, 1, np.inf, 1.0])), "weights must be finite and >= 0; row 2"),
+    (dict(weights=np.ones(4, np.float32)), "weights has dtype float32"),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_loss_and_grad_rejects_bad_targets_and_weights(bad, match):
+    """dxdt and weights are checked against x: rows, columns, dtype and finiteness, named in the message."""
+    params = mlp.init_params((2, 4, 1), seed=0)
+    args = dict(x=np.zeros((4, 2)), dxdt=np.zeros((4, 2)), weights=None) | bad
+    with pytest.raises(ValueError, match=match):
+        hnn.loss_and_grad(params, **args)
