@@ -15,9 +15,12 @@ __all__ = ["check_params", "check_array", "check_sizes", "check_weights"]
 def check_sizes(sizes) -> tuple[int, ...]:
     """Validate layer sizes ``(n_0, n_1, ..., n_L)``: at least two positive ints."""
     try:
-        sizes = tuple(int(s) for s in sizes)
-    except (TypeError, ValueError):
+        items = list(sizes)
+    except TypeError:
         raise ValueError(f"sizes must be a sequence of positive integers; got {sizes!r}") from None
+    if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in items):
+        raise ValueError(f"sizes must be a sequence of positive integers; got {sizes!r}")
+    sizes = tuple(int(s) for s in items)
     if len(sizes) < 2:
         raise ValueError(f"sizes needs at least an input and an output size; got {sizes}")
     if any(s <= 0 for s in sizes):
@@ -82,7 +85,7 @@ def check_array(x, name: str, n_cols: int, dtype: np.dtype, n_rows: int | None =
     if np.issubdtype(x.dtype, np.floating):
         if x.dtype != dtype:
             raise ValueError(f"{name} has dtype {x.dtype} but params are {dtype}; cast one of them")
-    elif np.issubdtype(x.dtype, np.number) or x.dtype == bool:
+    elif np.issubdtype(x.dtype, np.integer) or x.dtype == bool:
         x = x.astype(dtype)
     else:
         raise ValueError(f"{name} must be a numeric array; got dtype {x.dtype}")

@@ -64,6 +64,8 @@ def trajectory_energy_error(model, system, x_traj):
 def grid(radius=100.0, n=201):
     """The meshgrid over [-R, R]^2: Q, P of shape (n, n) (``indexing="xy"``: rows are p)."""
     axis = np.linspace(-radius, radius, n)
+    if n % 2:
+        axis[n // 2] = 0.0  # linspace may leave the centre at +-1e-16; the origin is excluded by ==
     return np.meshgrid(axis, axis)
 
 

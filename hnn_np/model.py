@@ -178,7 +178,13 @@ def load_model(path) -> Model:
         raise ValueError(
             f"model file {path!r} has format version {version!r}; this hnn_np reads version {FORMAT_VERSION}"
         )
-    sizes, dtype = header["sizes"], np.dtype(header["dtype"])
+    missing = [k for k in ("kind", "sizes", "dtype", "scale") if k not in header]
+    if missing:
+        raise ValueError(f"model file {path!r} has a header without {missing}")
+    try:
+        sizes, dtype = [int(s) for s in header["sizes"]], np.dtype(header["dtype"])
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"model file {path!r} has bad sizes or dtype in its header: {e}") from None
     params = []
     for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         W, b = data.get(f"W{l}"), data.get(f"b{l}")

@@ -250,6 +250,9 @@ def train(kind, x, dxdt, sizes=PAPER_SIZES, lr=1e-3, batch_size=64, steps=10000,
                         post["test"] = f"{hist['test_loss'][-1]:.3e}"
                     bar.set_postfix(post, refresh=False)
             if checkpoint and (done - t_last_ckpt >= checkpoint_every or done == total):
+                if not all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in params):
+                    raise TrainingDiverged(f"weights became non-finite by step {done}; the last good "
+                                           f"checkpoint {checkpoint!r} is kept")
                 _save_checkpoint(checkpoint, cfg, params, opt, rng, order, pos, done, hist)
                 t_last_ckpt = done
     finally:
@@ -319,6 +322,13 @@ def _load_checkpoint(path, cfg, params, opt, rng, hist, x_tr):
     if header.get("version") != CHECKPOINT_VERSION:
         raise ValueError(f"checkpoint {path!r} has version {header.get('version')!r}; "
                          f"expected {CHECKPOINT_VERSION}")
+    try:
+        return _restore(path, header, data, cfg, params, opt, rng, hist, x_tr)
+    except KeyError as e:
+        raise ValueError(f"checkpoint {path!r} is incomplete: it lacks {e}") from None
+
+
+def _restore(path, header, data, cfg, params, opt, rng, hist, x_tr):
     saved = header["config"]
     mine = {**asdict(cfg), "sizes": list(cfg.sizes)}
     differ = {k: (saved.get(k), v) for k, v in mine.items() if saved.get(k) != v}
