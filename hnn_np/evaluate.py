@@ -109,8 +109,11 @@ def _summary(err, prefix):
     return stats
 
 
-def evaluate_model(model, system, x_test_traj=None, radius=100.0, n=201):
-    """All metrics of a model as a flat dict of floats (see the module docstring)."""
+def evaluate_model(model, system, x_test_traj=None, radius=100.0, n=201, return_grid=False):
+    """All metrics of a model as a flat dict of floats (see the module docstring).
+
+    With ``return_grid=True`` also returns the arrays of :func:`grid_errors`.
+    """
     metrics = {}
     errs = grid_errors(model, system, radius, n)
     metrics.update(_summary(errs["field"], "grid_field"))
@@ -122,7 +125,7 @@ def evaluate_model(model, system, x_test_traj=None, radius=100.0, n=201):
         metrics["traj_energy_max"] = float(e.max())
         metrics["traj_energy_within_0.001"] = float(np.mean(e <= 1e-3))
     metrics["grid_points"] = int(np.isfinite(errs["field"]).sum())
-    return metrics
+    return (metrics, errs) if return_grid else metrics
 
 
 def save_metrics(path, metrics: dict):

@@ -8,7 +8,8 @@ optionally refits the output layer (:mod:`hnn_np.refine`), evaluates
 
 * ``model.npz``    -- the model (loads with :func:`hnn_np.load_model`),
 * ``metrics.json`` -- its metrics,
-* ``data.npz``     -- the train and test sets it saw.
+* ``train.npz``, ``test.npz`` -- the data it saw,
+* ``grid.npz``     -- its errors on the meshgrid (what the figures draw).
 
 =====================  =======================================================
 name                   what it is
@@ -36,7 +37,7 @@ import numpy as np
 
 from . import data as D
 from . import evaluate as E
-from .model import Model
+from .model import atomic_save_npz
 from .refine import fit_output_layer
 from .systems import MassSpring
 from .train import PAPER_SIZES, train
@@ -169,7 +170,7 @@ def run_experiment(name, out="runs", *, steps=None, seed=None, dtype=None, quick
 
     n_test = len(np.unique(test_set.traj))
     x_test_traj = test_set.x.reshape(n_test, -1, test_set.x.shape[1])
-    metrics = E.evaluate_model(model, SPRING, x_test_traj, radius=RADIUS)
+    metrics, grid = E.evaluate_model(model, SPRING, x_test_traj, radius=RADIUS, return_grid=True)
     metrics.update(train_seconds=train_seconds, final_train_loss=float(model.history["train_loss"][-1]))
     if model.history["test_loss"].size:
         metrics["final_test_loss"] = float(model.history["test_loss"][-1])
@@ -179,6 +180,7 @@ def run_experiment(name, out="runs", *, steps=None, seed=None, dtype=None, quick
                         refit_output=exp.refit_output, quick=bool(quick))
     model.metrics = metrics
     model.save(os.path.join(folder, "model.npz"))
+    atomic_save_npz(os.path.join(folder, "grid.npz"), grid)
     E.save_metrics(os.path.join(folder, "metrics.json"), dict(metrics, experiment=name, title=exp.title))
     D.save_dataset(os.path.join(folder, "train.npz"), train_set)
     D.save_dataset(os.path.join(folder, "test.npz"), test_set)

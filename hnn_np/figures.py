@@ -117,8 +117,9 @@ def fig4_energy_error(folder, runs):
 
 
 def _grid(runs, name):
-    model = load_model(os.path.join(runs, name, "model.npz"))
-    return E.grid_errors(model, X.SPRING, radius=X.RADIUS)
+    """The meshgrid errors that :func:`hnn_np.experiments.run_experiment` saved."""
+    with np.load(os.path.join(runs, name, "grid.npz")) as f:
+        return {k: f[k] for k in f.files}
 
 
 def fig5_fig6_grid(folder, runs):

@@ -42,7 +42,7 @@ def kernel_inputs(draw, k):
 
 @given(kernel_inputs(1))
 def test_tanh_bias_equals_numpy_twin(inputs):
-    """The fused forward kernel computes tanh(z + b) with b broadcast over rows."""
+    """The in-place forward computes tanh(z + b) with b broadcast over rows."""
     _, (z,), b = inputs
     expected = K.tanh_bias_np(z, b)
     assert_twins(K.tanh_bias(z, b), expected, np.abs(expected))
@@ -219,7 +219,7 @@ def test_adam_update_twin_on_a_bias_vector():
 def test_warm_up_compiles_every_kernel_for_both_dtypes():
     """After warm_up, each kernel holds a float32 and a float64 signature (no compile mid-run)."""
     K.warm_up()
-    for kernel in (K._tanh_bias_nb, K._mul_tanh_prime_nb, K._tanh_second_adjoint_nb,
+    for kernel in (K._mul_tanh_prime_nb, K._tanh_second_adjoint_nb,
                    K._adam_update_nb):
         dtypes_compiled = {str(sig[0].dtype) for sig in kernel.signatures}
         assert {"float32", "float64"} <= dtypes_compiled, kernel
