@@ -39,8 +39,9 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
+from .dense import dense_coefficients
 from .record import new_record, record_step
-from .rk import UROUND, all_finite, assign, dense_coefficients, error_norm, initial_step, rk_step
+from .rk import UROUND, all_finite, error_norm, initial_step, rk_step, set_row
 
 __all__ = [
     "DONE", "MAX_STEPS", "STEP_TOO_SMALL", "NON_FINITE",
@@ -107,9 +108,12 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
     record = new_record(t0, y0, t_eval, 4 + tab.D.shape[0], dense)
 
     K = np.empty((tab.A.shape[0], n))  # (S, n) stage derivatives
+    y_stage = np.empty(n)  # work arrays: a stage state, the step's end
+    y_new = np.empty(n)
+    Q = np.empty((4 + tab.D.shape[0], n))  # the interpolant of the current step
     t = t0
     y = y0.copy()
-    assign(K[0], fun(t, y, *args))
+    set_row(K, 0, fun(t, y, *args))
     nfev = 1
     status = DONE if all_finite(K[0]) else NON_FINITE
     h = 0.0
@@ -126,7 +130,6 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
     n_rejected = 0
     reject = False
     last = False
-    Q = np.empty((0, 0))  # the interpolant of the current step, when needed
 
     while status == DONE:
         if n_steps > max_steps:
@@ -140,8 +143,7 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
             last = True
         n_steps += 1
 
-        y_new, n_evals = rk_step(fun, t, y, h, K, tab, args)
-        nfev += n_evals
+        nfev += rk_step(fun, t, y, h, K, y_stage, y_new, tab, args)
         err = error_norm(K, y, y_new, h, tab, atol, rtol)
         if not (math.isfinite(err) and all_finite(y_new)):
             status = NON_FINITE
@@ -155,21 +157,20 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
             facold = max(err, 1.0e-4)
             n_accepted += 1
             if not tab.fsal_in_error:
-                assign(K[s], fun(t + h, y_new, *args))
+                set_row(K, s, fun(t + h, y_new, *args))
                 nfev += 1
             if not all_finite(K[s]):
                 status = NON_FINITE
                 break
             if need_dense:
-                Q, n_evals = dense_coefficients(fun, t, y, y_new, h, K, tab, args)
-                nfev += n_evals
+                nfev += dense_coefficients(fun, t, y, y_new, h, K, y_stage, Q, tab, args)
                 if not all_finite(Q):
                     status = NON_FINITE
                     break
             t_old = t
             t = t_end if last else t + h
-            y = y_new
-            assign(K[0], K[s])
+            y, y_new = y_new, y  # swap the buffers: y is the new state
+            set_row(K, 0, K[s])
             record = record_step(record, t_eval, t_old, t, h, y, Q, dense)
             if last:
                 break

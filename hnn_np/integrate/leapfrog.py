@@ -24,7 +24,7 @@ from numba.core.registry import CPUDispatcher
 from numba.extending import register_jitable
 
 from .checks import check_args, check_t_span, check_y0
-from .rk import assign
+from .rk import set_row
 
 __all__ = ["LeapfrogResult", "leapfrog"]
 
@@ -58,16 +58,16 @@ def leapfrog_steps(dH_dq, dH_dp, q0, p0, h, n_steps, args):
     p_out = np.empty((n_steps + 1, p0.shape[0]))
     q = q0.copy()
     p = p0.copy()
-    assign(q_out[0], q)
-    assign(p_out[0], p)
+    set_row(q_out, 0, q)
+    set_row(p_out, 0, p)
     dH_dq_n = dH_dq(q, *args)
     for step in range(n_steps):
         p_half = p - 0.5 * h * dH_dq_n
         q = q + h * dH_dp(p_half, *args)
         dH_dq_n = dH_dq(q, *args)
         p = p_half - 0.5 * h * dH_dq_n
-        assign(q_out[step + 1], q)
-        assign(p_out[step + 1], p)
+        set_row(q_out, step + 1, q)
+        set_row(p_out, step + 1, p)
     return q_out, p_out
 
 

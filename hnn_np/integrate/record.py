@@ -1,8 +1,11 @@
 """What the driver keeps of an integration: outputs at steps or at t_eval, and interpolants.
 
 The driver (:func:`.driver.integrate`) calls :func:`record_step` after every
-accepted step. These functions never call ``fun``, so Numba compiles them once
-and caches them on disk (the driver itself is compiled for each ``fun``).
+accepted step; it is compiled into the driver (so that it is inlined), and
+copies with plain loops, which Numba compiles fast. :func:`new_record` and
+:func:`grow`, called once or rarely, never call ``fun``: Numba compiles them
+once and caches them on disk, so they can use NumPy's array assignments, slow
+as those are to compile.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from typing import NamedTuple
 import numpy as np
 from numba.extending import register_jitable
 
-from .rk import assign, dense_eval
+from .dense import dense_eval
+from .rk import set_row
 
 __all__ = ["Record", "new_record", "record_step", "grow"]
 
@@ -47,7 +51,7 @@ class Record(NamedTuple):
 def grow(buffer):
     """A buffer with twice as many rows whose first rows are a copy of ``buffer``."""
     bigger = np.empty((2 * buffer.shape[0],) + buffer.shape[1:])
-    assign(bigger[: buffer.shape[0]], buffer)
+    bigger[: buffer.shape[0]] = buffer
     return bigger
 
 
@@ -76,11 +80,11 @@ def new_record(t0, y0, t_eval, n_coefficients, dense):
     t_out = np.empty(64)
     y_out = np.empty((64, n))
     t_out[0] = t0
-    assign(y_out[0], y0)
+    y_out[0] = y0
     return Record(t_out, y_out, 1, dense_t, dense_h, dense_Q, 0)
 
 
-@register_jitable(cache=True)
+@register_jitable
 def record_step(record, t_eval, t_old, t, h, y, Q, dense):
     """Record the accepted step from t_old to t = t_old + h that ended at y.
 
@@ -109,17 +113,19 @@ def record_step(record, t_eval, t_old, t, h, y, Q, dense):
             dense_t, dense_h, dense_Q = grow(dense_t), grow(dense_h), grow(dense_Q)
         dense_t[n_dense] = t_old
         dense_h[n_dense] = h
-        assign(dense_Q[n_dense], Q)
+        for r in range(Q.shape[0]):
+            for i in range(Q.shape[1]):
+                dense_Q[n_dense, r, i] = Q[r, i]
         n_dense += 1
     if t_eval.shape[0] > 0:
         direction = 1.0 if h > 0 else -1.0
         while n_out < t_eval.shape[0] and (t_eval[n_out] - t) * direction <= 0.0:
-            assign(y_out[n_out], dense_eval(Q, (t_eval[n_out] - t_old) / h))
+            dense_eval(y_out[n_out], Q, (t_eval[n_out] - t_old) / h)
             n_out += 1
     else:
         if n_out == t_out.shape[0]:
             t_out, y_out = grow(t_out), grow(y_out)
         t_out[n_out] = t
-        assign(y_out[n_out], y)
+        set_row(y_out, n_out, y)
         n_out += 1
     return Record(t_out, y_out, n_out, dense_t, dense_h, dense_Q, n_dense)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .rk import dense_eval
+from .dense import dense_eval_many
 
 __all__ = ["OdeResult", "BatchResult", "DenseSolution"]
 
@@ -14,12 +14,10 @@ __all__ = ["OdeResult", "BatchResult", "DenseSolution"]
 class DenseSolution:
     """The continuous solution y(t) of an integration: one interpolant per accepted step.
 
-    On step i, which starts at ``t_start[i]`` with size ``h[i]``,
-
-        y(t) = dense_eval(Q[i], theta),    theta = (t - t_start[i]) / h[i],
-
-    Hairer's continuous extension (order 7 for DOP853, 4 for RK45; see
-    :func:`.rk.dense_eval`). Outside the integration interval the first or last
+    On step i, which starts at ``t_start[i]`` with size ``h[i]``, y(t) is
+    Hairer's continuous extension with coefficients Q[i] at
+    theta = (t - t_start[i]) / h[i] (order 7 for DOP853, 4 for RK45; see
+    :mod:`.dense`). Outside the integration interval the first or last
     step's polynomial is extrapolated, as scipy's ``OdeSolution`` does.
 
     Parameters
@@ -53,7 +51,7 @@ class DenseSolution:
         i = np.searchsorted(self.direction * self.t_start, self.direction * t_flat, side="right") - 1
         i = np.clip(i, 0, self.t_start.shape[0] - 1)  # (m,)
         theta = (t_flat - self.t_start[i]) / self.h[i]  # (m,)
-        y = dense_eval(np.moveaxis(self.Q[i], 0, -1), theta)  # (n, m)
+        y = dense_eval_many(self.Q[i], theta)  # (n, m)
         return y[:, 0] if t.ndim == 0 else y
 
 

@@ -1,4 +1,4 @@
-"""One embedded explicit Runge-Kutta step, its error norm, the initial step and dense output.
+"""One embedded explicit Runge-Kutta step, its error norm and Hairer's initial step.
 
 Every function here is plain Python using only NumPy that Numba supports, and
 is registered with :func:`numba.extending.register_jitable`: called from Python
@@ -6,11 +6,15 @@ it runs as written (the interpreted twin), called from a Numba-compiled caller
 (:mod:`.driver`) it is compiled into it. The helpers that do not call ``fun``
 are compiled once and cached on disk (``cache=True``); those that call ``fun``
 are compiled for each ``fun``, since Numba cannot cache a function whose
-argument is another jitted function. Sums over stages run j = 0, 1, ... and
-sums over components i = 0 .. n-1, in the order of Hairer's Fortran loops, so
-the compiled and the interpreted versions round identically. Array copies
-go through :func:`assign`, a plain loop: Numba compiles an array assignment
-``a[i] = b`` together with its broadcasting error message, which takes seconds.
+argument is another jitted function.
+
+The loops are written out per component, as in Hairer's Fortran: for each
+component i, the sum over stages j = 0, 1, ... in that order. So the compiled
+and the interpreted versions round identically, and the compiled one makes no
+temporary arrays (the results go into work arrays the caller owns). Rows are
+copied by :func:`set_row`, a plain loop: Numba compiles an array assignment
+``a[i] = b`` together with its broadcasting error message, which takes
+seconds, and makes a view, whose reference counting is slow.
 
 Notation (0-based, see :mod:`.tableau`): y has shape (n,), the stage
 derivatives K have shape (S, n) with K[j] = k_j, s = ``tab.n_stages``.
@@ -24,43 +28,30 @@ import numpy as np
 from numba.extending import register_jitable
 
 __all__ = [
-    "UROUND", "assign", "rk_step", "error_norm", "initial_step", "dense_coefficients",
-    "dense_eval", "all_finite", "fixed_step_solve",
+    "UROUND", "set_row", "all_finite", "stage_sum", "stage_state", "rk_step", "error_norm",
+    "initial_step", "fixed_step_solve",
 ]  # fmt: skip
 
 UROUND = 2.3e-16  # dop853.f / dopri5.f default WORK(1): rounding unit of float64
 
 
-@register_jitable(cache=True)
-def assign(dst, src):
-    """dst[...] = src, element by element; both C-contiguous with equal sizes."""
-    dst_flat = dst.reshape(-1)
-    src_flat = src.reshape(-1)
-    for i in range(dst_flat.shape[0]):
-        dst_flat[i] = src_flat[i]
+@register_jitable
+def set_row(M, row, values):
+    """M[row, :] = values, element by element (no temporary view); M (m, n), values (n,)."""
+    for i in range(M.shape[1]):
+        M[row, i] = values[i]
 
 
-@register_jitable(cache=True)
+@register_jitable
 def all_finite(x):
-    """True when no entry of the array x is inf or NaN."""
-    return bool(np.all(np.isfinite(x)))
+    """True when no entry of the C-contiguous array x is inf or NaN."""
+    for value in x.reshape(-1):
+        if not math.isfinite(value):
+            return False
+    return True
 
 
-@register_jitable(cache=True)
-def stage_sum(weights, K, n_terms):
-    """sum_{j < n_terms} weights[j] K[j], shape (n,), accumulated in the order j = 0, 1, ...
-
-    Zero weights are skipped, as Hairer's Fortran writes out only the nonzero
-    terms.
-    """
-    acc = np.zeros(K.shape[1])
-    for j in range(n_terms):
-        if weights[j] != 0.0:
-            acc += weights[j] * K[j]
-    return acc
-
-
-@register_jitable(cache=True)
+@register_jitable
 def sum_of_squares(x):
     """sum_i x_i^2 for a 1-D array, summed in the order i = 0, 1, ..."""
     total = 0.0
@@ -70,7 +61,37 @@ def sum_of_squares(x):
 
 
 @register_jitable
-def rk_step(fun, t, y, h, K, tab, args):
+def stage_sum(weights, K, n_terms, i):
+    """Component i of sum_{j < n_terms} weights_j k_j, summed in the order j = 0, 1, ...
+
+    Zero weights are skipped, as Hairer's Fortran writes out only the nonzero
+    terms.
+    """
+    total = 0.0
+    for j in range(n_terms):
+        if weights[j] != 0.0:
+            total += weights[j] * K[j, i]
+    return total
+
+
+@register_jitable
+def stage_state(out, y, h, A, row, K, n_terms):
+    """out = y + h sum_{j < n_terms} A[row, j] k_j, written into ``out`` (n,).
+
+    Summed over j = 0, 1, ... in that order, skipping zero coefficients as
+    Hairer's Fortran writes out only the nonzero terms. (A and a row index,
+    rather than the row A[row], so that Numba makes no temporary view.)
+    """
+    for i in range(y.shape[0]):
+        total = 0.0
+        for j in range(n_terms):
+            if A[row, j] != 0.0:
+                total += A[row, j] * K[j, i]
+        out[i] = y[i] + h * total
+
+
+@register_jitable
+def rk_step(fun, t, y, h, K, y_stage, y_new, tab, args):
     """The stages of one explicit Runge-Kutta step from (t, y) with step h.
 
         k_i   = f(t + C_i h, y + h sum_{j<i} A_ij k_j),   i = 1 .. s-1
@@ -82,33 +103,38 @@ def rk_step(fun, t, y, h, K, tab, args):
     Parameters
     ----------
     fun : callable
-        ``fun(t, y, *args) -> dy_dt``, shape (n,) -> (n,).
+        ``fun(t, y, *args) -> dy_dt``, shape (n,) -> (n,). It must not keep a
+        reference to its argument y, a work array that is overwritten.
     t, h : float
         Start of the step and its (signed) size.
     y : ndarray, shape (n,)
     K : ndarray, shape (S, n)
         On entry K[0] = f(t, y). Rows 1 .. s-1 (and s) are overwritten.
+    y_stage : ndarray, shape (n,)
+        Work array for the stage states.
+    y_new : ndarray, shape (n,)
+        Output: the solution at t + h.
     tab : Tableau
     args : tuple
         Extra arguments of ``fun``.
 
     Returns
     -------
-    y_new : ndarray, shape (n,)
     n_evals : int
         Calls of ``fun`` made: s - 1, or s with the FSAL stage.
     """
     s = tab.n_stages
     for i in range(1, s):
-        assign(K[i], fun(t + tab.C[i] * h, y + h * stage_sum(tab.A[i], K, i), *args))
-    y_new = y + h * stage_sum(tab.B, K, s)
+        stage_state(y_stage, y, h, tab.A, i, K, i)
+        set_row(K, i, fun(t + tab.C[i] * h, y_stage, *args))
+    stage_state(y_new, y, h, tab.A, s, K, s)  # row s of A is B
     if tab.fsal_in_error:
-        assign(K[s], fun(t + h, y_new, *args))
-        return y_new, s
-    return y_new, s - 1
+        set_row(K, s, fun(t + h, y_new, *args))
+        return s
+    return s - 1
 
 
-@register_jitable(cache=True)
+@register_jitable
 def error_norm(K, y, y_new, h, tab, atol, rtol):
     """Hairer's scaled local error of a step; the step is accepted when it is <= 1.
 
@@ -135,13 +161,20 @@ def error_norm(K, y, y_new, h, tab, atol, rtol):
     """
     n = y.shape[0]
     n_terms = tab.n_stages + 1
-    sk = atol + rtol * np.maximum(np.abs(y), np.abs(y_new))
-    e = stage_sum(tab.E, K, n_terms)
-    if tab.E3.shape[0] == 0:
-        return math.sqrt(sum_of_squares(h * e / sk) / n)
-    e3 = stage_sum(tab.E3, K, n_terms)
-    s5 = sum_of_squares(e / sk)
-    s3 = sum_of_squares(e3 / sk)
+    two_estimators = tab.E3.shape[0] > 0
+    s5 = 0.0
+    s3 = 0.0
+    for i in range(n):
+        sk = atol[i] + rtol[i] * max(abs(y[i]), abs(y_new[i]))
+        if two_estimators:
+            e3 = stage_sum(tab.E3, K, n_terms, i) / sk
+            s3 += e3 * e3
+            e5 = stage_sum(tab.E, K, n_terms, i) / sk
+        else:
+            e5 = h * stage_sum(tab.E, K, n_terms, i) / sk
+        s5 += e5 * e5
+    if not two_estimators:
+        return math.sqrt(s5 / n)
     denominator = s5 + 0.01 * s3
     if denominator <= 0.0:
         denominator = 1.0
@@ -201,81 +234,6 @@ def initial_step(fun, t0, y0, f0, direction, hmax, tab, atol, rtol, args):
     return direction * min(100 * abs(h), h1, hmax)
 
 
-@register_jitable
-def dense_coefficients(fun, t, y, y_new, h, K, tab, args):
-    """Coefficients Q of the continuous extension on an accepted step [t, t + h].
-
-        Q_0 = y,    Q_1 = y_new - y,    Q_2 = h k_0 - Q_1,
-        Q_3 = Q_1 - h k_s - Q_2,        Q_{4+r} = h sum_j D_rj k_j,
-
-    (dop853.f, labels 62 and 63; dopri5.f, labels 40 and 43), evaluated by
-    :func:`dense_eval`. First computes the extra stages s+1 .. S-1 (DOP853's
-    14, 15, 16) from the same A and C.
-
-    Parameters
-    ----------
-    fun : callable
-    t, h : float
-    y, y_new : ndarray, shape (n,)
-    K : ndarray, shape (S, n)
-        Stages 0..s of the step (k_0 = f(t, y), k_s = f(t + h, y_new)); the
-        dense stages are written into rows s+1 .. S-1.
-    tab : Tableau
-    args : tuple
-
-    Returns
-    -------
-    Q : ndarray, shape (4 + R, n)
-    n_evals : int
-        Calls of ``fun`` made (S - s - 1).
-    """
-    n_ext = tab.A.shape[0]
-    s = tab.n_stages
-    for i in range(s + 1, n_ext):
-        assign(K[i], fun(t + tab.C[i] * h, y + h * stage_sum(tab.A[i], K, i), *args))
-    Q = np.empty((4 + tab.D.shape[0], y.shape[0]))
-    y_diff = y_new - y
-    bspl = h * K[0] - y_diff
-    assign(Q[0], y)
-    assign(Q[1], y_diff)
-    assign(Q[2], bspl)
-    assign(Q[3], y_diff - h * K[s] - bspl)
-    for r in range(tab.D.shape[0]):
-        assign(Q[4 + r], h * stage_sum(tab.D[r], K, n_ext))
-    return Q, n_ext - s - 1
-
-
-@register_jitable(cache=True)
-def dense_eval(Q, theta):
-    """The interpolant at t + theta h, in Hairer's nested form (CONTD8, CONTD5).
-
-        y(theta) = Q_0 + theta (Q_1 + (1 - theta) (Q_2 + theta (Q_3
-                   + (1 - theta) (Q_4 + theta (Q_5 + ...)))))
-
-    (the factors alternate theta, 1 - theta). DOP853 has 8 coefficients (order
-    7), RK45 has 5 (order 4).
-
-    Parameters
-    ----------
-    Q : ndarray, shape (4 + R, n) or (4 + R, n, m)
-    theta : float or ndarray of shape (m,)
-        (t - t_step) / h, in [0, 1] inside the step.
-
-    Returns
-    -------
-    y : ndarray, shape (n,) or (n, m)
-    """
-    theta1 = 1.0 - theta
-    last = Q.shape[0] - 1
-    y = Q[last].copy()
-    for r in range(last - 1, -1, -1):
-        if r % 2 == 0:
-            y = Q[r] + theta * y
-        else:
-            y = Q[r] + theta1 * y
-    return y
-
-
 def fixed_step_solve(fun, t_span, y0, n_steps, tab, args=()):
     """Integrate with ``n_steps`` equal steps of the method's B (no error control).
 
@@ -300,12 +258,15 @@ def fixed_step_solve(fun, t_span, y0, n_steps, tab, args=()):
     t0, t_end = float(t_span[0]), float(t_span[1])
     h = (t_end - t0) / n_steps
     y = np.array(y0, dtype=np.float64)
+    y_new = np.empty_like(y)
+    y_stage = np.empty_like(y)
     s = tab.n_stages
     K = np.empty((tab.A.shape[0], y.shape[0]))
     K[0] = fun(t0, y, *args)
     for step in range(n_steps):
         t = t0 + step * h
-        y, _ = rk_step(fun, t, y, h, K, tab, args)
+        rk_step(fun, t, y, h, K, y_stage, y_new, tab, args)
+        y, y_new = y_new, y
         if not tab.fsal_in_error:
             K[s] = fun(t + h, y, *args)
         K[0] = K[s]
