@@ -26,9 +26,13 @@ Function evaluations (nfev): 2 before the first step (f(t0, y0) and HINIT's
 Euler step; 1 when ``first_step`` is given), then DOP853 11 per step + 1 per
 accepted step (+ 3 per accepted step with dense output), RK45 6 per step.
 
-Like :mod:`.rk`, the functions are plain Python made jittable;
-``integrate_compiled`` and ``integrate_batch_compiled`` are their Numba
-versions, used when ``fun`` is a Numba-jitted function.
+Both functions here are plain Python using only what Numba supports (they run
+as written for a plain Python ``fun``); ``integrate_compiled`` and
+``integrate_batch_compiled`` are their Numba versions, used when ``fun`` is
+jitted. Those are compiled for each ``fun`` (and type of ``args``) on first
+use, a few seconds, and not cached on disk: Numba cannot cache a function that
+takes another jitted function as an argument (it would store a new copy in
+every process). What does not depend on ``fun`` is cached or small.
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ import math
 
 import numpy as np
 from numba import njit
-from numba.extending import register_jitable
 
 from .dense import dense_coefficients
 from .record import new_record, record_step
@@ -48,14 +51,14 @@ __all__ = [
     "integrate", "integrate_batch", "integrate_compiled", "integrate_batch_compiled",
 ]  # fmt: skip
 
-# Exit codes of integrate (dop853.f's IDID = 1, -2, -3; NON_FINITE is ours).
+# Exit codes of integrate: dop853.f's IDID = 1, -2, -3 (its -4 is the stiffness
+# exit, not reproduced); NON_FINITE is ours.
 DONE = 0
 MAX_STEPS = -2
 STEP_TOO_SMALL = -3
 NON_FINITE = -5
 
 
-@register_jitable
 def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, dense):
     """Integrate y' = fun(t, y, *args) from t0 to t_end with Hairer's controller.
 
@@ -223,10 +226,11 @@ def integrate_batch(integrate_one, fun, args, t0, t_end, y0s, t_eval, tab, rtol,
     counts = np.empty((4, n_batch), dtype=np.int64)  # nfev, steps, accepted, rejected
     stops = np.empty((2, n_batch))  # t_stop, h_stop
     for b in range(n_batch):
+        keep_dense = np.bool_(False)  # a runtime bool, not a literal False: the
+        # compiled batch then calls the same compiled integrate as solve_ivp
         result = integrate_one(
-            fun, args, t0, t_end, y0s[b], t_eval, tab, rtol, atol,
-            first_step, max_step, max_steps, np.bool_(False),
-        )  # fmt: skip
+            fun, args, t0, t_end, y0s[b], t_eval, tab, rtol, atol, first_step, max_step, max_steps, keep_dense
+        )
         status[b] = result[0]
         y_b = result[2]  # (m_reached, n)
         for j in range(y_b.shape[0]):

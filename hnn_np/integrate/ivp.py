@@ -6,17 +6,20 @@ compiled by Numba when ``fun`` is a Numba-jitted function (a
 Python otherwise. Both versions take the same steps and give the same numbers.
 
 Compilation: the first call with a given jitted ``fun`` (and types of
-``args``) compiles the driver for it, a few seconds; later calls reuse it. The
-parts that do not call ``fun`` are cached on disk. The driver itself cannot be
-cached: Numba does not cache functions that take another jitted function as an
-argument.
+``args``) compiles the driver for it, 5-10 s of CPU on a small machine, and
+solve_ivp_batch 2-3 s more; later calls in the process reuse it. The driver
+cannot be cached on disk: Numba does not cache functions that take another
+jitted function as an argument. ``fun`` must not keep a reference to the
+array y it is given (a work array that is overwritten).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_args, check_fun, check_method, check_steps, check_t_eval, check_t_span, check_tolerances, check_y0
+from .checks import (
+    check_args, check_fun, check_method, check_steps, check_t_eval, check_t_span, check_tolerances, check_y0,
+)  # fmt: skip
 from .driver import (
     DONE, MAX_STEPS, NON_FINITE, STEP_TOO_SMALL,
     integrate, integrate_batch, integrate_batch_compiled, integrate_compiled,

@@ -1,8 +1,9 @@
 """What the driver keeps of an integration: outputs at steps or at t_eval, and interpolants.
 
 The driver (:func:`.driver.integrate`) calls :func:`record_step` after every
-accepted step; it is compiled into the driver (so that it is inlined), and
-copies with plain loops, which Numba compiles fast. :func:`new_record` and
+accepted step; it is compiled with the driver (not cached, so that the
+compiler may inline it) and copies with plain loops, which Numba compiles
+fast. :func:`new_record` and
 :func:`grow`, called once or rarely, never call ``fun``: Numba compiles them
 once and caches them on disk, so they can use NumPy's array assignments, slow
 as those are to compile.
