@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from hnn_np.integrate import solve_ivp
 from hnn_np.integrate.checks import METHODS
-from hnn_np.integrate.rk import fixed_step_solve
+from hnn_np.integrate.fixed_step import fixed_step_solve
 from hnn_np.systems import MassSpring
 
 METHOD_NAMES = sorted(METHODS)

@@ -7,9 +7,10 @@
 
 Layout: :mod:`.tableau` (the coefficient layout), :mod:`.dop853_coefficients`
 and :mod:`.rk45_coefficients` (the numbers), :mod:`.rk` (one step, error norm,
-initial step, dense output), :mod:`.driver` (Hairer's step-size controller),
-:mod:`.checks`, :mod:`.results`, :mod:`.ivp` (the public functions),
-:mod:`.leapfrog`.
+initial step), :mod:`.dense` (dense output), :mod:`.driver` (Hairer's
+step-size controller), :mod:`.record` (what a run keeps), :mod:`.checks`,
+:mod:`.results`, :mod:`.ivp` (the public functions), :mod:`.leapfrog`,
+:mod:`.fixed_step` (for convergence tests).
 """
 
 from .checks import METHODS

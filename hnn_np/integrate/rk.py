@@ -28,7 +28,7 @@ from numba.extending import register_jitable
 
 __all__ = [
     "UROUND", "set_row", "all_finite", "sum_of_squares", "stage_sum", "stage_state",
-    "rk_step", "error_norm", "initial_step", "fixed_step_solve",
+    "rk_step", "error_norm", "initial_step",
 ]  # fmt: skip
 
 UROUND = 2.3e-16  # dop853.f / dopri5.f default WORK(1): rounding unit of float64
@@ -231,42 +231,3 @@ def initial_step(fun, t0, y0, f0, direction, hmax, tab, atol, rtol, args):
     else:
         h1 = (0.01 / d12) ** (1.0 / tab.order)
     return direction * min(100 * abs(h), h1, hmax)
-
-
-def fixed_step_solve(fun, t_span, y0, n_steps, tab, args=()):
-    """Integrate with ``n_steps`` equal steps of the method's B (no error control).
-
-    Used to measure the convergence order: the error at t_end behaves like
-    ``C h^order``.
-
-    Parameters
-    ----------
-    fun : callable
-        ``fun(t, y, *args)``, shape (n,) -> (n,).
-    t_span : (float, float)
-    y0 : array_like, shape (n,)
-    n_steps : int
-    tab : Tableau
-    args : tuple
-
-    Returns
-    -------
-    y : ndarray, shape (n,)
-        The solution at ``t_span[1]``.
-    """
-    t0, t_end = float(t_span[0]), float(t_span[1])
-    h = (t_end - t0) / n_steps
-    y = np.array(y0, dtype=np.float64)
-    y_new = np.empty_like(y)
-    y_stage = np.empty_like(y)
-    s = tab.n_stages
-    K = np.empty((tab.A.shape[0], y.shape[0]))
-    K[0] = fun(t0, y, *args)
-    for step in range(n_steps):
-        t = t0 + step * h
-        rk_step(fun, t, y, h, K, y_stage, y_new, tab, args)
-        y, y_new = y_new, y
-        if not tab.fsal_in_error:
-            K[s] = fun(t + h, y, *args)
-        K[0] = K[s]
-    return y
