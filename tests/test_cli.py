@@ -111,7 +111,7 @@ def test_train_quick_prints_metrics_json_and_writes_the_run(trained):
     assert {"train_seconds", "final_train_loss", "final_test_loss", "traj_energy_median"} <= set(metrics)
     assert metrics["grid_points"] == 201 * 201 - 1
     assert sorted(p.name for p in folder.iterdir()) == [
-        "checkpoint.npz", "metrics.json", "model.npz", "test.npz", "train.npz"]
+        "checkpoint.npz", "grid.npz", "metrics.json", "model.npz", "test.npz", "train.npz"]
     saved = json.loads((folder / "metrics.json").read_text())
     assert saved == dict(metrics, experiment="raw-analytic", title=EXPERIMENTS["raw-analytic"].title)
 

@@ -93,7 +93,7 @@ def test_run_experiment_writes_a_consistent_run_and_resumes_from_its_checkpoint(
     model, metrics = X.run_experiment("best-analytic", tmp_path, quick=True, progress=False,
                                       overrides=SMALL)
     folder = tmp_path / "best-analytic"
-    assert sorted(os.listdir(folder)) == ["checkpoint.npz", "metrics.json", "model.npz", "test.npz",
+    assert sorted(os.listdir(folder)) == ["checkpoint.npz", "grid.npz", "metrics.json", "model.npz", "test.npz",
                                           "train.npz"]
     assert metrics["refit_loss_after"] <= metrics["refit_loss_before"]
     assert metrics["grid_points"] == 201 * 201 - 1
