@@ -1,0 +1,311 @@
+"""One HNN training step, reference against fast path, and the GEMM roofline of the same run.
+
+A step is the loss with its gradient plus one Adam update, on the paper's
+network (2, 400, 400, 400, 400, 400, 1), tanh:
+
+* reference: ``hnn.loss_and_grad`` + ``optim.Adam.step``;
+* fast:      ``fast.StepWorkspace.loss_and_grad`` + ``fast.Adam.step``.
+
+Its matrix products are 24 of shape (N, 400) x (400, 400) -- forward, input
+gradient, d_bar and z_bar @ W.T four times each, and two per weight gradient
+-- plus the small first and last layers. The roofline is what those FLOPs
+would take at the rate of ``np.matmul(A (N, 400), B (400, 400), out=C)``
+measured in the same run, interleaved with the steps so that both see the
+same machine (other processes share its two cores: only same-run ratios mean
+anything). Every time is a median over repetitions.
+
+Run as a script it prints a table; ``run(quick=False)`` returns the numbers.
+By default the script re-executes itself without ``OPENBLAS_CORETYPE`` and
+``OPENBLAS_L2_SIZE`` (set before NumPy loads, for this process only), so that
+OpenBLAS picks the CPU's own kernel; ``--no-native-blas`` keeps the
+environment. The kernel that ran is reported either way (threadpoolctl).
+
+    python benchmarks/bench_step.py [--quick] [--no-native-blas] [--batch N ...]
+                                    [--blas-threads T] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_PINS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+_UNSET_VAR = "HNN_BENCH_UNSET_BLAS_PINS"  # set by the re-exec: what it removed
+
+
+def _reexec_without_blas_pins():
+    """Restart this script with the OpenBLAS pins removed from its environment (before NumPy loads)."""
+    if _UNSET_VAR in os.environ or not any(k in os.environ for k in _PINS):
+        return
+    env = {k: v for k, v in os.environ.items() if k not in _PINS}
+    env[_UNSET_VAR] = ",".join(f"{k}={os.environ[k]}" for k in _PINS if k in os.environ)
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+if __name__ == "__main__" and "--no-native-blas" not in sys.argv:
+    _reexec_without_blas_pins()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from hnn_np import fast, hnn, mlp, optim  # noqa: E402
+
+SIZES = (2, 400, 400, 400, 400, 400, 1)
+BATCHES = (64, 1024, 5000)
+DTYPES = (np.float64, np.float32)
+WIDTH = 400
+
+
+def step_flops(sizes, N):
+    """Matrix-product FLOPs of one fast HNN step (2 per multiply-add).
+
+    Per layer l < L-1: forward, input gradient, d_bar and the two
+    weight-gradient terms; for l >= 1 also z_bar[l] @ W[l].T. For the paper's
+    network: 24 * 2 N 400^2 plus the first layer's 5 * 2 N 2 * 400.
+    """
+    L = len(sizes) - 1
+    return sum(2 * N * sizes[l] * sizes[l + 1] * (5 if l == 0 else 6) for l in range(L - 1))
+
+
+def blas_info():
+    """The BLAS libraries NumPy loaded, with the kernel (``architecture``) they run."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # pragma: no cover
+        return [{"error": "threadpoolctl not installed"}]
+    keep = ("internal_api", "version", "architecture", "num_threads", "threading_layer")
+    numpy_dir = os.path.dirname(os.path.dirname(np.__file__))  # site-packages: numpy.libs is NumPy's
+    return [{"used_by": "numpy" if os.path.join(numpy_dir, "numpy") in d["filepath"] else "other (scipy?)",
+             **{k: d[k] for k in keep if k in d}, "file": os.path.basename(d["filepath"])}
+            for d in threadpool_info() if d.get("user_api") == "blas"]
+
+
+def _batch(N, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((N, SIZES[0])).astype(dtype),
+            rng.standard_normal((N, SIZES[0])).astype(dtype))
+
+
+def _median_times(fns, reps):
+    """Median wall time of each function, calling them in turn ``reps`` times (interleaved)."""
+    times = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+
+def bench_step(N, dtype, reps):
+    """Reference step, fast step and GEMM burst, interleaved; returns a row of the table."""
+    x, dxdt = _batch(N, dtype)
+    p_ref = mlp.init_params(SIZES, seed=0, dtype=dtype)
+    p_fast = mlp.init_params(SIZES, seed=0, dtype=dtype)
+    opt_ref, opt_fast = optim.Adam(p_ref), fast.Adam(p_fast)
+    ws = fast.StepWorkspace(p_fast, N)
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((N, WIDTH)).astype(dtype)
+    B = rng.standard_normal((WIDTH, WIDTH)).astype(dtype)
+    C = np.empty((N, WIDTH), dtype)
+    burst = max(1, min(24, 24 * 64 // N))  # GEMM calls per sample: ~one step's worth at N=64
+
+    def ref_step():
+        opt_ref.step(hnn.loss_and_grad(p_ref, x, dxdt)[1])
+
+    def fast_step():
+        opt_fast.step(ws.loss_and_grad(x, dxdt)[1])
+
+    def gemms():
+        for _ in range(burst):
+            np.matmul(A, B, out=C)
+
+    for f in (ref_step, fast_step, gemms):  # warm: first calls, caches, BLAS threads
+        f()
+    t = _median_times({"ref": ref_step, "fast": fast_step, "gemm": gemms}, reps)
+    gemm_rate = burst * 2 * N * WIDTH * WIDTH / t["gemm"]
+    flops = step_flops(SIZES, N)
+    roofline = flops / gemm_rate
+    return {
+        "N": N, "dtype": np.dtype(dtype).name, "reps": reps,
+        "ref_ms": 1e3 * t["ref"], "fast_ms": 1e3 * t["fast"], "speedup": t["ref"] / t["fast"],
+        "gflop": flops / 1e9, "fast_gflops": flops / t["fast"] / 1e9, "gemm_gflops": gemm_rate / 1e9,
+        "roofline_ms": 1e3 * roofline, "roofline_frac": roofline / t["fast"],
+    }
+
+
+def bench_parts(N, dtype, reps):
+    """Where the fast step's time goes: loss_and_grad, Adam (fast and reference kernel), and the
+    weight gradient as one stacked product (K = 2N) against two products and an add."""
+    x, dxdt = _batch(N, dtype)
+    params = mlp.init_params(SIZES, seed=0, dtype=dtype)
+    opt_fast, opt_ref = fast.Adam(params), optim.Adam(mlp.init_params(SIZES, seed=0, dtype=dtype))
+    ws = fast.StepWorkspace(params, N)
+    _, grads = ws.loss_and_grad(x, dxdt)
+    rng = np.random.default_rng(2)
+    P = rng.standard_normal((2 * N, WIDTH)).astype(dtype)
+    Q = rng.standard_normal((2 * N, WIDTH)).astype(dtype)
+    G, T = np.empty((WIDTH, WIDTH), dtype), np.empty((WIDTH, WIDTH), dtype)
+
+    def stacked():
+        np.matmul(P.T, Q, out=G)
+
+    def two_and_add():
+        np.matmul(P[:N].T, Q[:N], out=G)
+        np.matmul(P[N:].T, Q[N:], out=T)
+        np.add(G, T, out=G)
+
+    fns = {"loss_and_grad": lambda: ws.loss_and_grad(x, dxdt), "adam_fast": lambda: opt_fast.step(grads),
+           "adam_ref": lambda: opt_ref.step(grads), "wgrad_stacked": stacked, "wgrad_two_add": two_and_add}
+    for f in fns.values():
+        f()
+    return {"N": N, "dtype": np.dtype(dtype).name,
+            **{k + "_ms": 1e3 * v for k, v in _median_times(fns, reps).items()}}
+
+
+def bench_memory(N=64, steps=200):
+    """Traced allocations over ``steps`` fast steps (float64): peak and growth; the reference's peak for one."""
+    x, dxdt = _batch(N, np.float64)
+    params = mlp.init_params(SIZES, seed=0)
+    ws, opt = fast.StepWorkspace(params, N), fast.Adam(params)
+    opt.step(ws.loss_and_grad(x, dxdt)[1])
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for i in range(steps):
+        opt.step(ws.loss_and_grad(x, dxdt)[1])
+        if i == 9:  # growth is counted from here: the first steps leave a few Python objects
+            after_10 = tracemalloc.get_traced_memory()[0]
+    after, peak = tracemalloc.get_traced_memory()
+    tracemalloc.reset_peak()
+    ref_before = tracemalloc.get_traced_memory()[0]
+    hnn.loss_and_grad(params, x, dxdt)
+    ref_peak = tracemalloc.get_traced_memory()[1] - ref_before
+    tracemalloc.stop()
+    return {"N": N, "steps": steps, "workspace_MiB": ws.nbytes / 2**20,
+            "fast_peak_traced_bytes": peak - before, "fast_growth_bytes": after - after_10,
+            "ref_one_step_peak_MiB": ref_peak / 2**20,
+            "maxrss_MiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10}
+
+
+def bench_peers(N, dtype, reps):
+    """torch / jax steps of the same network, only if importable (never a dependency)."""
+    out = {}
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return out
+    import torch
+
+    tdt = torch.float64 if dtype == np.float64 else torch.float32
+    layers = [torch.nn.Linear(a, b).to(tdt) for a, b in zip(SIZES[:-1], SIZES[1:])]
+    params = [p for lin in layers for p in lin.parameters()]
+    opt = torch.optim.Adam(params, lr=1e-3)
+    x, dxdt = (torch.from_numpy(a) for a in _batch(N, dtype))
+
+    def step():
+        xx = x.clone().requires_grad_(True)
+        h = xx
+        for lin in layers[:-1]:
+            h = torch.tanh(lin(h))
+        H = layers[-1](h).sum()
+        (dH,) = torch.autograd.grad(H, xx, create_graph=True)
+        S = torch.cat([dH[:, 1:], -dH[:, :1]], dim=1)
+        loss = ((S - dxdt) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    step()
+    out["torch_ms"] = 1e3 * _median_times({"t": step}, reps)["t"]
+    return out
+
+
+def run(quick=False, batches=BATCHES, blas_threads=None):
+    """Every measurement as a dict (see the module docstring).
+
+    ``blas_threads`` limits BLAS (for the steps and the roofline alike) with
+    threadpoolctl; None keeps the library's default (2 on this machine).
+    """
+    if blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+        with threadpool_limits(blas_threads, user_api="blas"):
+            return run(quick, batches)
+    from hnn_np import kernels
+    kernels.warm_up()
+    fast.warm_up()
+    reps = {64: 20, 1024: 5, 5000: 2} if quick else {64: 100, 1024: 20, 5000: 5}
+    result = {
+        "sizes": SIZES,
+        "blas": blas_info(),
+        "blas_pins_unset": os.environ.get(_UNSET_VAR, ""),
+        "blas_pins_in_env": {k: os.environ[k] for k in _PINS if k in os.environ},
+        "loadavg_before": os.getloadavg(),
+        "steps": [], "parts": [], "peers": [],
+    }
+    for N in batches:
+        reps.setdefault(N, max(2, reps[64] * 64 // N))
+        for dtype in DTYPES:
+            result["steps"].append(bench_step(N, dtype, reps[N]))
+            result["parts"].append(bench_parts(N, dtype, reps[N]))
+            peers = bench_peers(N, dtype, reps[N])
+            if peers:
+                result["peers"].append({"N": N, "dtype": np.dtype(dtype).name, **peers})
+    result["memory"] = bench_memory(steps=50 if quick else 200)
+    result["loadavg_after"] = os.getloadavg()
+    return result
+
+
+def print_report(r):
+    for lib in r["blas"]:
+        print("BLAS:", ", ".join(f"{k}={v}" for k, v in lib.items()))
+    print("OpenBLAS pins unset for this process:", r["blas_pins_unset"] or "no",
+          "| still set:", r["blas_pins_in_env"] or "none")
+    print("load average before / after (other processes share the 2 cores):",
+          " ".join(f"{x:.2f}" for x in r["loadavg_before"]), "/",
+          " ".join(f"{x:.2f}" for x in r["loadavg_after"]))
+    print()
+    print(f"{'N':>5} {'dtype':>7} | {'ref ms':>8} {'fast ms':>8} {'speedup':>7} | {'GFLOP':>6} "
+          f"{'fast GF/s':>9} {'GEMM GF/s':>9} {'roof ms':>8} {'roof/fast':>9}")
+    for s in r["steps"]:
+        print(f"{s['N']:>5} {s['dtype']:>7} | {s['ref_ms']:8.2f} {s['fast_ms']:8.2f} {s['speedup']:7.2f} | "
+              f"{s['gflop']:6.2f} {s['fast_gflops']:9.1f} {s['gemm_gflops']:9.1f} {s['roofline_ms']:8.2f} "
+              f"{s['roofline_frac']:9.2f}")
+    print()
+    print(f"{'N':>5} {'dtype':>7} | {'loss+grad':>9} {'adam':>7} {'adam ref':>8} | "
+          f"{'dW stacked K=2N':>15} {'two + add':>9}   (ms)")
+    for p in r["parts"]:
+        print(f"{p['N']:>5} {p['dtype']:>7} | {p['loss_and_grad_ms']:9.3f} {p['adam_fast_ms']:7.3f} "
+              f"{p['adam_ref_ms']:8.3f} | {p['wgrad_stacked_ms']:15.3f} {p['wgrad_two_add_ms']:9.3f}")
+    for p in r["peers"]:
+        print("peer:", p)
+    m = r["memory"]
+    print()
+    print(f"memory (N={m['N']}, float64): workspace {m['workspace_MiB']:.1f} MiB; over {m['steps']} fast "
+          f"steps traced peak {m['fast_peak_traced_bytes']} B, growth after step 10 {m['fast_growth_bytes']} B; "
+          f"reference one step peak {m['ref_one_step_peak_MiB']:.1f} MiB; max RSS {m['maxrss_MiB']:.0f} MiB")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions")
+    ap.add_argument("--no-native-blas", action="store_true",
+                    help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as the environment sets them")
+    ap.add_argument("--json", help="also write the numbers to this file")
+    ap.add_argument("--batch", type=int, action="append", help="batch size N (repeatable); "
+                    f"default {' '.join(map(str, BATCHES))}")
+    ap.add_argument("--blas-threads", type=int, help="limit BLAS threads (default: OpenBLAS's own)")
+    args = ap.parse_args(argv)
+    r = run(quick=args.quick, batches=tuple(args.batch or BATCHES), blas_threads=args.blas_threads)
+    print_report(r)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(r, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
