@@ -14,6 +14,10 @@ measured in the same run, interleaved with the steps so that both see the
 same machine (other processes share its two cores: only same-run ratios mean
 anything). Every time is a median over repetitions.
 
+torch and jax steps of the same network are timed at the end, interleaved
+with the fast step, only if they can be imported (they are not dependencies
+of hnn_np).
+
 Run as a script it prints a table; ``run(quick=False)`` returns the numbers.
 By default the script re-executes itself without ``OPENBLAS_CORETYPE`` and
 ``OPENBLAS_L2_SIZE`` (set before NumPy loads, for this process only), so that
@@ -139,6 +143,26 @@ def bench_step(N, dtype, reps):
     }
 
 
+def bench_peers(N, dtype, reps):
+    """torch and jax steps, if importable, interleaved with the fast step; {} if neither is.
+
+    Run after every other measurement: their thread pools stay awake for a
+    while after each step and compete with OpenBLAS's threads for the cores.
+    """
+    fns = {name: step for name, step in (("torch", _torch_step(N, dtype)), ("jax", _jax_step(N, dtype)))
+           if step is not None}
+    if not fns:
+        return {}
+    x, dxdt = _batch(N, dtype)
+    params = mlp.init_params(SIZES, seed=0, dtype=dtype)
+    ws, opt = fast.StepWorkspace(params, N), fast.Adam(params)
+    fns["fast"] = lambda: opt.step(ws.loss_and_grad(x, dxdt)[1])
+    for f in fns.values():  # warm: first calls, jit compilation
+        f()
+    return {"N": N, "dtype": np.dtype(dtype).name,
+            **{k + "_ms": 1e3 * v for k, v in _median_times(fns, reps).items()}}
+
+
 def bench_parts(N, dtype, reps):
     """Where the fast step's time goes: loss_and_grad, Adam (fast and reference kernel), and the
     weight gradient as one stacked product (K = 2N) against two products and an add."""
@@ -192,19 +216,16 @@ def bench_memory(N=64, steps=200):
             "maxrss_MiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10}
 
 
-def bench_peers(N, dtype, reps):
-    """torch / jax steps of the same network, only if importable (never a dependency)."""
-    out = {}
+def _torch_step(N, dtype):
+    """One torch training step of the same network (double backprop + torch.optim.Adam), or None."""
     try:
-        import torch  # noqa: F401
+        import torch
     except ImportError:
-        return out
-    import torch
-
+        return None
     tdt = torch.float64 if dtype == np.float64 else torch.float32
+    torch.manual_seed(0)
     layers = [torch.nn.Linear(a, b).to(tdt) for a, b in zip(SIZES[:-1], SIZES[1:])]
-    params = [p for lin in layers for p in lin.parameters()]
-    opt = torch.optim.Adam(params, lr=1e-3)
+    opt = torch.optim.Adam([p for lin in layers for p in lin.parameters()], lr=1e-3)
     x, dxdt = (torch.from_numpy(a) for a in _batch(N, dtype))
 
     def step():
@@ -212,17 +233,58 @@ def bench_peers(N, dtype, reps):
         h = xx
         for lin in layers[:-1]:
             h = torch.tanh(lin(h))
-        H = layers[-1](h).sum()
-        (dH,) = torch.autograd.grad(H, xx, create_graph=True)
-        S = torch.cat([dH[:, 1:], -dH[:, :1]], dim=1)
+        (dH_dx,) = torch.autograd.grad(layers[-1](h).sum(), xx, create_graph=True)
+        S = torch.cat([dH_dx[:, 1:], -dH_dx[:, :1]], dim=1)  # (dH/dp, -dH/dq), one degree of freedom
         loss = ((S - dxdt) ** 2).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
 
-    step()
-    out["torch_ms"] = 1e3 * _median_times({"t": step}, reps)["t"]
-    return out
+    return step
+
+
+def _jax_step(N, dtype):
+    """One jitted jax training step of the same network (grad of grad + Adam written out), or None."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    if dtype == np.float64:
+        jax.config.update("jax_enable_x64", True)
+    params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in mlp.init_params(SIZES, seed=0, dtype=dtype)]
+    x, dxdt = (jnp.asarray(a) for a in _batch(N, dtype))
+
+    def H(p, xi):
+        h = xi
+        for W, b in p[:-1]:
+            h = jnp.tanh(h @ W + b)
+        return (h @ p[-1][0] + p[-1][1])[0]
+
+    def loss(p):
+        dH_dx = jax.vmap(jax.grad(H, argnums=1), in_axes=(None, 0))(p, x)
+        S = jnp.concatenate([dH_dx[:, 1:], -dH_dx[:, :1]], axis=1)
+        return jnp.mean((S - dxdt) ** 2)
+
+    @jax.jit
+    def step(p, m, v, t):
+        g = jax.grad(loss)(p)
+        m = jax.tree_util.tree_map(lambda m, g: 0.9 * m + 0.1 * g, m, g)
+        v = jax.tree_util.tree_map(lambda v, g: 0.999 * v + 0.001 * g * g, v, g)
+        p = jax.tree_util.tree_map(
+            lambda p, m, v: p - 1e-3 / (1 - 0.9**t) * m / (jnp.sqrt(v / (1 - 0.999**t)) + 1e-8), p, m, v)
+        return p, m, v
+
+    state = [params, jax.tree_util.tree_map(jnp.zeros_like, params),
+             jax.tree_util.tree_map(jnp.zeros_like, params), 1]
+
+    def run_step():
+        p, m, v = step(state[0], state[1], state[2], state[3])
+        jax.block_until_ready(p)
+        state[:3] = p, m, v
+        state[3] += 1
+
+    return run_step
 
 
 def run(quick=False, batches=BATCHES, blas_threads=None):
@@ -245,17 +307,15 @@ def run(quick=False, batches=BATCHES, blas_threads=None):
         "blas_pins_unset": os.environ.get(_UNSET_VAR, ""),
         "blas_pins_in_env": {k: os.environ[k] for k in _PINS if k in os.environ},
         "loadavg_before": os.getloadavg(),
-        "steps": [], "parts": [], "peers": [],
+        "steps": [], "parts": [],
     }
     for N in batches:
         reps.setdefault(N, max(2, reps[64] * 64 // N))
         for dtype in DTYPES:
             result["steps"].append(bench_step(N, dtype, reps[N]))
             result["parts"].append(bench_parts(N, dtype, reps[N]))
-            peers = bench_peers(N, dtype, reps[N])
-            if peers:
-                result["peers"].append({"N": N, "dtype": np.dtype(dtype).name, **peers})
     result["memory"] = bench_memory(steps=50 if quick else 200)
+    result["peers"] = [p for N in batches for dtype in DTYPES if (p := bench_peers(N, dtype, reps[N]))]
     result["loadavg_after"] = os.getloadavg()
     return result
 
@@ -281,8 +341,12 @@ def print_report(r):
     for p in r["parts"]:
         print(f"{p['N']:>5} {p['dtype']:>7} | {p['loss_and_grad_ms']:9.3f} {p['adam_fast_ms']:7.3f} "
               f"{p['adam_ref_ms']:8.3f} | {p['wgrad_stacked_ms']:15.3f} {p['wgrad_two_add_ms']:9.3f}")
-    for p in r["peers"]:
-        print("peer:", p)
+    if r["peers"]:
+        print()
+        print("peers, interleaved with the fast step, after the rest (ms):")
+        for p in r["peers"]:
+            print(f"{p['N']:>5} {p['dtype']:>7} | fast {p['fast_ms']:8.2f} | " + "  ".join(
+                f"{k[:-3]} {p[k]:8.2f}" for k in ("torch_ms", "jax_ms") if k in p))
     m = r["memory"]
     print()
     print(f"memory (N={m['N']}, float64): workspace {m['workspace_MiB']:.1f} MiB; over {m['steps']} fast "

@@ -50,10 +50,11 @@ workspace's ``batch_size``.
 * All other products write into their buffers with ``out=``; transposes
   (``W[l].T``) are views.
 * Elementwise kernels are the serial Numba kernels of :mod:`hnn_np.kernels`
-  plus the few above. No ``parallel=True``: on this 2-core machine the
-  elementwise work is a few per cent of a step, and a Numba thread pool
-  fights OpenBLAS's spinning threads for the cores (measured: a parallel
-  kernel's wake-up cost milliseconds whenever another process held a core).
+  plus the few above. No ``parallel=True``: on this 2-core machine a Numba
+  thread pool fights OpenBLAS's threads (which spin for a while after each
+  product) for the cores; a 2-way parallel kernel run between products was
+  slower than the serial one at every percentile measured, with the machine
+  quiet or shared.
 
 The baseline path (``kind="baseline"``) is plain backprop, with the same
 ``out=`` products and ``z_bar[l] = a_bar[l+1] * s1[l]`` computed in place.
@@ -81,8 +82,11 @@ Adam
   parameters' dtype, so a float32 run does float32 arithmetic (the reference
   promotes every element to float64 and back).
 
-No ``parallel=True`` here either: splitting the update over the two cores
-right after OpenBLAS's threads ran was slower at every percentile measured.
+The update streams p, g, m, v (7 arrays' worth of memory traffic, 18 MB for
+the paper's network in float32) and is bound by memory bandwidth; splitting
+it over the two cores after OpenBLAS's threads ran was slower, as above, and
+running it layer by layer right after each weight gradient (while that is
+in cache) gained nothing measurable.
 """
 
 from __future__ import annotations
@@ -404,7 +408,9 @@ class StepWorkspace:
         self._W = [W for W, _ in params]
         self._b = [b for _, b in params]
         N, D = batch_size, sizes[0]
-        new = lambda *shape: np.zeros(shape, dtype)  # noqa: E731
+
+        def new(*shape):
+            return np.zeros(shape, dtype)
 
         # Gradients: one flat vector, layer by layer, W then b.
         self.flat_grad = new(sum(W.size + b.size for W, b in params))
