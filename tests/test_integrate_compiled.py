@@ -100,3 +100,35 @@ def test_batch_reports_failures_per_trajectory():
     assert np.all(np.isfinite(batch.y[0]))
     assert np.all(np.isfinite(batch.y[1][:, :4])) and np.all(np.isnan(batch.y[1][:, 5:]))
     assert "too small" in batch.messages[1] and "1 of 2 trajectories failed" in batch.message
+
+
+def test_borrowed_views_write_through_and_python_gets_the_array_itself():
+    from hnn_np.integrate.borrow import borrowed
+
+    @njit
+    def write_through(a):
+        view = borrowed(a)
+        view[1, 2] = -1.0
+        return view[0, 1]
+
+    a = np.arange(6.0).reshape(2, 3)
+    assert borrowed(a) is a
+    assert write_through(a) == 1.0 and a[1, 2] == -1.0
+
+
+def owns_its_memory(array):
+    """False for a borrowed view boxed by Numba: no owner of its own and no base keeping one alive."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array.flags.owndata or array.base is not None
+
+
+@pytest.mark.parametrize("t_end", [1.0, 200.0])  # outputs in the first buffers, or in grown ones
+def test_no_output_is_a_borrowed_view(t_end):
+    res = solve_ivp(mlp_field, (0.0, t_end), Y0S[1], rtol=1e-9, atol=1e-9, dense_output=True, args=ARGS)
+    assert res.t.size > (64 if t_end > 100 else 1)
+    for array in (res.t, res.y, res.sol.t_start, res.sol.h, res.sol.Q):
+        assert owns_its_memory(array)
+    batch = solve_ivp_batch(mlp_field, (0.0, t_end), Y0S, np.linspace(0.0, t_end, 5), rtol=1e-9, atol=1e-9, args=ARGS)
+    for array in (batch.y, batch.nfev, batch.status):
+        assert owns_its_memory(array)

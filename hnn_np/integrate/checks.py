@@ -69,7 +69,7 @@ def _tolerance(value, n: int, name: str) -> np.ndarray:
         raise ValueError(f"{name} must be a scalar or have shape ({n},); got shape {array.shape}")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} must be finite; got {value!r}")
-    return np.ascontiguousarray(np.broadcast_to(array, (n,)))
+    return np.full(n, array) if array.ndim == 0 else np.ascontiguousarray(array)
 
 
 def check_tolerances(rtol, atol, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -81,11 +81,11 @@ def check_tolerances(rtol, atol, n: int) -> tuple[np.ndarray, np.ndarray]:
     """
     rtol = _tolerance(rtol, n, "rtol")
     atol = _tolerance(atol, n, "atol")
-    if np.any(rtol <= 0):
+    if rtol.min() <= 0:
         raise ValueError(f"rtol must be positive; got {rtol}")
-    if np.any(rtol < 10 * UROUND):
+    if rtol.min() < 10 * UROUND:
         raise ValueError(f"rtol must be at least 10 * uround = {10 * UROUND:.1e}; got {rtol}")
-    if np.any(atol <= 0):
+    if atol.min() <= 0:
         raise ValueError(f"atol must be positive; got {atol}")
     return rtol, atol
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba.extending import register_jitable
 
-from .rk import set_row, stage_state, stage_sum
+from .rk import set_row, stage_state
 
 __all__ = ["dense_coefficients", "dense_eval", "dense_eval_many"]
 
@@ -65,13 +65,17 @@ def dense_coefficients(fun, t, y, y_new, h, K, y_stage, Q, tab, args):
         Q[1, i] = y_diff
         Q[2, i] = bspl
         Q[3, i] = y_diff - h * K[s, i] - bspl
-        for r in range(tab.D.shape[0]):
-            Q[4 + r, i] = h * stage_sum(tab.D[r], K, n_ext, i)
+        for r in range(tab.D.shape[0]):  # h sum_j D[r, j] k_j (stage_sum of the row, without a view)
+            total = 0.0
+            for j in range(n_ext):
+                if tab.D[r, j] != 0.0:
+                    total += tab.D[r, j] * K[j, i]
+            Q[4 + r, i] = h * total
     return n_ext - s - 1
 
 
 @register_jitable
-def dense_eval(out, Q, theta):
+def dense_eval(out, row, Q, theta):
     """The interpolant at t + theta h, in Hairer's nested form (CONTD8, CONTD5).
 
         y(theta) = Q_0 + theta (Q_1 + (1 - theta) (Q_2 + theta (Q_3
@@ -81,8 +85,9 @@ def dense_eval(out, Q, theta):
 
     Parameters
     ----------
-    out : ndarray, shape (n,)
-        Output.
+    out : ndarray, shape (m, n)
+        Output: written into the row out[row, :].
+    row : int
     Q : ndarray, shape (4 + R, n)
     theta : float
         (t - t_step) / h, in [0, 1] inside the step.
@@ -93,7 +98,7 @@ def dense_eval(out, Q, theta):
         value = Q[last, i]
         for r in range(last - 1, -1, -1):
             value = Q[r, i] + (theta if r % 2 == 0 else theta1) * value
-        out[i] = value
+        out[row, i] = value
 
 
 def dense_eval_many(Q, theta):

@@ -26,29 +26,44 @@ Function evaluations (nfev): 2 before the first step (f(t0, y0) and HINIT's
 Euler step; 1 when ``first_step`` is given), then DOP853 11 per step + 1 per
 accepted step (+ 3 per accepted step with dense output), RK45 6 per step.
 
-Both functions here are plain Python using only what Numba supports (they run
-as written for a plain Python ``fun``); ``integrate_compiled`` and
+Three functions, all plain Python using only what Numba supports (they run
+as written for a plain Python ``fun``):
+
+* :func:`integrate`, the controller above, for one trajectory; it writes into
+  work arrays (:class:`Work`) and output buffers (:class:`.record.Record`)
+  it is given, so that a batch allocates them once;
+* :func:`integrate_one` (for :func:`.solve_ivp`) and :func:`integrate_batch`
+  (for :func:`.solve_ivp_batch`), which hand every array to
+  :func:`integrate` as a *borrowed* view, one that Numba does not
+  reference-count (see :mod:`.borrow`; this halves the compiled run time),
+  and return arrays of their own.
+
+``integrate_compiled``, ``integrate_one_compiled`` and
 ``integrate_batch_compiled`` are their Numba versions, used when ``fun`` is
-jitted. Those are compiled for each ``fun`` (and type of ``args``) on first
-use, a few seconds, and not cached on disk: Numba cannot cache a function that
-takes another jitted function as an argument (it would store a new copy in
-every process). What does not depend on ``fun`` is cached or small.
+jitted; both entry points call the same ``integrate_compiled``. They are
+compiled for each ``fun`` (and type of ``args``) on first use, a few
+seconds, and not cached on disk: Numba cannot cache a function that takes
+another jitted function as an argument (it would store a new copy in every
+process). What does not depend on ``fun`` is cached or small.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from .dense import dense_coefficients
-from .record import new_record, record_step
-from .rk import UROUND, all_finite, error_norm, initial_step, rk_step, set_row
+from .borrow import borrowed, borrowed_tableau
+from .record import Record, record_step
+from .rk import UROUND, all_finite, error_norm, initial_step, matrix_finite, rk_step, row_finite, set_row
 
 __all__ = [
-    "DONE", "MAX_STEPS", "STEP_TOO_SMALL", "NON_FINITE",
-    "integrate", "integrate_batch", "integrate_compiled", "integrate_batch_compiled",
+    "DONE", "MAX_STEPS", "STEP_TOO_SMALL", "NON_FINITE", "Work", "new_work",
+    "integrate", "integrate_one", "integrate_batch",
+    "integrate_compiled", "integrate_one_compiled", "integrate_batch_compiled",
 ]  # fmt: skip
 
 # Exit codes of integrate: dop853.f's IDID = 1, -2, -3 (its -4 is the stiffness
@@ -59,7 +74,35 @@ STEP_TOO_SMALL = -3
 NON_FINITE = -5
 
 
-def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, dense):
+class Work(NamedTuple):
+    """Work arrays of :func:`integrate`, allocated once and reused by every trajectory of a batch.
+
+    Attributes
+    ----------
+    K : ndarray, shape (S, n)
+        Stage derivatives, K[j] = k_j.
+    y, y_new : ndarray, shape (n,)
+        The state at the start and at the end of the current step (swapped
+        after each accepted step).
+    y_stage : ndarray, shape (n,)
+        The state of the stage being computed.
+    Q : ndarray, shape (4 + R, n)
+        The interpolant of the current step.
+    """
+
+    K: np.ndarray
+    y: np.ndarray
+    y_new: np.ndarray
+    y_stage: np.ndarray
+    Q: np.ndarray
+
+
+def new_work(tab, n):
+    """Uninitialised work arrays for a system of size n and tableau ``tab``."""
+    return Work(np.empty((tab.A.shape[0], n)), np.empty(n), np.empty(n), np.empty(n), np.empty((4 + tab.D.shape[0], n)))
+
+
+def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, dense, work, record):
     """Integrate y' = fun(t, y, *args) from t0 to t_end with Hairer's controller.
 
     Parameters
@@ -85,21 +128,22 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
         ``max_steps`` steps (so at most max_steps + 1 are attempted).
     dense : bool
         Keep the interpolant of every accepted step.
+    work : Work
+        Work arrays (:func:`new_work`); their contents on entry do not matter.
+    record : Record
+        Empty output buffers (:func:`.record.new_record`), filled by
+        :func:`.record.record_step`.
 
     Returns
     -------
     status : int
         DONE, MAX_STEPS, STEP_TOO_SMALL or NON_FINITE.
-    t_out : ndarray, shape (k,)
-    y_out : ndarray, shape (k, n)
-        Every accepted step (with t0), or the reached part of ``t_eval``.
+    record : Record
+        Every accepted step (with t0), or the reached part of ``t_eval``, and
+        with ``dense`` the start, size and interpolant of every accepted step.
     nfev, n_steps, n_accepted, n_rejected : int
     t_stop, h_stop : float
         Where the run ended and the last step size tried.
-    dense_t, dense_h : ndarray, shape (k_d,)
-    dense_Q : ndarray, shape (k_d, 4 + R, n)
-        Start, size and coefficients of each accepted step (k_d = 0 unless
-        ``dense``).
     """
     n = y0.shape[0]
     s = tab.n_stages
@@ -108,22 +152,19 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
     facc1 = 1.0 / tab.fac1
     facc2 = 1.0 / tab.fac2
     need_dense = dense or t_eval.shape[0] > 0
-    record = new_record(t0, y0, t_eval, 4 + tab.D.shape[0], dense)
 
-    K = np.empty((tab.A.shape[0], n))  # (S, n) stage derivatives
-    y_stage = np.empty(n)  # work arrays: a stage state, the step's end
-    y_new = np.empty(n)
-    Q = np.empty((4 + tab.D.shape[0], n))  # the interpolant of the current step
+    K, y, y_new, y_stage, Q = work
     t = t0
-    y = y0.copy()
+    for i in range(n):
+        y[i] = y0[i]
     set_row(K, 0, fun(t, y, *args))
     nfev = 1
-    status = DONE if all_finite(K[0]) else NON_FINITE
+    status = DONE if row_finite(K, 0) else NON_FINITE
     h = 0.0
     if status == DONE and first_step > 0.0:
         h = direction * first_step
     elif status == DONE:
-        h = initial_step(fun, t, y, K[0], direction, hmax, tab, atol, rtol, args)
+        h = initial_step(fun, t, y, K[0], direction, hmax, tab, atol, rtol, args, y_stage)
         nfev += 1
         if not math.isfinite(h):
             status = NON_FINITE
@@ -162,18 +203,19 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
             if not tab.fsal_in_error:
                 set_row(K, s, fun(t + h, y_new, *args))
                 nfev += 1
-            if not all_finite(K[s]):
+            if not row_finite(K, s):
                 status = NON_FINITE
                 break
             if need_dense:
                 nfev += dense_coefficients(fun, t, y, y_new, h, K, y_stage, Q, tab, args)
-                if not all_finite(Q):
+                if not matrix_finite(Q):
                     status = NON_FINITE
                     break
             t_old = t
             t = t_end if last else t + h
             y, y_new = y_new, y  # swap the buffers: y is the new state
-            set_row(K, 0, K[s])
+            for i in range(n):
+                K[0, i] = K[s, i]  # FSAL: the last stage is the next step's first
             record = record_step(record, t_eval, t_old, t, h, y, Q, dense)
             if last:
                 break
@@ -190,56 +232,108 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
             last = False
         h = h_new
 
-    return (
-        status, record.t[: record.n].copy(), record.y[: record.n].copy(),
-        nfev, n_steps, n_accepted, n_rejected, t, h,
-        record.dense_t[: record.n_dense].copy(), record.dense_h[: record.n_dense].copy(),
-        record.dense_Q[: record.n_dense].copy(),
-    )  # fmt: skip
+    return status, record, nfev, n_steps, n_accepted, n_rejected, t, h
 
 
-def integrate_batch(integrate_one, fun, args, t0, t_end, y0s, t_eval, tab, rtol, atol, first_step, max_step, max_steps):
-    """:func:`integrate` for each row of ``y0s``, outputs at ``t_eval``.
+def integrate_one(integrate_core, fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, dense, work, record):
+    """:func:`integrate` for :func:`.solve_ivp`: borrows the arrays, returns copies of the outputs.
 
     Parameters
     ----------
-    integrate_one : callable
-        :func:`integrate`, or ``integrate_compiled`` for the compiled batch (so
-        that it reuses the compiled single-trajectory integrator).
+    integrate_core : callable
+        :func:`integrate`, or ``integrate_compiled`` (compiled once, shared
+        with :func:`integrate_batch`).
+    fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, dense
+        As for :func:`integrate`.
+    work : Work
+    record : Record
+        Empty output buffers (:func:`.record.new_record`).
+
+    Returns
+    -------
+    status : int
+    t_out : ndarray, shape (k,)
+    y_out : ndarray, shape (k, n)
+        Every accepted step (with t0), or the reached part of ``t_eval``.
+    nfev, n_steps, n_accepted, n_rejected : int
+    t_stop, h_stop : float
+    dense_t, dense_h : ndarray, shape (k_d,)
+    dense_Q : ndarray, shape (k_d, 4 + R, n)
+        Start, size and coefficients of each accepted step (k_d = 0 unless
+        ``dense``).
+    """
+    K, y, y_new, y_stage, Q = work
+    work = Work(borrowed(K), borrowed(y), borrowed(y_new), borrowed(y_stage), borrowed(Q))
+    record = Record(
+        borrowed(record.t), borrowed(record.y), record.n,
+        borrowed(record.dense_t), borrowed(record.dense_h), borrowed(record.dense_Q), record.n_dense,
+    )  # fmt: skip
+    status, record, nfev, n_steps, n_accepted, n_rejected, t_stop, h_stop = integrate_core(
+        fun, args, t0, t_end, borrowed(y0), borrowed(t_eval), borrowed_tableau(tab), borrowed(rtol), borrowed(atol),
+        first_step, max_step, max_steps, dense, work, record,
+    )  # fmt: skip
+    n, n_dense = record.n, record.n_dense
+    return (
+        status, record.t[:n].copy(), record.y[:n].copy(), nfev, n_steps, n_accepted, n_rejected, t_stop, h_stop,
+        record.dense_t[:n_dense].copy(), record.dense_h[:n_dense].copy(), record.dense_Q[:n_dense].copy(),
+    )  # fmt: skip
+
+
+def integrate_batch(
+    integrate_core, fun, args, t0, t_end, y0s, t_eval, tab, rtol, atol, first_step, max_step, max_steps, work, empty, y,
+):  # fmt: skip
+    """:func:`integrate` for each row of ``y0s``, outputs at ``t_eval`` written into ``y``.
+
+    The work arrays are reused by every trajectory, and the outputs at t_eval
+    are written straight into ``y``. Every array is borrowed (:mod:`.borrow`).
+
+    Parameters
+    ----------
+    integrate_core : callable
+        :func:`integrate`, or ``integrate_compiled`` (compiled once, shared
+        with :func:`integrate_one`).
     fun, args, t0, t_end, tab, rtol, atol, first_step, max_step, max_steps
         As for :func:`integrate`.
     y0s : ndarray, shape (B, n)
     t_eval : ndarray, shape (m,)
         Non-empty.
+    work : Work
+    empty : Record
+        An empty record without dense output (:func:`.record.new_record`):
+        its dense-output buffers, never written, serve every trajectory.
+    y : ndarray, shape (B, m, n)
+        Output, NaN on entry: y[b, j] is trajectory b at t_eval[j]; stays NaN
+        at the times a failed trajectory did not reach.
 
     Returns
     -------
     status : ndarray of int, shape (B,)
-    y : ndarray, shape (B, n, m)
-        NaN at the times a failed trajectory did not reach.
     nfev, n_steps, n_accepted, n_rejected : ndarray of int, shape (B,)
     t_stop, h_stop : ndarray, shape (B,)
     """
-    n_batch, n = y0s.shape
-    y = np.full((n_batch, n, t_eval.shape[0]), np.nan)
+    n_batch = y0s.shape[0]
     status = np.empty(n_batch, dtype=np.int64)
     counts = np.empty((4, n_batch), dtype=np.int64)  # nfev, steps, accepted, rejected
     stops = np.empty((2, n_batch))  # t_stop, h_stop
+    K, y_work, y_new, y_stage, Q = work
+    work = Work(borrowed(K), borrowed(y_work), borrowed(y_new), borrowed(y_stage), borrowed(Q))
+    dense_t, dense_h, dense_Q = borrowed(empty.dense_t), borrowed(empty.dense_h), borrowed(empty.dense_Q)
+    tab = borrowed_tableau(tab)
+    y0s, t_eval, rtol, atol, y = borrowed(y0s), borrowed(t_eval), borrowed(rtol), borrowed(atol), borrowed(y)
     for b in range(n_batch):
         keep_dense = np.bool_(False)  # a runtime bool, not a literal False: the
         # compiled batch then calls the same compiled integrate as solve_ivp
-        result = integrate_one(
-            fun, args, t0, t_end, y0s[b], t_eval, tab, rtol, atol, first_step, max_step, max_steps, keep_dense
-        )
+        record = Record(t_eval, y[b], 0, dense_t, dense_h, dense_Q, 0)  # outputs go straight into y[b]
+        result = integrate_core(
+            fun, args, t0, t_end, y0s[b], t_eval, tab, rtol, atol, first_step, max_step, max_steps, keep_dense,
+            work, record,
+        )  # fmt: skip
         status[b] = result[0]
-        y_b = result[2]  # (m_reached, n)
-        for j in range(y_b.shape[0]):
-            for i in range(n):
-                y[b, i, j] = y_b[j, i]
-        counts[0, b], counts[1, b], counts[2, b], counts[3, b] = result[3], result[4], result[5], result[6]
-        stops[0, b], stops[1, b] = result[7], result[8]
-    return status, y, counts[0], counts[1], counts[2], counts[3], stops[0], stops[1]
+        counts[0, b], counts[1, b], counts[2, b], counts[3, b] = result[2], result[3], result[4], result[5]
+        stops[0, b], stops[1, b] = result[6], result[7]
+    return status, counts[0], counts[1], counts[2], counts[3], stops[0], stops[1]
 
 
 integrate_compiled = njit(integrate)
+integrate_one_compiled = njit(integrate_one)
 integrate_batch_compiled = njit(integrate_batch)

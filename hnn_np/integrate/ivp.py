@@ -22,8 +22,10 @@ from .checks import (
 )  # fmt: skip
 from .driver import (
     DONE, MAX_STEPS, NON_FINITE, STEP_TOO_SMALL,
-    integrate, integrate_batch, integrate_batch_compiled, integrate_compiled,
+    integrate, integrate_batch, integrate_batch_compiled, integrate_compiled, integrate_one, integrate_one_compiled,
+    new_work,
 )  # fmt: skip
+from .record import new_record
 from .results import BatchResult, DenseSolution, OdeResult
 
 __all__ = ["solve_ivp", "solve_ivp_batch"]
@@ -39,6 +41,9 @@ def _message(status: int, t_stop: float, h_stop: float, max_steps: int) -> str:
     if status == NON_FINITE:
         return f"fun returned a non-finite value (or the solution overflowed) in the step from t = {t_stop!r}."
     raise AssertionError(f"unknown exit code {status}")
+
+
+_DONE_MESSAGE = _message(DONE, 0.0, 0.0, 0)
 
 
 def solve_ivp(
@@ -106,11 +111,14 @@ def solve_ivp(
     args = check_args(args)
     fun, compiled = check_fun(fun, t0, y0, args)
 
-    run = integrate_compiled if compiled else integrate
+    core, run = (integrate_compiled, integrate_one_compiled) if compiled else (integrate, integrate_one)
+    dense = bool(dense_output)
+    work = new_work(tab, y0.size)
+    record = new_record(t0, y0, t_eval, 4 + tab.D.shape[0], dense)
     status, t, y, nfev, nsteps, naccepted, nrejected, t_stop, h_stop, dense_t, dense_h, dense_Q = run(
-        fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, bool(dense_output)
+        core, fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, dense, work, record
     )
-    sol = DenseSolution(dense_t, dense_h, dense_Q) if dense_output and dense_t.size > 0 else None
+    sol = DenseSolution(dense_t, dense_h, dense_Q) if dense and dense_t.size > 0 else None
     return OdeResult(
         t=t, y=y.T, sol=sol, nfev=int(nfev), naccepted=int(naccepted), nrejected=int(nrejected),
         nsteps=int(nsteps), status=0 if status == DONE else -1,
@@ -158,14 +166,19 @@ def solve_ivp_batch(
     args = check_args(args)
     fun, compiled = check_fun(fun, t0, y0s[0], args)
 
-    if compiled:
-        out = integrate_batch_compiled(
-            integrate_compiled, fun, args, t0, t_end, y0s, t_eval, tab, rtol, atol, first_step, max_step, max_steps
-        )
-    else:
-        out = integrate_batch(integrate, fun, args, t0, t_end, y0s, t_eval, tab, rtol, atol, first_step, max_step, max_steps)
-    status, y, nfev, nsteps, naccepted, nrejected, t_stop, h_stop = out
-    messages = [_message(int(s), float(t), float(h), max_steps) for s, t, h in zip(status, t_stop, h_stop)]
+    n_batch, n = y0s.shape
+    y = np.full((n_batch, t_eval.size, n), np.nan)  # filled by the driver
+    work = new_work(tab, n)
+    empty = new_record(t0, y0s[0], t_eval, 4 + tab.D.shape[0], False)
+    run, core = (integrate_batch_compiled, integrate_compiled) if compiled else (integrate_batch, integrate)
+    status, nfev, nsteps, naccepted, nrejected, t_stop, h_stop = run(
+        core, fun, args, t0, t_end, y0s, t_eval, tab, rtol, atol, first_step, max_step, max_steps, work, empty, y
+    )
+    y = y.transpose(0, 2, 1)  # (B, m, n) -> (B, n, m), a view: callers usually transpose back
+    messages = [
+        _DONE_MESSAGE if s == DONE else _message(s, t, h, max_steps)
+        for s, t, h in zip(status.tolist(), t_stop.tolist(), h_stop.tolist())
+    ]  # fmt: skip
     return BatchResult(
         t=t_eval, y=y, nfev=nfev, naccepted=naccepted, nrejected=nrejected, nsteps=nsteps,
         status=np.where(status == DONE, 0, -1), messages=messages, success=bool(np.all(status == DONE)),

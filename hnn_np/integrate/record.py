@@ -3,10 +3,11 @@
 The driver (:func:`.driver.integrate`) calls :func:`record_step` after every
 accepted step; it is compiled with the driver (not cached, so that the
 compiler may inline it) and copies with plain loops, which Numba compiles
-fast. :func:`new_record` and
-:func:`grow`, called once or rarely, never call ``fun``: Numba compiles them
-once and caches them on disk, so they can use NumPy's array assignments, slow
-as those are to compile.
+fast. :func:`new_record` makes the empty buffers before a run (in Python,
+:mod:`.ivp`); a batch writes its outputs at t_eval straight into its result
+instead (:func:`.driver.integrate_batch`). :func:`grow`, called rarely, never
+calls ``fun``: Numba compiles it once and caches it on disk, so it can use
+NumPy's array assignments, slow as those are to compile.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def record_step(record, t_eval, t_old, t, h, y, Q, dense):
     if t_eval.shape[0] > 0:
         direction = 1.0 if h > 0 else -1.0
         while n_out < t_eval.shape[0] and (t_eval[n_out] - t) * direction <= 0.0:
-            dense_eval(y_out[n_out], Q, (t_eval[n_out] - t_old) / h)
+            dense_eval(y_out, n_out, Q, (t_eval[n_out] - t_old) / h)
             n_out += 1
     else:
         if n_out == t_out.shape[0]:

@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from numba.extending import register_jitable
 
 __all__ = [
-    "UROUND", "set_row", "all_finite", "sum_of_squares", "stage_sum", "stage_state",
-    "rk_step", "error_norm", "initial_step",
+    "UROUND", "set_row", "all_finite", "row_finite", "matrix_finite", "scaled_sum_of_squares",
+    "stage_sum", "stage_state", "rk_step", "error_norm", "initial_step",
 ]  # fmt: skip
 
 UROUND = 2.3e-16  # dop853.f / dopri5.f default WORK(1): rounding unit of float64
@@ -43,19 +42,38 @@ def set_row(M, row, values):
 
 @register_jitable
 def all_finite(x):
-    """True when no entry of the C-contiguous array x is inf or NaN."""
-    for value in x.reshape(-1):
-        if not math.isfinite(value):
+    """True when no entry of the 1-D array x is inf or NaN."""
+    for i in range(x.shape[0]):
+        if not math.isfinite(x[i]):
             return False
     return True
 
 
 @register_jitable
-def sum_of_squares(x):
-    """sum_i x_i^2 for a 1-D array, summed in the order i = 0, 1, ..."""
+def row_finite(M, row):
+    """True when no entry of the row M[row, :] is inf or NaN (without a view of the row)."""
+    for i in range(M.shape[1]):
+        if not math.isfinite(M[row, i]):
+            return False
+    return True
+
+
+@register_jitable
+def matrix_finite(M):
+    """True when no entry of the 2-D array M is inf or NaN."""
+    for row in range(M.shape[0]):
+        if not row_finite(M, row):
+            return False
+    return True
+
+
+@register_jitable
+def scaled_sum_of_squares(x, y0, atol, rtol):
+    """sum_i (x_i / sk_i)^2 with sk_i = atol_i + rtol_i |y0_i|, summed in the order i = 0, 1, ..."""
     total = 0.0
     for i in range(x.shape[0]):
-        total += x[i] * x[i]
+        scaled = x[i] / (atol[i] + rtol[i] * abs(y0[i]))
+        total += scaled * scaled
     return total
 
 
@@ -181,7 +199,7 @@ def error_norm(K, y, y_new, h, tab, atol, rtol):
 
 
 @register_jitable
-def initial_step(fun, t0, y0, f0, direction, hmax, tab, atol, rtol, args):
+def initial_step(fun, t0, y0, f0, direction, hmax, tab, atol, rtol, args, work):
     """Hairer's initial step guess (function HINIT of dop853.f and dopri5.f).
 
     With ``sk_i = atol_i + rtol_i |y0_i|``, ``d0 = sum_i (y0_i/sk_i)^2`` and
@@ -208,21 +226,26 @@ def initial_step(fun, t0, y0, f0, direction, hmax, tab, atol, rtol, args):
     tab : Tableau
     atol, rtol : ndarray, shape (n,)
     args : tuple
+    work : ndarray, shape (n,)
+        Work array (the Euler step, then f1 - f0).
 
     Returns
     -------
     h : float
     """
-    sk = atol + rtol * np.abs(y0)
-    d1 = sum_of_squares(f0 / sk)
-    d0 = sum_of_squares(y0 / sk)
+    d1 = scaled_sum_of_squares(f0, y0, atol, rtol)
+    d0 = scaled_sum_of_squares(y0, y0, atol, rtol)
     if d1 <= 1e-10 or d0 <= 1e-10:
         h = 1.0e-6
     else:
         h = math.sqrt(d0 / d1) * 0.01
     h = direction * min(h, hmax)
-    f1 = fun(t0 + h, y0 + h * f0, *args)
-    d2 = math.sqrt(sum_of_squares((f1 - f0) / sk)) / h
+    for i in range(y0.shape[0]):
+        work[i] = y0[i] + h * f0[i]  # the Euler step
+    f1 = fun(t0 + h, work, *args)
+    for i in range(y0.shape[0]):
+        work[i] = f1[i] - f0[i]
+    d2 = math.sqrt(scaled_sum_of_squares(work, y0, atol, rtol)) / h
     if not math.isfinite(d2):
         return math.nan
     d12 = max(abs(d2), math.sqrt(d1))
