@@ -33,9 +33,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 @pytest.fixture(scope="session", autouse=True)
 def warm_numba_kernels():
     """Compile (or load from cache) every jitted kernel once per session."""
-    try:
-        from hnn_np import kernels
-    except ImportError:  # pragma: no cover - kernels not written yet
-        return
-    if hasattr(kernels, "warm_up"):
-        kernels.warm_up()
+    from hnn_np import fast, kernels
+
+    kernels.warm_up()
+    fast.warm_up()
