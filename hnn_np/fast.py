@@ -56,6 +56,9 @@ workspace's ``batch_size``.
   slower than the serial one at every percentile measured, with the machine
   quiet or shared.
 
+A linear HNN (no hidden layer) is a toy: it calls :func:`hnn_np.hnn.loss_and_grad`
+(which allocates) and copies the result into the workspace.
+
 The baseline path (``kind="baseline"``) is plain backprop, with the same
 ``out=`` products and ``z_bar[l] = a_bar[l+1] * s1[l]`` computed in place.
 
@@ -94,8 +97,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from . import hnn, optim
 from . import kernels as K
-from . import optim
 from ._checks import check_params
 from .hnn import symplectic, symplectic_adjoint
 
@@ -398,9 +401,8 @@ class StepWorkspace:
             raise ValueError(f"batch_size must be >= 1; got {batch_size}")
         sizes = [params[0][0].shape[0]] + [W.shape[1] for W, _ in params]
         L = len(params)
-        if kind == "hnn" and (sizes[0] % 2 or L < 2):
-            raise ValueError(f"the fast HNN path needs an even input size and a hidden layer; "
-                             f"got sizes {tuple(sizes)} (use hnn.loss_and_grad)")
+        if kind == "hnn" and sizes[0] % 2:
+            raise ValueError(f"an HNN needs an even input size (q, p); params take {sizes[0]} inputs")
         if kind == "baseline" and sizes[-1] != sizes[0]:
             raise ValueError(f"a baseline's output size must equal its input size {sizes[0]}; "
                              f"got {sizes[-1]}")
@@ -527,6 +529,11 @@ class StepWorkspace:
         z_bar, zW_bar, PT, Q = v["z_bar"], v["zW_bar"], v["PT"], v["Q"]
         L = len(W)
         matmul, tanh = np.matmul, np.tanh
+        if L == 1:  # a linear H, a toy: the reference's numbers, copied into the buffers
+            loss, ref = hnn.loss_and_grad(list(zip(W, b)), a[0], v["dxdt"], v["w_row"] if has_w else None)
+            for (dW, db), (ref_dW, ref_db) in zip(grads, ref):
+                dW[...], db[...] = ref_dW, ref_db
+            return loss
 
         # Forward pass: a[l+1] = tanh(a[l] @ W[l] + b[l]), l = 0 .. L-2.
         for l in range(L - 1):
