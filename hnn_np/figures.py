@@ -17,6 +17,7 @@ fig9_masks_normalized_numerical.png     the same from numerical derivatives (4.4
 fig10_masks_best.png                    the same for our best-analytic and best-numerical
 fig11_training_curves.png               train and test loss of every run
 metrics.json                            all metrics, one entry per experiment
+metrics.md                              the README's results table
 ======================================  ===========================================
 """
 
@@ -227,6 +228,27 @@ def draw_all(folder="figures", runs="runs", comp=None):
     fig11_training_curves(folder, runs, PAPER_RUNS + BEST_RUNS)
 
 
+def metrics_table(summary) -> str:
+    """The README's results table (Markdown) from :func:`make_figures`' summary."""
+    head = ("| experiment | grid ‖Ŝ−S‖/‖S‖ ≤ 1e-3 | ≤ 5e-4 | median | 99th pct. | "
+            "max energy error on test trajectories | train time |\n|---|---|---|---|---|---|---|\n")
+    rows = []
+    for name in PAPER_RUNS + BEST_RUNS:
+        m = summary[name]
+        energy = f"{m['traj_energy_max']:.1e}" if "traj_energy_max" in m else "— (no energy)"
+        rows.append(f"| `{name}` | {100 * m['grid_field_within_0.001']:.2f} % | "
+                    f"{100 * m['grid_field_within_0.0005']:.2f} % | {m['grid_field_median']:.1e} | "
+                    f"{m['grid_field_p99']:.1e} | {energy} | {m['train_seconds']:.0f} s |")
+    return head + "\n".join(rows) + "\n"
+
+
+def _write_text(path, text):
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".md", dir=os.path.dirname(os.path.abspath(path)))
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 def make_figures(folder="figures", runs="runs", quick=False, progress=None, log=print):
     """Train every experiment, evaluate it, and draw every figure.
 
@@ -250,5 +272,6 @@ def make_figures(folder="figures", runs="runs", quick=False, progress=None, log=
     summary["quick"] = bool(quick)
     summary["seconds"] = time.perf_counter() - t_start
     E.save_metrics(os.path.join(folder, "metrics.json"), summary)
+    _write_text(os.path.join(folder, "metrics.md"), metrics_table(summary))
     log(f"figures written to {folder}/ in {summary['seconds']:.0f} s")
     return summary
