@@ -44,6 +44,8 @@ def _parser():
     f.add_argument("--out", default="figures", help="folder for the PNGs and metrics.json (default: figures)")
     f.add_argument("--runs", default="runs", help="folder for models and datasets (default: runs)")
     f.add_argument("--quiet", action="store_true", help="no progress bars")
+    f.add_argument("--jobs", type=int, default=2,
+                   help="experiments trained at once, one BLAS thread each (default 2; 1 = in turn)")
     a = sub.add_parser("ablation", help="train each variant of the best-* recipes, one change at a time")
     a.add_argument("--out", default="figures/ablation.json", help="JSON file of the results")
     a.add_argument("--runs", default="runs/ablation", help="folder for the variants' models")
@@ -77,7 +79,10 @@ def main(argv=None) -> int:
         elif args.command == "figures":
             from .figures import make_figures
 
-            make_figures(args.out, args.runs, quick=args.quick, progress=False if args.quiet else None)
+            if args.jobs < 1:
+                raise ValueError(f"--jobs must be >= 1; got {args.jobs}")
+            make_figures(args.out, args.runs, quick=args.quick, jobs=args.jobs,
+                         progress=False if args.quiet else None)
         elif args.command == "ablation":
             from .ablation import run_ablation, write_ablation
 
