@@ -132,3 +132,17 @@ def test_no_output_is_a_borrowed_view(t_end):
     batch = solve_ivp_batch(mlp_field, (0.0, t_end), Y0S, np.linspace(0.0, t_end, 5), rtol=1e-9, atol=1e-9, args=ARGS)
     for array in (batch.y, batch.nfev, batch.status):
         assert owns_its_memory(array)
+
+
+def test_solve_ivp_and_the_batch_share_one_compiled_driver():
+    """The batch hands the driver borrowed views, which have the types of the arrays solve_ivp passes."""
+    from numba import typeof
+
+    from hnn_np.integrate.driver import integrate_compiled
+
+    options = dict(rtol=1e-8, atol=1e-10, args=ARGS)
+    solve_ivp(mlp_field, (0.0, 1.0), Y0S[0], t_eval=T_EVAL / 10, **options)
+    solve_ivp(mlp_field, (0.0, 1.0), Y0S[0], dense_output=True, **options)
+    solve_ivp_batch(mlp_field, (0.0, 1.0), Y0S, T_EVAL / 10, **options)
+    for_this_fun = [sig for sig in integrate_compiled.signatures if sig[0] == typeof(mlp_field)]
+    assert len(for_this_fun) == 1

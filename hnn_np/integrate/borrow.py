@@ -6,18 +6,20 @@ whenever the array is passed to a function or bound to a variable, and
 subtracts 1 again later. LLVM deletes such pairs only when nothing between them
 could free memory, and in the integrator something always does: each call of
 ``fun`` returns a new array that is freed once copied into K. So the counting
-stayed, about 20 atomic operations per call of ``fun``: half the run time.
+stayed, about 20 atomic operations per call of ``fun``: over a third of the
+run time.
 
 An array made by ``numba.carray(pointer, shape)`` over memory it does not own
 has no reference count at all (a null meminfo, for which Numba's increments
 and decrements are a compare and return). :func:`borrowed` makes such a view
-of an array; the compiled entry points of the driver borrow every array they
-hand to the step loop.
+of an array (its Numba type unchanged); the compiled batch
+(:func:`.driver.integrate_batch`) borrows every array it hands to the step
+loop.
 
 The rule that keeps this safe: a borrowed view must not outlive the array it
 was made from. Here the owners are the arguments of the compiled call, held by
 the Python caller until the call returns, and no borrowed view is returned to
-Python (the driver returns copies or arrays it allocated itself).
+Python (the batch returns arrays it allocated itself).
 
 Called from Python (the interpreted twin) :func:`borrowed` returns its
 argument unchanged.
@@ -25,24 +27,14 @@ argument unchanged.
 
 from __future__ import annotations
 
-from numba import carray, types
-from numba.core.errors import TypingError
-from numba.extending import intrinsic, overload, register_jitable
+from llvmlite import ir
+from numba import types
+from numba.core.imputils import impl_ret_borrowed
+from numba.extending import lower_builtin, register_jitable, type_callable
 
 from .tableau import Tableau
 
 __all__ = ["borrowed", "borrowed_tableau"]
-
-
-@intrinsic
-def _data_pointer(typingctx, array):
-    """The address of an array's first element, as a typed pointer (for ``numba.carray``)."""
-    signature = types.CPointer(array.dtype)(array)
-
-    def codegen(context, builder, sig, args):
-        return context.make_array(sig.args[0])(context, builder, args[0]).data
-
-    return signature, codegen
 
 
 def borrowed(array):
@@ -50,20 +42,33 @@ def borrowed(array):
     return array
 
 
-@overload(borrowed)
-def _borrowed(array):
-    if not (isinstance(array, types.Array) and array.layout == "C"):
-        raise TypingError(f"borrowed() needs a C-contiguous array; got {array}")
+# Compiled, borrowed(array) is typed and generated directly (Numba's low-level
+# extension API, no separate compilation per array type): the same array
+# structure (data pointer, shape, strides; same type) with its meminfo and
+# parent pointers set to NULL, the representation Numba gives arrays made by
+# numba.carray from a raw pointer.
 
-    def impl(array):
-        return carray(_data_pointer(array), array.shape)
 
-    return impl
+@type_callable(borrowed)
+def _type_borrowed(context):
+    def typer(array):
+        if isinstance(array, types.Array) and array.layout == "C":
+            return array
+
+    return typer
+
+
+@lower_builtin(borrowed, types.Array)
+def _lower_borrowed(context, builder, sig, args):
+    view = context.make_array(sig.args[0])(context, builder, args[0])
+    view.meminfo = ir.Constant(view.meminfo.type, None)
+    view.parent = ir.Constant(view.parent.type, None)
+    return impl_ret_borrowed(context, builder, sig.return_type, view._getvalue())
 
 
 @register_jitable
 def borrowed_tableau(tab):
-    """``tab`` with borrowed coefficient arrays (they become writeable views: never written)."""
+    """``tab`` with borrowed coefficient arrays."""
     return Tableau(
         borrowed(tab.A), borrowed(tab.B), borrowed(tab.C), borrowed(tab.E), borrowed(tab.E3), borrowed(tab.D),
         tab.n_stages, tab.order, tab.fsal_in_error, tab.safe, tab.fac1, tab.fac2, tab.beta, tab.expo1,

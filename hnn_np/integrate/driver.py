@@ -26,21 +26,21 @@ Function evaluations (nfev): 2 before the first step (f(t0, y0) and HINIT's
 Euler step; 1 when ``first_step`` is given), then DOP853 11 per step + 1 per
 accepted step (+ 3 per accepted step with dense output), RK45 6 per step.
 
-Three functions, all plain Python using only what Numba supports (they run
+Both functions here are plain Python using only what Numba supports (they run
 as written for a plain Python ``fun``):
 
 * :func:`integrate`, the controller above, for one trajectory; it writes into
   work arrays (:class:`Work`) and output buffers (:class:`.record.Record`)
   it is given, so that a batch allocates them once;
-* :func:`integrate_one` (for :func:`.solve_ivp`) and :func:`integrate_batch`
-  (for :func:`.solve_ivp_batch`), which hand every array to
-  :func:`integrate` as a *borrowed* view, one that Numba does not
-  reference-count (see :mod:`.borrow`; this halves the compiled run time),
-  and return arrays of their own.
+* :func:`integrate_batch` (for :func:`.solve_ivp_batch`), which runs it for
+  each initial state and hands it every array as a *borrowed* view, one that
+  Numba does not reference-count (:mod:`.borrow`; this takes a third off the
+  compiled run time).
 
-``integrate_compiled``, ``integrate_one_compiled`` and
-``integrate_batch_compiled`` are their Numba versions, used when ``fun`` is
-jitted; both entry points call the same ``integrate_compiled``. They are
+``integrate_compiled`` and ``integrate_batch_compiled`` are their Numba
+versions, used when ``fun`` is jitted; :func:`.solve_ivp` calls
+``integrate_compiled`` directly (with arrays it owns: borrowed views have the
+same Numba types, so the driver is compiled once for both). They are
 compiled for each ``fun`` (and type of ``args``) on first use, a few
 seconds, and not cached on disk: Numba cannot cache a function that takes
 another jitted function as an argument (it would store a new copy in every
@@ -55,15 +55,14 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dense import dense_coefficients
 from .borrow import borrowed, borrowed_tableau
+from .dense import dense_coefficients
 from .record import Record, record_step
 from .rk import UROUND, all_finite, error_norm, initial_step, matrix_finite, rk_step, row_finite, set_row
 
 __all__ = [
     "DONE", "MAX_STEPS", "STEP_TOO_SMALL", "NON_FINITE", "Work", "new_work",
-    "integrate", "integrate_one", "integrate_batch",
-    "integrate_compiled", "integrate_one_compiled", "integrate_batch_compiled",
+    "integrate", "integrate_batch", "integrate_compiled", "integrate_batch_compiled",
 ]  # fmt: skip
 
 # Exit codes of integrate: dop853.f's IDID = 1, -2, -3 (its -4 is the stiffness
@@ -235,50 +234,6 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
     return status, record, nfev, n_steps, n_accepted, n_rejected, t, h
 
 
-def integrate_one(integrate_core, fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, dense, work, record):
-    """:func:`integrate` for :func:`.solve_ivp`: borrows the arrays, returns copies of the outputs.
-
-    Parameters
-    ----------
-    integrate_core : callable
-        :func:`integrate`, or ``integrate_compiled`` (compiled once, shared
-        with :func:`integrate_batch`).
-    fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, dense
-        As for :func:`integrate`.
-    work : Work
-    record : Record
-        Empty output buffers (:func:`.record.new_record`).
-
-    Returns
-    -------
-    status : int
-    t_out : ndarray, shape (k,)
-    y_out : ndarray, shape (k, n)
-        Every accepted step (with t0), or the reached part of ``t_eval``.
-    nfev, n_steps, n_accepted, n_rejected : int
-    t_stop, h_stop : float
-    dense_t, dense_h : ndarray, shape (k_d,)
-    dense_Q : ndarray, shape (k_d, 4 + R, n)
-        Start, size and coefficients of each accepted step (k_d = 0 unless
-        ``dense``).
-    """
-    K, y, y_new, y_stage, Q = work
-    work = Work(borrowed(K), borrowed(y), borrowed(y_new), borrowed(y_stage), borrowed(Q))
-    record = Record(
-        borrowed(record.t), borrowed(record.y), record.n,
-        borrowed(record.dense_t), borrowed(record.dense_h), borrowed(record.dense_Q), record.n_dense,
-    )  # fmt: skip
-    status, record, nfev, n_steps, n_accepted, n_rejected, t_stop, h_stop = integrate_core(
-        fun, args, t0, t_end, borrowed(y0), borrowed(t_eval), borrowed_tableau(tab), borrowed(rtol), borrowed(atol),
-        first_step, max_step, max_steps, dense, work, record,
-    )  # fmt: skip
-    n, n_dense = record.n, record.n_dense
-    return (
-        status, record.t[:n].copy(), record.y[:n].copy(), nfev, n_steps, n_accepted, n_rejected, t_stop, h_stop,
-        record.dense_t[:n_dense].copy(), record.dense_h[:n_dense].copy(), record.dense_Q[:n_dense].copy(),
-    )  # fmt: skip
-
-
 def integrate_batch(
     integrate_core, fun, args, t0, t_end, y0s, t_eval, tab, rtol, atol, first_step, max_step, max_steps, work, empty, y,
 ):  # fmt: skip
@@ -290,8 +245,8 @@ def integrate_batch(
     Parameters
     ----------
     integrate_core : callable
-        :func:`integrate`, or ``integrate_compiled`` (compiled once, shared
-        with :func:`integrate_one`).
+        :func:`integrate`, or ``integrate_compiled`` (the compiled driver that
+        :func:`.solve_ivp` calls too).
     fun, args, t0, t_end, tab, rtol, atol, first_step, max_step, max_steps
         As for :func:`integrate`.
     y0s : ndarray, shape (B, n)
@@ -335,5 +290,4 @@ def integrate_batch(
 
 
 integrate_compiled = njit(integrate)
-integrate_one_compiled = njit(integrate_one)
 integrate_batch_compiled = njit(integrate_batch)

@@ -23,8 +23,7 @@ from .checks import (
 )  # fmt: skip
 from .driver import (
     DONE, MAX_STEPS, NON_FINITE, STEP_TOO_SMALL,
-    integrate, integrate_batch, integrate_batch_compiled, integrate_compiled, integrate_one, integrate_one_compiled,
-    new_work,
+    integrate, integrate_batch, integrate_batch_compiled, integrate_compiled, new_work,
 )  # fmt: skip
 from .record import new_record
 from .results import BatchResult, DenseSolution, OdeResult
@@ -112,16 +111,19 @@ def solve_ivp(
     args = check_args(args)
     fun, compiled = check_fun(fun, t0, y0, args)
 
-    core, run = (integrate_compiled, integrate_one_compiled) if compiled else (integrate, integrate_one)
+    run = integrate_compiled if compiled else integrate
     dense = bool(dense_output)
-    work = new_work(tab, y0.size)
-    record = new_record(t0, y0, t_eval, 4 + tab.D.shape[0], dense)
-    status, t, y, nfev, nsteps, naccepted, nrejected, t_stop, h_stop, dense_t, dense_h, dense_Q = run(
-        core, fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, dense, work, record
-    )
-    sol = DenseSolution(dense_t, dense_h, dense_Q) if dense and dense_t.size > 0 else None
+    status, record, nfev, nsteps, naccepted, nrejected, t_stop, h_stop = run(
+        fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, dense,
+        new_work(tab, y0.size), new_record(t0, y0, t_eval, 4 + tab.D.shape[0], dense),
+    )  # fmt: skip
+    n, n_dense = record.n, record.n_dense
+    t, y = record.t[:n].copy(), record.y[:n].T.copy()
+    sol = None
+    if dense and n_dense > 0:
+        sol = DenseSolution(record.dense_t[:n_dense].copy(), record.dense_h[:n_dense].copy(), record.dense_Q[:n_dense].copy())
     return OdeResult(
-        t=t, y=y.T, sol=sol, nfev=int(nfev), naccepted=int(naccepted), nrejected=int(nrejected),
+        t=t, y=y, sol=sol, nfev=int(nfev), naccepted=int(naccepted), nrejected=int(nrejected),
         nsteps=int(nsteps), status=0 if status == DONE else -1,
         message=_message(status, float(t_stop), float(h_stop), max_steps), success=bool(status == DONE),
     )  # fmt: skip
