@@ -6,9 +6,9 @@ compiled by Numba when ``fun`` is a Numba-jitted function (a
 Python otherwise. Both versions take the same steps and give the same numbers.
 
 Compilation: the first call with a given jitted ``fun`` (and types of
-``args``) compiles the driver for it, 6-9 s of CPU on a small machine, and
-the entry point of the other function about 2 s more (both share the
-compiled driver); later calls in the process reuse it. The driver cannot be
+``args``) compiles the driver for it, 5-7 s of CPU on a small machine, and
+solve_ivp_batch's loop around it about 2 s more (both use the same compiled
+driver); later calls in the process reuse it. The driver cannot be
 cached on disk: Numba does not cache functions that take another jitted
 function as an argument. ``fun`` must not keep a reference to the array y it
 is given (a work array that is overwritten).
