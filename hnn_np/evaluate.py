@@ -25,10 +25,10 @@ All metrics are plain floats in a dict, saved as JSON beside the model.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 
 import numpy as np
+
+from ._atomic import atomic_write
 
 __all__ = ["calibrated_energy", "trajectory_energy_error", "grid", "grid_errors",
            "evaluate_model", "save_metrics", "TOLERANCES"]
@@ -130,16 +130,8 @@ def evaluate_model(model, system, x_test_traj=None, radius=100.0, n=201, return_
 
 def save_metrics(path, metrics: dict):
     """Write metrics as pretty JSON, atomically (temporary file, then rename)."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(metrics, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    def write(f):
+        json.dump(metrics, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+    atomic_write(path, write, mode="w", suffix=".json")

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 
 import numpy as np
@@ -33,6 +32,7 @@ import numpy as np
 from . import data as D
 from . import evaluate as E
 from . import experiments as X
+from ._atomic import atomic_write
 from .model import load_model
 
 __all__ = ["make_figures", "draw_all"]
@@ -54,14 +54,10 @@ def _plt():
 
 def _save(fig, folder, name):
     """Save to a temporary name in ``folder``, then rename into place."""
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png", bbox_inches="tight")
-        os.replace(tmp, os.path.join(folder, name))
+        atomic_write(os.path.join(folder, name),
+                     lambda f: fig.savefig(f, format="png", bbox_inches="tight"), suffix=".png")
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
         fig.clf()
 
 
@@ -243,10 +239,7 @@ def metrics_table(summary) -> str:
 
 
 def _write_text(path, text):
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".md", dir=os.path.dirname(os.path.abspath(path)))
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: f.write(text), mode="w", suffix=".md")
 
 
 def _run_one(name, runs, quick, progress):

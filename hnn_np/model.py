@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
 from . import baseline, hnn, mlp
+from ._atomic import atomic_write
 from ._checks import check_params
 
 __all__ = ["Model", "load_model", "FORMAT_VERSION", "atomic_save_npz"]
@@ -136,18 +136,7 @@ class Model:
 
 def atomic_save_npz(path, arrays: dict):
     """``np.savez`` to a temporary file beside ``path``, then rename it into place."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, lambda f: np.savez(f, **arrays), suffix=".npz")
 
 
 def load_model(path) -> Model:
