@@ -142,7 +142,7 @@ def adam_update_np(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step):
     p -= step_size * m / (np.sqrt(v) / sqrt_bc2 + eps)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # no zero-divisor checks, so the loop vectorises
 def _adam_update_nb(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step):
     step_size = lr / (1 - beta1**step)
     sqrt_bc2 = np.sqrt(1 - beta2**step)
@@ -174,4 +174,5 @@ def warm_up():
         mul_tanh_prime(a, a)
         tanh_second_adjoint(a, a, a, a)
         tanh_second_adjoint(a, a, a)
-        adam_update(a.copy(), a, a.copy(), a.copy(), 1e-3, 0.9, 0.999, 1e-8, 0.0, 1)
+        for x in (a, b):  # weights (2-D) and biases (1-D)
+            adam_update(x.copy(), x, x.copy(), x.copy(), 1e-3, 0.9, 0.999, 1e-8, 0.0, 1)
