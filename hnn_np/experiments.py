@@ -171,7 +171,9 @@ def run_experiment(name, out="runs", *, steps=None, seed=None, dtype=None, quick
     n_test = len(np.unique(test_set.traj))
     x_test_traj = test_set.x.reshape(n_test, -1, test_set.x.shape[1])
     metrics, grid = E.evaluate_model(model, SPRING, x_test_traj, radius=RADIUS, return_grid=True)
-    metrics.update(train_seconds=train_seconds, final_train_loss=float(model.history["train_loss"][-1]))
+    metrics["train_seconds"] = train_seconds
+    if model.history["train_loss"].size:
+        metrics["final_train_loss"] = float(model.history["train_loss"][-1])
     if model.history["test_loss"].size:
         metrics["final_test_loss"] = float(model.history["test_loss"][-1])
     if refit is not None:

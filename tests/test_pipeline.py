@@ -133,7 +133,7 @@ def test_run_experiment_overrides_steps_seed_and_dtype(tmp_path):
 
 def listed_outputs():
     """The files named in the table of the figures module's docstring."""
-    names = re.findall(r"^(\S+\.(?:png|json))\s", figures.__doc__, flags=re.M)
+    names = re.findall(r"^(\S+\.(?:png|json|md))\s", figures.__doc__, flags=re.M)
     assert "metrics.json" in names and len(names) >= 11
     return names
 
