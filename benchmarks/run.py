@@ -6,6 +6,10 @@
 2. DOP853 dataset generation against scipy's solve_ivp (benchmarks/bench_integrate.py).
 3. The wall time of `make figures QUICK=1` (into a temporary folder).
 
+By default the script restarts itself without OPENBLAS_CORETYPE and
+OPENBLAS_L2_SIZE, for its own process only, so that OpenBLAS picks the CPU's
+own kernel; the kernel that ran is printed (``--no-native-blas`` keeps them).
+
 Timings are medians; the machine is shared, so only ratios measured in this
 one run are meaningful.
 """
@@ -33,12 +37,16 @@ def time_quick_figures():
 
 
 def main():
-    import bench_integrate
     import bench_step
+
+    if "--no-native-blas" not in sys.argv:
+        bench_step._reexec_without_blas_pins()  # restart without OPENBLAS_CORETYPE/L2_SIZE (this process only)
+    import bench_integrate
 
     out = {"python": sys.version.split()[0]}
     print("== training step ==")
     out["step"] = bench_step.run()
+    bench_step.print_report(out["step"])
     print("\n== DOP853 dataset generation vs scipy ==")
     out["integrate"] = bench_integrate.run()
     print("\n== make figures QUICK=1 ==")
