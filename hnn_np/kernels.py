@@ -143,9 +143,7 @@ def adam_update_np(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step):
 
 
 @njit(cache=True, error_model="numpy")  # no zero-divisor checks, so the loop vectorises
-def _adam_update_nb(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step):
-    step_size = lr / (1 - beta1**step)
-    sqrt_bc2 = np.sqrt(1 - beta2**step)
+def _adam_update_nb(p, g, m, v, step_size, sqrt_bc2, beta1, beta2, eps, weight_decay):
     p1, g1, m1, v1 = p.ravel(), g.ravel(), m.ravel(), v.ravel()
     for i in range(p1.size):
         gi = g1[i]
@@ -161,7 +159,9 @@ def _adam_update_nb(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step):
 def adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step):
     """Numba twin of :func:`adam_update_np` (all arrays C-contiguous, one dtype)."""
     t = p.dtype.type
-    _adam_update_nb(p, g, m, v, t(lr), t(beta1), t(beta2), t(eps), t(weight_decay), step)
+    step_size = lr / (1 - beta1**step)  # bias corrections in float64, as torch does,
+    sqrt_bc2 = np.sqrt(1 - beta2**step)  # then cast: no cancellation in float32
+    _adam_update_nb(p, g, m, v, t(step_size), t(sqrt_bc2), t(beta1), t(beta2), t(eps), t(weight_decay))
 
 
 # --- warm-up -----------------------------------------------------------------
