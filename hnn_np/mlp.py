@@ -43,7 +43,7 @@ from ._checks import check_array, check_params, check_sizes
 
 __all__ = [
     "init_params", "forward", "input_gradient", "input_hessian",
-    "ForwardCache", "GradientCache", "forward_cache", "input_gradient_cache",
+    "ForwardCache", "GradientCache", "forward_cache", "input_gradient_cache", "forward_tangents",
     "n_params",
 ]
 
@@ -199,14 +199,7 @@ def input_hessian(params, x):
     a, g = fwd.a, grad.g
     if L == 1:  # a linear model has no curvature
         return np.zeros((N, n0, n0), dtype=x.dtype)
-    # Tangents carry a leading direction axis k: shape (n0, N, n), so each
-    # product with W[l] is one GEMM over all n0 * N rows.
-    a_dot = np.zeros((n0, N, n0), dtype=x.dtype)
-    a_dot[np.arange(n0), :, np.arange(n0)] = 1  # a_dot[0] = e_k
-    z_dot = []
-    for l in range(L - 1):
-        z_dot.append(_matmul_k(a_dot, params[l][0]))  # z_dot[l] = a_dot[l] @ W[l]
-        a_dot = (1 - a[l + 1] ** 2) * z_dot[l]  # a_dot[l+1] = s1[l] * z_dot[l]
+    z_dot = forward_tangents(params, fwd)
     g_dot = np.zeros_like(z_dot[-1])  # g_dot[L-1] = 0        (n0, N, n_{L-1})
     for l in range(L - 2, -1, -1):
         s1 = 1 - a[l + 1] ** 2
@@ -214,6 +207,29 @@ def input_hessian(params, x):
         d_dot = g_dot * s1 + g[l + 1] * s2 * z_dot[l]  # d_dot[l]
         g_dot = _matmul_k(d_dot, params[l][0].T)  # g_dot[l] = d_dot[l] @ W[l].T
     return np.ascontiguousarray(g_dot.transpose(1, 2, 0))  # (N, n0, n0): [n, i, k] = d2H/dx_i dx_k
+
+
+def forward_tangents(params, fwd: ForwardCache):
+    """Pre-activation tangents along every input direction e_k at once.
+
+    a_dot[0] = e_k;  z_dot[l] = a_dot[l] @ W[l];  a_dot[l+1] = s1[l] * z_dot[l]
+
+    The direction axis k comes first, shape (n0, N, n), so that each product
+    with W[l] is one GEMM over all n0 * N rows.
+
+    Returns
+    -------
+    z_dot : list of ndarray, z_dot[l] (n0, N, n_{l+1}) for l = 0 .. L-2
+    """
+    a = fwd.a
+    N, n0 = a[0].shape
+    a_dot = np.zeros((n0, N, n0), dtype=a[0].dtype)
+    a_dot[np.arange(n0), :, np.arange(n0)] = 1  # a_dot[0] = e_k
+    z_dot = []
+    for l in range(len(params) - 1):
+        z_dot.append(_matmul_k(a_dot, params[l][0]))  # z_dot[l] = a_dot[l] @ W[l]
+        a_dot = (1 - a[l + 1] ** 2) * z_dot[l]  # a_dot[l+1] = s1[l] * z_dot[l]
+    return z_dot
 
 
 def _matmul_k(t, M):

@@ -30,20 +30,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mlp import forward_cache
+from .mlp import forward_cache, forward_tangents
 
 __all__ = ["hidden_jacobian", "fit_output_layer"]
 
 
 def hidden_jacobian(params, x):
     """d a[L-1] / dx of the last hidden layer; x (N, n_0) -> (N, m, n_0)."""
-    N, n0 = x.shape
-    a = forward_cache(params, x).a
-    a_dot = np.zeros((n0, N, n0), dtype=x.dtype)  # direction k first: one GEMM per layer
-    a_dot[np.arange(n0), :, np.arange(n0)] = 1  # a_dot[0] = e_k
-    for l in range(len(params) - 1):
-        z_dot = (a_dot.reshape(-1, a_dot.shape[2]) @ params[l][0]).reshape(n0, N, -1)  # a_dot[l] @ W[l]
-        a_dot = (1 - a[l + 1] ** 2) * z_dot  # s1[l] * z_dot[l]
+    fwd = forward_cache(params, x)
+    if len(params) == 1:  # no hidden layer: a[L-1] = x
+        return np.broadcast_to(np.eye(x.shape[1], dtype=x.dtype), (x.shape[0],) + (x.shape[1],) * 2)
+    z_dot = forward_tangents(params, fwd)[-1]  # (n0, N, m)
+    a_dot = (1 - fwd.a[-1] ** 2) * z_dot  # a_dot[L-1] = s1[L-2] * z_dot[L-2]
     return a_dot.transpose(1, 2, 0)  # (N, m, n0)
 
 
