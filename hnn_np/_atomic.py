@@ -24,6 +24,8 @@ def atomic_write(path, write, mode="wb", suffix=".tmp"):
     try:
         with os.fdopen(fd, mode) as f:
             write(f)
+            f.flush()
+            os.fsync(f.fileno())  # the bytes are on disk before the rename makes them visible
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -27,6 +27,7 @@ import numpy as np
 
 from . import kernels as K
 from ._checks import check_array, check_params, check_weights
+from .losses import mse_and_adjoint
 from .mlp import forward_cache
 
 __all__ = ["predict", "loss_and_grad"]
@@ -71,17 +72,9 @@ def loss_and_grad(params, x, dxdt, weights=None):
     x, dxdt = _check(params, x, dxdt)
     w_row = check_weights(weights, x)
     L = len(params)
-    N, D = x.shape
     fwd = forward_cache(params, x)
     a = fwd.a
-    r = fwd.out - dxdt
-    if w_row is not None:  # weighted loss: r -> sqrt(w) r in the square
-        loss = float(np.mean(w_row[:, None] * r * r))
-        r = w_row[:, None] * r  # the adjoint below is 2 w r / M
-    else:
-        loss = float(np.mean(r * r))
-
-    out_bar = (2.0 / (N * D)) * r  # (N, 2n)
+    loss, out_bar = mse_and_adjoint(fwd.out, dxdt, w_row)  # out_bar = 2 w r / M  (N, 2n)
     grads = [None] * L
     grads[L - 1] = (a[L - 1].T @ out_bar, out_bar.sum(axis=0))
     a_bar = out_bar @ params[L - 1][0].T  # (N, n_{L-1})

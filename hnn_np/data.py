@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from hnn_np._atomic import atomic_write
 from hnn_np.integrate import solve_ivp_batch
 from hnn_np.systems import MassSpring, System, as_states
 
@@ -323,18 +323,9 @@ def train_test_split(ds: Dataset, test_fraction: float = 0.5, seed: int | None =
 
 def save_dataset(path, ds: Dataset) -> None:
     """Write ``ds`` to ``path`` as .npz, atomically (temp file, then ``os.replace``)."""
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{k: getattr(ds, k) for k in _ARRAYS},
-                     system=np.array(ds.system), meta=np.array(json.dumps(ds.meta)))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write(path, lambda f: np.savez(f, **{k: getattr(ds, k) for k in _ARRAYS},
+                                          system=np.array(ds.system),
+                                          meta=np.array(json.dumps(ds.meta))), suffix=".npz")
 
 
 def load_dataset(path) -> Dataset:

@@ -80,6 +80,7 @@ import numpy as np
 
 from . import kernels as K
 from ._checks import check_array, check_params, check_weights
+from .losses import mse_and_adjoint
 from .mlp import forward_cache, input_gradient_cache
 
 __all__ = ["vector_field", "loss_and_grad", "symplectic", "symplectic_adjoint"]
@@ -152,21 +153,14 @@ def loss_and_grad(params, x, dxdt, weights=None):
     w_row = check_weights(weights, x)
     L = len(params)
     W = [Wl for Wl, _ in params]
-    N, D = x.shape
 
     fwd = forward_cache(params, x)
     a = fwd.a  # a[l] (N, n_l)
     g, d = input_gradient_cache(params, fwd)  # g[l] (N, n_l), d[l] (N, n_{l+1})
     S = symplectic(g[0])  # (N, 2n)
-    r = S - dxdt
-    if w_row is not None:  # weighted loss: r -> sqrt(w) r in the square
-        loss = float(np.mean(w_row[:, None] * r * r))
-        r = w_row[:, None] * r  # the adjoint below is 2 w r / M
-    else:
-        loss = float(np.mean(r * r))
 
     # Step 0: the loss.
-    S_bar = (2.0 / (N * D)) * r  # (N, 2n)
+    loss, S_bar = mse_and_adjoint(S, dxdt, w_row)  # S_bar = 2 w r / M  (N, 2n)
     g_bar = [None] * L
     g_bar[0] = symplectic_adjoint(S_bar)  # dH_dx_bar (N, 2n)
 
