@@ -138,11 +138,13 @@ def test_solve_ivp_and_the_batch_share_one_compiled_driver():
     """The batch hands the driver borrowed views, which have the types of the arrays solve_ivp passes."""
     from numba import typeof
 
+    from hnn_np.integrate.calling import as_inplace
     from hnn_np.integrate.driver import integrate_compiled
 
     options = dict(rtol=1e-8, atol=1e-10, args=ARGS)
     solve_ivp(mlp_field, (0.0, 1.0), Y0S[0], t_eval=T_EVAL / 10, **options)
     solve_ivp(mlp_field, (0.0, 1.0), Y0S[0], dense_output=True, **options)
     solve_ivp_batch(mlp_field, (0.0, 1.0), Y0S, T_EVAL / 10, **options)
-    for_this_fun = [sig for sig in integrate_compiled.signatures if sig[0] == typeof(mlp_field)]
+    driven = as_inplace(mlp_field)  # the driver calls the in-place adapter of mlp_field
+    for_this_fun = [sig for sig in integrate_compiled.signatures if sig[0] == typeof(driven)]
     assert len(for_this_fun) == 1

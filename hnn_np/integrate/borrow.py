@@ -71,5 +71,5 @@ def borrowed_tableau(tab):
     """``tab`` with borrowed coefficient arrays."""
     return Tableau(
         borrowed(tab.A), borrowed(tab.B), borrowed(tab.C), borrowed(tab.E), borrowed(tab.E3), borrowed(tab.D),
-        tab.n_stages, tab.order, tab.fsal_in_error, tab.safe, tab.fac1, tab.fac2, tab.beta, tab.expo1,
+        tab.n_stages, tab.order, tab.fsal_in_error, tab.safe, tab.fac1, tab.fac2, tab.beta, tab.expo1, tab.key,
     )  # fmt: skip

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from numba.core.registry import CPUDispatcher
 
+from .calling import as_inplace, is_compiled
 from .dop853_coefficients import DOP853
 from .rk import UROUND
 from .rk45_coefficients import RK45
@@ -131,16 +131,31 @@ def check_args(args) -> tuple:
     return tuple(args)
 
 
-def check_fun(fun, t0: float, y0: np.ndarray, args: tuple):
-    """Call fun once at (t0, y0) to check its output; return (fun to integrate, is_compiled).
+def check_fun(fun, t0: float, y0: np.ndarray, args: tuple, inplace: bool = False):
+    """Call fun once at (t0, y0) to check it; return (the in-place fun to integrate, is_compiled).
 
-    A Numba-jitted ``fun`` must return a float64 array of y0's shape. A plain
-    Python ``fun`` may return any real array_like of that shape; it is wrapped
-    to return float64 arrays.
+    Returning convention (``inplace=False``): a Numba-jitted ``fun`` must return
+    a float64 array of y0's shape; a plain Python ``fun`` may return any real
+    array_like of that shape. Either is wrapped by :func:`.calling.as_inplace`.
+
+    In-place convention (``inplace=True``): ``fun(t, y, dy_dt, *args)`` must
+    write every entry of ``dy_dt``. It is called twice, with dy_dt prefilled
+    with two different values, and an entry that keeps the prefilled value both
+    times was not written.
     """
     if not callable(fun):
         raise ValueError(f"fun must be callable; got {fun!r}")
-    compiled = isinstance(fun, CPUDispatcher)
+    compiled = is_compiled(fun)
+    if inplace:
+        unwritten = np.ones(y0.shape, dtype=bool)
+        for fill in (7.0, -7.0):
+            dy_dt = np.full(y0.shape, fill)
+            fun(t0, y0.copy(), dy_dt, *args)
+            unwritten &= dy_dt == fill
+        if unwritten.any():
+            raise ValueError(f"an in-place fun(t, y, dy_dt, *args) must write every entry of dy_dt; "
+                             f"fun(t0, y0, dy_dt) left dy_dt[{int(np.argmax(unwritten))}] unwritten")
+        return fun, compiled
     dy_dt = fun(t0, y0, *args)
     if compiled and not (isinstance(dy_dt, np.ndarray) and dy_dt.dtype == np.float64):
         raise ValueError(f"a jitted fun must return a float64 ndarray; got {type(dy_dt).__name__}")
@@ -149,10 +164,4 @@ def check_fun(fun, t0: float, y0: np.ndarray, args: tuple):
         raise ValueError(f"fun(t0, y0, *args) must have the shape of y0 {y0.shape}; got {dy_dt.shape}")
     if not (np.issubdtype(dy_dt.dtype, np.floating) or np.issubdtype(dy_dt.dtype, np.integer)):
         raise ValueError(f"fun must return real values; got dtype {dy_dt.dtype}")
-    if compiled:
-        return fun, True
-
-    def fun_float64(t, y, *fun_args):
-        return np.asarray(fun(t, y, *fun_args), dtype=np.float64)
-
-    return fun_float64, False
+    return as_inplace(fun), compiled

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba.extending import register_jitable
 
-from .rk import set_row, stage_state
+from .rk import stage_state
 
 __all__ = ["dense_coefficients", "dense_eval", "dense_eval_many"]
 
@@ -36,6 +36,7 @@ def dense_coefficients(fun, t, y, y_new, h, K, y_stage, Q, tab, args):
     Parameters
     ----------
     fun : callable
+        ``fun(t, y, dy_dt, *args)``, writing into dy_dt (see :func:`.rk.rk_step`).
     t, h : float
     y, y_new : ndarray, shape (n,)
     K : ndarray, shape (S, n)
@@ -57,7 +58,7 @@ def dense_coefficients(fun, t, y, y_new, h, K, y_stage, Q, tab, args):
     s = tab.n_stages
     for i in range(s + 1, n_ext):
         stage_state(y_stage, y, h, tab.A, i, K, i)
-        set_row(K, i, fun(t + tab.C[i] * h, y_stage, *args))
+        fun(t + tab.C[i] * h, y_stage, K[i], *args)  # k_i, written into K[i]
     for i in range(y.shape[0]):
         y_diff = y_new[i] - y[i]
         bspl = h * K[0, i] - y_diff

@@ -258,5 +258,5 @@ EXPO1 = 1.0 / 8.0 - BETA * 0.2  # dop853.f: EXPO1 = 1/8 - 0.2 BETA
 DOP853 = Tableau(
     A=frozen(A), B=frozen(B), C=frozen(C), E=frozen(E), E3=frozen(E3), D=frozen(D),
     n_stages=N_STAGES, order=8, fsal_in_error=False,
-    safe=SAFE, fac1=FAC1, fac2=FAC2, beta=BETA, expo1=EXPO1,
+    safe=SAFE, fac1=FAC1, fac2=FAC2, beta=BETA, expo1=EXPO1, key=1,
 )  # fmt: skip

@@ -9,11 +9,12 @@ accepted and rejected steps as the Fortran. One pass of the loop, with
    ``0.1 |h| <= |t| uround`` (step size underflow);
 2. if ``(t + 1.01 h - t_end) posneg > 0``: ``h = t_end - t``, last step;
 3. one step (:func:`.rk.rk_step`) and its scaled error err
-   (:func:`.rk.error_norm`);
+   (:func:`.rk.error_norm`), both as written out by :mod:`.unrolled`;
 4. ``fac11 = err^expo1``, ``fac = fac11 / facold^beta`` (Lund stabilisation),
    ``fac = max(1/fac2, min(1/fac1, fac / safe))``, ``h_new = h / fac``;
 5. err <= 1, accepted: ``facold = max(err, 1e-4)``; k_s = f(t + h, y_new)
-   (DOP853 only; RK45 has it already); dense output if wanted; advance. Then
+   (DOP853 only; RK45 has it already); dense output if wanted
+   (:func:`.dense.dense_coefficients`, written out too); advance. Then
    ``|h_new| <= hmax`` and, right after a rejection, ``|h_new| <= |h|``;
 6. err > 1, rejected: ``h_new = h / min(1/fac1, fac11 / safe)``; rejections
    before the first accepted step are not counted (NREJCT).
@@ -55,10 +56,10 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from . import unrolled
 from .borrow import borrowed, borrowed_tableau
-from .dense import dense_coefficients
 from .record import Record, record_step
-from .rk import UROUND, all_finite, error_norm, initial_step, matrix_finite, rk_step, row_finite, set_row
+from .rk import UROUND, all_finite, initial_step, matrix_finite, row_finite
 
 __all__ = [
     "DONE", "MAX_STEPS", "STEP_TOO_SMALL", "NON_FINITE", "Work", "new_work",
@@ -107,7 +108,9 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
     Parameters
     ----------
     fun : callable
-        ``fun(t, y, *args) -> dy_dt``, shape (n,) -> (n,), float64.
+        ``fun(t, y, dy_dt, *args)`` writes f(t, y) into ``dy_dt`` (n,), float64:
+        the in-place convention (:mod:`.calling` turns a ``fun(t, y, *args)
+        -> dy_dt`` into one).
     args : tuple
     t0, t_end : float
         t_end may be smaller than t0 (backward in time).
@@ -156,14 +159,14 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
     t = t0
     for i in range(n):
         y[i] = y0[i]
-    set_row(K, 0, fun(t, y, *args))
+    fun(t, y, K[0], *args)  # k_0 = f(t0, y0)
     nfev = 1
     status = DONE if row_finite(K, 0) else NON_FINITE
     h = 0.0
     if status == DONE and first_step > 0.0:
         h = direction * first_step
     elif status == DONE:
-        h = initial_step(fun, t, y, K[0], direction, hmax, tab, atol, rtol, args, y_stage)
+        h = initial_step(fun, t, y, K[0], direction, hmax, tab, atol, rtol, args, y_stage, K[1])
         nfev += 1
         if not math.isfinite(h):
             status = NON_FINITE
@@ -186,8 +189,8 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
             last = True
         n_steps += 1
 
-        nfev += rk_step(fun, t, y, h, K, y_stage, y_new, tab, args)
-        err = error_norm(K, y, y_new, h, tab, atol, rtol)
+        nfev += unrolled.step(fun, t, y, h, K, y_stage, y_new, tab, args)
+        err = unrolled.error(K, y, y_new, h, tab, atol, rtol)
         if not (math.isfinite(err) and all_finite(y_new)):
             status = NON_FINITE
             break
@@ -200,13 +203,13 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
             facold = max(err, 1.0e-4)
             n_accepted += 1
             if not tab.fsal_in_error:
-                set_row(K, s, fun(t + h, y_new, *args))
+                fun(t + h, y_new, K[s], *args)  # k_s = f(t + h, y_new), FSAL
                 nfev += 1
             if not row_finite(K, s):
                 status = NON_FINITE
                 break
             if need_dense:
-                nfev += dense_coefficients(fun, t, y, y_new, h, K, y_stage, Q, tab, args)
+                nfev += unrolled.dense(fun, t, y, y_new, h, K, y_stage, Q, tab, args)
                 if not matrix_finite(Q):
                     status = NON_FINITE
                     break
@@ -289,5 +292,5 @@ def integrate_batch(
     return status, counts[0], counts[1], counts[2], counts[3], stops[0], stops[1]
 
 
-integrate_compiled = njit(integrate)
-integrate_batch_compiled = njit(integrate_batch)
+integrate_compiled = njit(nogil=True)(integrate)
+integrate_batch_compiled = njit(nogil=True)(integrate_batch)  # solve_ivp_batch's threads run it at once

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .calling import as_inplace
 from .rk import rk_step
 
 __all__ = ["fixed_step_solve"]
@@ -22,7 +23,7 @@ def fixed_step_solve(fun, t_span, y0, n_steps, tab, args=()):
     Parameters
     ----------
     fun : callable
-        ``fun(t, y, *args)``, shape (n,) -> (n,).
+        ``fun(t, y, *args) -> dy_dt``, shape (n,) -> (n,).
     t_span : (float, float)
     y0 : array_like, shape (n,)
     n_steps : int
@@ -34,6 +35,7 @@ def fixed_step_solve(fun, t_span, y0, n_steps, tab, args=()):
     y : ndarray, shape (n,)
         The solution at ``t_span[1]``.
     """
+    fun = as_inplace(fun)  # fun(t, y, dy_dt, *args), as rk_step calls it
     t0, t_end = float(t_span[0]), float(t_span[1])
     h = (t_end - t0) / n_steps
     y = np.array(y0, dtype=np.float64)
@@ -41,12 +43,12 @@ def fixed_step_solve(fun, t_span, y0, n_steps, tab, args=()):
     y_stage = np.empty_like(y)
     s = tab.n_stages
     K = np.empty((tab.A.shape[0], y.shape[0]))
-    K[0] = fun(t0, y, *args)
+    fun(t0, y, K[0], *args)
     for step in range(n_steps):
         t = t0 + step * h
         rk_step(fun, t, y, h, K, y_stage, y_new, tab, args)
         y, y_new = y_new, y
         if not tab.fsal_in_error:
-            K[s] = fun(t + h, y, *args)
+            fun(t + h, y, K[s], *args)
         K[0] = K[s]
     return y

@@ -16,6 +16,9 @@ is given (a work array that is overwritten).
 
 from __future__ import annotations
 
+import numbers
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from .checks import (
@@ -48,7 +51,7 @@ _DONE_MESSAGE = _message(DONE, 0.0, 0.0, 0)
 
 def solve_ivp(
     fun, t_span, y0, method="DOP853", t_eval=None, rtol=1e-3, atol=1e-6, first_step=None,
-    max_step=np.inf, dense_output=False, max_steps=100000, args=(),
+    max_step=np.inf, dense_output=False, max_steps=100000, args=(), inplace=False,
 ) -> OdeResult:  # fmt: skip
     """Solve y' = fun(t, y, *args), y(t0) = y0, with Hairer's DOP853 or DOPRI5.
 
@@ -82,6 +85,10 @@ def solve_ivp(
         The run fails after more than ``max_steps`` steps (dop853.f's NMAX).
     args : tuple
         Extra arguments of ``fun`` (scalars and arrays).
+    inplace : bool
+        ``fun(t, y, dy_dt, *args)`` writes the derivative into ``dy_dt``
+        instead of returning it (:mod:`.calling`): no array is allocated per
+        call, the fastest form for a jitted ``fun``. Same steps, same numbers.
 
     Returns
     -------
@@ -109,7 +116,7 @@ def solve_ivp(
     t_eval = np.zeros(0) if t_eval is None else check_t_eval(t_eval, t0, t_end)
     first_step, max_step, max_steps = check_steps(first_step, max_step, max_steps, t0, t_end)
     args = check_args(args)
-    fun, compiled = check_fun(fun, t0, y0, args)
+    fun, compiled = check_fun(fun, t0, y0, args, inplace)
 
     run = integrate_compiled if compiled else integrate
     dense = bool(dense_output)
@@ -131,22 +138,27 @@ def solve_ivp(
 
 def solve_ivp_batch(
     fun, t_span, y0s, t_eval, method="DOP853", rtol=1e-3, atol=1e-6, first_step=None,
-    max_step=np.inf, max_steps=100000, args=(),
+    max_step=np.inf, max_steps=100000, args=(), inplace=False, workers=1,
 ) -> BatchResult:  # fmt: skip
     """Integrate B initial states in one call: :func:`solve_ivp` for each row of y0s.
 
-    With a Numba-jitted ``fun`` the loop over the B states runs compiled
-    (sequentially, so results do not depend on threads). Used to generate
-    datasets and to roll out a learned vector field (pass its weights in
-    ``args``).
+    With a Numba-jitted ``fun`` the loop over the B states runs compiled,
+    without the GIL. Used to generate datasets and to roll out a learned
+    vector field (pass its weights in ``args``).
 
     Parameters
     ----------
-    fun, t_span, method, rtol, atol, first_step, max_step, max_steps, args
+    fun, t_span, method, rtol, atol, first_step, max_step, max_steps, args, inplace
         As for :func:`solve_ivp`.
     y0s : array_like, shape (B, n)
     t_eval : array_like, shape (m,)
         Output times (required).
+    workers : int
+        Threads that integrate contiguous blocks of rows at once (jitted
+        ``fun`` only; a Python ``fun`` always runs in one). Each trajectory is
+        computed exactly as alone, so the result does not depend on
+        ``workers``. ``fun`` must then be safe to call from several threads
+        (a pure function of its arguments is).
 
     Returns
     -------
@@ -167,16 +179,33 @@ def solve_ivp_batch(
     t_eval = check_t_eval(t_eval, t0, t_end)
     first_step, max_step, max_steps = check_steps(first_step, max_step, max_steps, t0, t_end)
     args = check_args(args)
-    fun, compiled = check_fun(fun, t0, y0s[0], args)
+    fun, compiled = check_fun(fun, t0, y0s[0], args, inplace)
+    if not isinstance(workers, numbers.Integral) or workers < 1:
+        raise ValueError(f"workers must be a positive integer; got {workers!r}")
 
     n_batch, n = y0s.shape
     y = np.full((n_batch, t_eval.size, n), np.nan)  # filled by the driver
-    work = new_work(tab, n)
-    empty = new_record(t0, y0s[0], t_eval, 4 + tab.D.shape[0], False)
     run, core = (integrate_batch_compiled, integrate_compiled) if compiled else (integrate_batch, integrate)
-    status, nfev, nsteps, naccepted, nrejected, t_stop, h_stop = run(
-        core, fun, args, t0, t_end, y0s, t_eval, tab, rtol, atol, first_step, max_step, max_steps, work, empty, y
-    )
+
+    def block(rows):  # the rows[0]:rows[1] block, with its own work arrays
+        work = new_work(tab, n)
+        empty = new_record(t0, y0s[0], t_eval, 4 + tab.D.shape[0], False)
+        return run(
+            core, fun, args, t0, t_end, y0s[rows[0]:rows[1]], t_eval, tab, rtol, atol, first_step, max_step,
+            max_steps, work, empty, y[rows[0]:rows[1]],
+        )  # fmt: skip
+
+    n_blocks = min(int(workers), n_batch) if compiled else 1
+    edges = np.linspace(0, n_batch, n_blocks + 1).astype(int)
+    blocks = list(zip(edges[:-1], edges[1:]))
+    if n_blocks == 1:
+        results = [block(blocks[0])]
+    else:
+        with ThreadPoolExecutor(n_blocks) as pool:  # the compiled batch runs without the GIL
+            results = list(pool.map(block, blocks))
+    status, nfev, nsteps, naccepted, nrejected, t_stop, h_stop = (
+        np.concatenate(parts) for parts in zip(*results)
+    )  # fmt: skip
     y = y.transpose(0, 2, 1)  # (B, m, n) -> (B, n, m), a view: callers usually transpose back
     messages = [
         _DONE_MESSAGE if s == DONE else _message(s, t, h, max_steps)

@@ -27,7 +27,7 @@ from numba.extending import register_jitable
 
 __all__ = [
     "UROUND", "set_row", "all_finite", "row_finite", "matrix_finite", "scaled_sum_of_squares",
-    "stage_sum", "stage_state", "rk_step", "error_norm", "initial_step",
+    "stage_sum", "stage_state", "rk_step", "error_norm", "error_from_sums", "initial_step",
 ]  # fmt: skip
 
 UROUND = 2.3e-16  # dop853.f / dopri5.f default WORK(1): rounding unit of float64
@@ -120,8 +120,9 @@ def rk_step(fun, t, y, h, K, y_stage, y_new, tab, args):
     Parameters
     ----------
     fun : callable
-        ``fun(t, y, *args) -> dy_dt``, shape (n,) -> (n,). It must not keep a
-        reference to its argument y, a work array that is overwritten.
+        ``fun(t, y, dy_dt, *args)`` writes f(t, y) into ``dy_dt`` (n,) (the
+        in-place convention of :mod:`.calling`). It must not keep a reference
+        to y or dy_dt, work arrays that are overwritten.
     t, h : float
         Start of the step and its (signed) size.
     y : ndarray, shape (n,)
@@ -143,10 +144,10 @@ def rk_step(fun, t, y, h, K, y_stage, y_new, tab, args):
     s = tab.n_stages
     for i in range(1, s):
         stage_state(y_stage, y, h, tab.A, i, K, i)
-        set_row(K, i, fun(t + tab.C[i] * h, y_stage, *args))
+        fun(t + tab.C[i] * h, y_stage, K[i], *args)  # k_i, written into K[i]
     stage_state(y_new, y, h, tab.A, s, K, s)  # row s of A is B
     if tab.fsal_in_error:
-        set_row(K, s, fun(t + h, y_new, *args))
+        fun(t + h, y_new, K[s], *args)
         return s
     return s - 1
 
@@ -190,6 +191,12 @@ def error_norm(K, y, y_new, h, tab, atol, rtol):
         else:
             e5 = h * stage_sum(tab.E, K, n_terms, i) / sk
         s5 += e5 * e5
+    return error_from_sums(s5, s3, h, n, two_estimators)
+
+
+@register_jitable
+def error_from_sums(s5, s3, h, n, two_estimators):
+    """err from the sums of squares S5 (and S3) of :func:`error_norm`."""
     if not two_estimators:
         return math.sqrt(s5 / n)
     denominator = s5 + 0.01 * s3
@@ -199,7 +206,7 @@ def error_norm(K, y, y_new, h, tab, atol, rtol):
 
 
 @register_jitable
-def initial_step(fun, t0, y0, f0, direction, hmax, tab, atol, rtol, args, work):
+def initial_step(fun, t0, y0, f0, direction, hmax, tab, atol, rtol, args, work, f1):
     """Hairer's initial step guess (function HINIT of dop853.f and dopri5.f).
 
     With ``sk_i = atol_i + rtol_i |y0_i|``, ``d0 = sum_i (y0_i/sk_i)^2`` and
@@ -217,6 +224,7 @@ def initial_step(fun, t0, y0, f0, direction, hmax, tab, atol, rtol, args, work):
     Parameters
     ----------
     fun : callable
+        ``fun(t, y, dy_dt, *args)``, writing into dy_dt (see :func:`rk_step`).
     t0 : float
     y0, f0 : ndarray, shape (n,)
         Initial state and f(t0, y0).
@@ -228,6 +236,8 @@ def initial_step(fun, t0, y0, f0, direction, hmax, tab, atol, rtol, args, work):
     args : tuple
     work : ndarray, shape (n,)
         Work array (the Euler step, then f1 - f0).
+    f1 : ndarray, shape (n,)
+        Work array for f(t0 + h0, y0 + h0 f0).
 
     Returns
     -------
@@ -242,7 +252,7 @@ def initial_step(fun, t0, y0, f0, direction, hmax, tab, atol, rtol, args, work):
     h = direction * min(h, hmax)
     for i in range(y0.shape[0]):
         work[i] = y0[i] + h * f0[i]  # the Euler step
-    f1 = fun(t0 + h, work, *args)
+    fun(t0 + h, work, f1, *args)
     for i in range(y0.shape[0]):
         work[i] = f1[i] - f0[i]
     d2 = math.sqrt(scaled_sum_of_squares(work, y0, atol, rtol)) / h

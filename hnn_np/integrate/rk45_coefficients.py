@@ -65,5 +65,5 @@ EXPO1 = 0.2 - BETA * 0.75  # dopri5.f: EXPO1 = 0.2 - 0.75 BETA
 RK45 = Tableau(
     A=frozen(A), B=frozen(B), C=frozen(C), E=frozen(E), E3=frozen(np.zeros(0)), D=frozen(D),
     n_stages=N_STAGES, order=5, fsal_in_error=True,
-    safe=SAFE, fac1=FAC1, fac2=FAC2, beta=BETA, expo1=EXPO1,
+    safe=SAFE, fac1=FAC1, fac2=FAC2, beta=BETA, expo1=EXPO1, key=2,
 )  # fmt: skip

@@ -61,6 +61,9 @@ class Tableau(NamedTuple):
         Step-size controller constants of Hairer's code: safety factor, bounds
         ``fac1 <= h_new / h <= fac2``, the Lund stabilisation beta and the
         exponent ``expo1`` of err (see :func:`.driver.integrate`).
+    key : int
+        Which step written out term by term (:mod:`.unrolled`) serves this
+        tableau: 1 DOP853, 2 RK45, 0 none (the loops of :mod:`.rk`).
     """
 
     A: np.ndarray
@@ -77,6 +80,7 @@ class Tableau(NamedTuple):
     fac2: float
     beta: float
     expo1: float
+    key: int = 0
 
 
 def frozen(values) -> np.ndarray:
