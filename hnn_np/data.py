@@ -147,7 +147,12 @@ def sample_initial_states(system: System, n: int, rng: np.random.Generator,
 
         q = sqrt(2 E / a) cos(phi),    p = sqrt(2 E / b) sin(phi)
 
-    (for the spring a = k, b = 1/m). Either way H(x0) = E is checked.
+    (for the spring a = k, b = 1/m). A system whose level sets need more than
+    (E, phi) -- e.g. :class:`hnn_np.systems.TwoBody`, whose bound energies
+    are negative and whose orbits also have an eccentricity -- may instead
+    define ``sample_initial_states(n, rng, radius, energy_range, log_energy)
+    -> (x0s, energies)``, which is then called in place of all of the above.
+    Either way H(x0) = E is checked.
 
     Returns
     -------
@@ -160,6 +165,11 @@ def sample_initial_states(system: System, n: int, rng: np.random.Generator,
     lo, hi = _check_pair(energy_range, "energy_range")
     if not (0 < lo <= hi < np.inf):
         raise ValueError(f"energy_range must be fractions 0 < lo <= hi of E_max; got {(lo, hi)}")
+    if hasattr(system, "sample_initial_states"):  # the system's own sampler (e.g. TwoBody)
+        x0s, energies = system.sample_initial_states(n, rng, radius, (lo, hi), log_energy)
+        if not np.allclose(system.energy(x0s), energies, rtol=1e-9, atol=0):  # H(x0) = E
+            raise ValueError(f"the states sampled for {system!r} do not have the requested energies")
+        return x0s, energies
     E_max = system.radius_to_energy(radius)
     if log_energy:
         energies = np.exp(rng.uniform(np.log(lo * E_max), np.log(hi * E_max), n))  # (n,)
@@ -208,9 +218,9 @@ def trajectories(system: System, x0s, t_eval, rtol: float = 1e-10,
     if atol is None:
         size = np.abs(x0s).max(axis=1)  # (B,)
         atol = rtol * (size[size > 0].min() if size.any() else 1.0)
-    fun, args = system.ode()
+    fun, args = system.ode_inplace()  # fun(t, y, dy_dt, *args): nothing allocated per call
     sol = solve_ivp_batch(fun, (t_eval[0], t_eval[-1]), x0s, t_eval, method="DOP853",
-                          rtol=rtol, atol=atol, args=args)
+                          rtol=rtol, atol=atol, args=args, inplace=True)
     failed = np.flatnonzero(sol.status != 0)
     if failed.size:
         raise RuntimeError(f"DOP853 failed on {failed.size} trajectories: {failed[:5].tolist()}")

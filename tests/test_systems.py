@@ -57,6 +57,17 @@ def test_jitted_ode_equals_time_derivative(spring, x):
         np.testing.assert_array_equal(spring.rhs(0.0, row), want)
 
 
+@given(springs, spring_states)
+def test_in_place_ode_equals_time_derivative(spring, x):
+    """ode_inplace() writes what time_derivative returns, row by row, into the array it is given."""
+    fun, args = spring.ode_inplace()
+    expected = spring.time_derivative(x)
+    for row, want in zip(x, expected):
+        dy_dt = np.full(2, np.nan)
+        assert fun(0.0, np.ascontiguousarray(row), dy_dt, *args) is None
+        np.testing.assert_array_equal(dy_dt, want)
+
+
 @given(springs, states(st.integers(1, 4), 2, bound=5.0, min_magnitude=1e-100))
 def test_exact_solution_satisfies_the_ode(spring, x0):
     """d/dt of the closed-form x(t), by central differences in t, equals time_derivative(x(t))."""

@@ -7,6 +7,7 @@ None of them changes the step sequence of a valid call.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -64,6 +65,10 @@ def check_y0(y0, name: str = "y0", ndim: int = 1) -> np.ndarray:
 
 
 def _tolerance(value, n: int, name: str) -> np.ndarray:
+    if isinstance(value, (float, int)) and not isinstance(value, bool):  # the usual case, checked fast
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be finite; got {value!r}")
+        return np.full(n, float(value))
     array = np.asarray(value, dtype=np.float64)
     if array.ndim > 1 or (array.ndim == 1 and array.shape != (n,)):
         raise ValueError(f"{name} must be a scalar or have shape ({n},); got shape {array.shape}")
