@@ -4,23 +4,32 @@ The setting of the mass-spring experiments: k = m = 2, 100 trajectories with
 energies uniform in [E_max / 100, E_max] (E_max = H(q=100, p=0), "radius
 100"), uniform phases, t in [0, 2] with 50 output times, rtol = atol = 1e-10.
 
-* ours: ``hnn_np.integrate.solve_ivp_batch`` with the jitted right-hand side
-  of ``MassSpring().ode()``: one compiled call for all trajectories. The first
-  calls of solve_ivp and solve_ivp_batch compile (reported apart).
-* scipy: ``scipy.integrate.solve_ivp(method="DOP853")`` per trajectory, with
-  the same jitted right-hand side (calling it costs scipy less than a NumPy
-  expression would).
+Rows of the table (all ours take the same steps, with the same nfev, and give
+bit-identical results):
 
-The timed calls alternate (one batch of ours, then 1/repeats of the
-trajectories with scipy), so that both see the same load of the shared
-machine; the speed-up is the ratio of the medians per trajectory.
+* ours, in place: ``solve_ivp_batch`` with the in-place right-hand side of
+  ``MassSpring().ode_inplace()`` (``inplace=True``: the stages are written
+  straight into the stage matrix) -- one compiled call for all trajectories,
+  on one thread. The headline number.
+* ours, in place, 2 threads: the same with ``workers=2`` (two blocks of
+  trajectories at once, one per core; scipy has no such option).
+* ours, returning fun: scipy's calling convention, ``MassSpring().ode()``,
+  which allocates the returned array at every call.
+* scipy: ``scipy.integrate.solve_ivp(method="DOP853")`` per trajectory, with
+  the same jitted (returning) right-hand side (calling it costs scipy less
+  than a NumPy expression would).
 * ours, interpreted: the same driver as plain Python (a Python ``fun``), on
   a few trajectories, to show what compilation buys.
 
+The first calls compile (reported apart). The timed calls alternate (one
+batch of each of ours, then 1/repeats of the trajectories with scipy), so
+that all see the same load of the shared machine; speed-ups are ratios of
+medians per trajectory.
+
 Accuracy is the largest |y - exact| over all trajectories and output times.
-The two DOP853 codes take different steps: ours follows Hairer's Fortran
-controller, scipy's has its own (other safety and step-ratio limits), so nfev
-differs somewhat for the same tolerance.
+The two DOP853 codes take different steps in general: ours follows Hairer's
+Fortran controller, scipy's has its own (other safety and step-ratio limits);
+here both need 122 evaluations per trajectory.
 
 Usage: ``python benchmarks/bench_integrate.py`` prints the table; ``run()``
 returns the numbers as a dict for bench.json.
@@ -49,15 +58,6 @@ def initial_states(system, n_traj, seed=0):
     return np.ascontiguousarray(np.column_stack([q, p]))
 
 
-def median_seconds(call, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def run(n_traj: int = 100, repeats: int = 20, verbose: bool = True) -> dict:
     """Time and check both integrators; returns a JSON-ready dict (times in microseconds)."""
     import scipy.integrate
@@ -67,25 +67,30 @@ def run(n_traj: int = 100, repeats: int = 20, verbose: bool = True) -> dict:
 
     spring = MassSpring(k=2.0, m=2.0)
     fun, args = spring.ode()
+    fun_inplace, _ = spring.ode_inplace()
     x0s = initial_states(spring, n_traj)
     t_eval = np.linspace(0.0, T_END, N_EVAL)
     exact = spring.exact_solution(x0s, t_eval)  # (B, T, 2)
+    options = dict(rtol=TOL, atol=TOL, args=args)
+    ours = {
+        "in place": lambda: solve_ivp_batch(fun_inplace, (0.0, T_END), x0s, t_eval, inplace=True, **options),
+        "in place, 2 threads": lambda: solve_ivp_batch(
+            fun_inplace, (0.0, T_END), x0s, t_eval, inplace=True, workers=2, **options),
+        "returning fun": lambda: solve_ivp_batch(fun, (0.0, T_END), x0s, t_eval, **options),
+    }  # fmt: skip
 
-    def ours():
-        return solve_ivp_batch(fun, (0.0, T_END), x0s, t_eval, rtol=TOL, atol=TOL, args=args)
-
-    start = time.perf_counter()  # compile the driver for this fun ...
-    solve_ivp(fun, (0.0, T_END), x0s[0], t_eval=t_eval, rtol=TOL, atol=TOL, args=args)
-    compile_single = time.perf_counter() - start
-    start = time.perf_counter()  # ... and the batch loop around it
-    batch = ours()
-    first_batch_call = time.perf_counter() - start
-    ours_error = float(np.abs(batch.y.transpose(0, 2, 1) - exact).max())
+    compile_seconds, batches = {}, {}
+    for name, call in ours.items():  # the first call of each compiles (the 2-thread one reuses the 1-thread one)
+        start = time.perf_counter()
+        batches[name] = call()
+        compile_seconds[name] = time.perf_counter() - start
+    reference = batches["in place"]
+    identical = all(np.array_equal(b.y, reference.y) and np.array_equal(b.nfev, reference.nfev)
+                    for b in batches.values())  # fmt: skip
+    ours_error = float(np.abs(reference.y.transpose(0, 2, 1) - exact).max())
 
     def scipy_one(x0):
-        return scipy.integrate.solve_ivp(
-            fun, (0.0, T_END), x0, method="DOP853", t_eval=t_eval, rtol=TOL, atol=TOL, args=args
-        )
+        return scipy.integrate.solve_ivp(fun, (0.0, T_END), x0, method="DOP853", t_eval=t_eval, **options)
 
     scipy_nfev, scipy_error = [], 0.0
     for b, x0 in enumerate(x0s):
@@ -93,44 +98,50 @@ def run(n_traj: int = 100, repeats: int = 20, verbose: bool = True) -> dict:
         scipy_nfev.append(sol.nfev)
         scipy_error = max(scipy_error, float(np.abs(sol.y.T - exact[b]).max()))
 
-    # Timings interleaved (a batch of ours, then a few scipy runs, in turn), so
-    # that both see the same load of the shared machine; medians per trajectory.
-    ours_times, scipy_times = [], []
+    # Timings interleaved (a batch of each of ours, then a few scipy runs, in
+    # turn), so that all see the same load of the shared machine.
+    times = {name: [] for name in ours}
+    scipy_times = []
     n_scipy = max(1, n_traj // repeats)  # per repeat: every trajectory once over the run
     for r in range(repeats):
-        start = time.perf_counter()
-        ours()
-        ours_times.append((time.perf_counter() - start) / n_traj)
+        for name, call in ours.items():
+            start = time.perf_counter()
+            call()
+            times[name].append((time.perf_counter() - start) / n_traj)
         for x0 in x0s[r * n_scipy : (r + 1) * n_scipy]:
             start = time.perf_counter()
             scipy_one(x0)
             scipy_times.append(time.perf_counter() - start)
-    ours_total = float(np.median(ours_times)) * n_traj
 
     n_plain = min(5, n_traj)
     start = time.perf_counter()
     for x0 in x0s[:n_plain]:
-        solve_ivp(fun.py_func, (0.0, T_END), x0, t_eval=t_eval, rtol=TOL, atol=TOL, args=args)
+        solve_ivp(fun.py_func, (0.0, T_END), x0, t_eval=t_eval, **options)
     plain_per_traj = (time.perf_counter() - start) / n_plain
 
-    ours_per_traj = float(np.median(ours_times))
+    per_traj = {name: float(np.median(t)) for name, t in times.items()}
     scipy_per_traj = float(np.median(scipy_times))
     result = {
         "setting": f"mass-spring k=m=2, radius {RADIUS:g}, t in [0, {T_END:g}], {N_EVAL} t_eval, rtol=atol={TOL:g}",
         "n_traj": n_traj,
-        "ours_us_per_traj": 1e6 * ours_per_traj,
-        "ours_batch_ms": 1e3 * ours_total,
-        "compile_solve_ivp_s": compile_single,
-        "compile_batch_s": first_batch_call - ours_total,
+        "ours_us_per_traj": 1e6 * per_traj["in place"],
+        "ours_2threads_us_per_traj": 1e6 * per_traj["in place, 2 threads"],
+        "ours_returning_us_per_traj": 1e6 * per_traj["returning fun"],
+        "ours_batch_ms": 1e3 * per_traj["in place"] * n_traj,
+        "compile_inplace_s": compile_seconds["in place"],
+        "compile_returning_s": compile_seconds["returning fun"],
         "scipy_us_per_traj": 1e6 * scipy_per_traj,
         "ours_plain_python_us_per_traj": 1e6 * plain_per_traj,
-        "speedup_vs_scipy": scipy_per_traj / ours_per_traj,
-        "ours_nfev_mean": float(batch.nfev.mean()),
+        "speedup_vs_scipy": scipy_per_traj / per_traj["in place"],
+        "speedup_vs_scipy_2threads": scipy_per_traj / per_traj["in place, 2 threads"],
+        "speedup_vs_scipy_returning": scipy_per_traj / per_traj["returning fun"],
+        "ours_nfev_mean": float(reference.nfev.mean()),
         "scipy_nfev_mean": float(np.mean(scipy_nfev)),
-        "ours_naccepted_mean": float(batch.naccepted.mean()),
+        "ours_naccepted_mean": float(reference.naccepted.mean()),
+        "ours_identical_across_variants": bool(identical),
         "ours_max_abs_error": ours_error,
         "scipy_max_abs_error": scipy_error,
-        "all_succeeded": bool(batch.success),
+        "all_succeeded": bool(all(b.success for b in batches.values())),
         "numba_cache_note": "the driver takes fun (a Numba dispatcher) as an argument, which Numba "
         "cannot cache on disk: it is compiled once per process for each fun",
     }
@@ -141,13 +152,17 @@ def run(n_traj: int = 100, repeats: int = 20, verbose: bool = True) -> dict:
 
 def print_table(r: dict) -> None:
     print(r["setting"], f"({r['n_traj']} trajectories)")
-    print(f"{'':24} {'us/traj':>10} {'nfev':>8} {'max |y - exact|':>16}")
-    print(f"{'ours (compiled batch)':24} {r['ours_us_per_traj']:10.1f} {r['ours_nfev_mean']:8.1f} {r['ours_max_abs_error']:16.2e}")
-    print(f"{'scipy solve_ivp DOP853':24} {r['scipy_us_per_traj']:10.1f} {r['scipy_nfev_mean']:8.1f} {r['scipy_max_abs_error']:16.2e}")
-    print(f"{'ours (plain Python)':24} {r['ours_plain_python_us_per_traj']:10.1f}")
-    print(f"speed-up vs scipy: {r['speedup_vs_scipy']:.0f}x")
-    print(f"Numba compile, once per process and fun: solve_ivp {r['compile_solve_ivp_s']:.1f} s, "
-          f"solve_ivp_batch {r['compile_batch_s']:.1f} s more")
+    print(f"{'':30} {'us/traj':>9} {'vs scipy':>9} {'nfev':>7} {'max |y - exact|':>16}")
+    rows = [("ours, in place (1 thread)", r["ours_us_per_traj"], r["ours_nfev_mean"], r["ours_max_abs_error"]),
+            ("ours, in place, 2 threads", r["ours_2threads_us_per_traj"], r["ours_nfev_mean"], r["ours_max_abs_error"]),
+            ("ours, returning fun", r["ours_returning_us_per_traj"], r["ours_nfev_mean"], r["ours_max_abs_error"]),
+            ("scipy solve_ivp DOP853", r["scipy_us_per_traj"], r["scipy_nfev_mean"], r["scipy_max_abs_error"])]
+    for name, us, nfev, err in rows:
+        print(f"{name:30} {us:9.2f} {r['scipy_us_per_traj'] / us:8.0f}x {nfev:7.1f} {err:16.2e}")
+    print(f"{'ours, plain Python':30} {r['ours_plain_python_us_per_traj']:9.1f}")
+    print(f"our three variants give identical results: {r['ours_identical_across_variants']}")
+    print(f"first call (Numba compile, once per process and fun): in place {r['compile_inplace_s']:.1f} s, "
+          f"returning fun {r['compile_returning_s']:.1f} s")
 
 
 if __name__ == "__main__":
