@@ -17,9 +17,9 @@ from numba import njit
 
 from hnn_np.integrate import METHODS, solve_ivp, solve_ivp_batch
 from hnn_np.integrate.calling import as_inplace
-from hnn_np.integrate.dense import dense_coefficients
+from hnn_np.integrate.dense import dense_coefficients, dense_eval
 from hnn_np.integrate.rk import error_norm, rk_step
-from hnn_np.integrate.unrolled import dense, error, step, step_source
+from hnn_np.integrate.unrolled import dense, error, interpolate, step, step_source
 
 finite = st.floats(-10.0, 10.0, allow_nan=False, allow_infinity=False)
 
@@ -56,6 +56,17 @@ def test_written_out_step_error_and_dense_equal_the_loops(method, y, h, t, tol):
     assert loops[:3] == written[:3]
     for a, b in zip(loops[3:], written[3:]):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("rows", [8, 5, 6])  # DOP853, RK45, and a size only the loop serves
+@given(Q=st.integers(1, 3).flatmap(lambda n: hnp.arrays(np.float64, (8, n), elements=finite)),
+       theta=st.floats(-0.5, 1.5))
+def test_written_out_interpolant_equals_the_loop(rows, Q, theta):
+    Q = np.ascontiguousarray(Q[:rows])
+    loop, written = np.zeros((3, Q.shape[1])), np.zeros((3, Q.shape[1]))
+    dense_eval(loop, 1, Q, theta)
+    interpolate(written, 1, Q, theta)
+    np.testing.assert_array_equal(loop, written)
 
 
 def test_generated_source_has_every_nonzero_coefficient_once():

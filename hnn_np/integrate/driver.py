@@ -195,7 +195,7 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
             status = NON_FINITE
             break
         fac11 = err**tab.expo1
-        fac = fac11 / facold**tab.beta
+        fac = fac11 / facold**tab.beta if tab.beta != 0.0 else fac11  # DOP853: beta = 0, facold**0 = 1
         fac = max(facc2, min(facc1, fac / tab.safe))
         h_new = h / fac
 

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 from numba.extending import register_jitable
 
-from .dense import dense_eval
+from .unrolled import interpolate
 from .rk import set_row
 
 __all__ = ["Record", "new_record", "record_step", "grow"]
@@ -122,7 +122,7 @@ def record_step(record, t_eval, t_old, t, h, y, Q, dense):
     if t_eval.shape[0] > 0:
         direction = 1.0 if h > 0 else -1.0
         while n_out < t_eval.shape[0] and (t_eval[n_out] - t) * direction <= 0.0:
-            dense_eval(y_out, n_out, Q, (t_eval[n_out] - t_old) / h)
+            interpolate(y_out, n_out, Q, (t_eval[n_out] - t_old) / h)  # dense.dense_eval, written out
             n_out += 1
     else:
         if n_out == t_out.shape[0]:

@@ -13,6 +13,7 @@ coefficient modules). For one tableau :func:`step_source` writes::
     {name}_error(K, y, y_new, h, atol, rtol) -> err                 as rk.error_norm
     {name}_dense(fun, t, y, y_new, h, K, y_stage, Q, args) -> n_evals
                                                                     as dense.dense_coefficients
+    {name}_interpolate(out, row, Q, theta)                           as dense.dense_eval
 
 for example DOP853's stage 3 (0-based)::
 
@@ -31,7 +32,8 @@ the loops.
 
 :func:`step`, :func:`error` and :func:`dense` dispatch on ``tab.key``
 (1: DOP853, 2: RK45, the two tableaux of :data:`.checks.METHODS`, the only
-ones the driver is given). Like :mod:`.rk`, everything is
+ones the driver is given); :func:`interpolate` on the rows of the
+interpolant (8 or 5). Like :mod:`.rk`, everything is
 ``register_jitable``: compiled with the driver, or run as plain Python.
 """
 
@@ -39,11 +41,12 @@ from __future__ import annotations
 
 from numba.extending import register_jitable
 
+from .dense import dense_eval
 from .dop853_coefficients import DOP853
 from .rk import error_from_sums
 from .rk45_coefficients import RK45
 
-__all__ = ["step_source", "step", "error", "dense"]
+__all__ = ["step_source", "step", "error", "dense", "interpolate"]
 
 
 def _written_out(weights, n_terms) -> str:
@@ -97,6 +100,13 @@ def step_source(tab, name) -> str:
               f"        Q[3, i] = y_diff - h * K[{s}, i] - bspl"]  # fmt: skip
     lines += [f"        Q[{4 + r}, i] = h * ({_written_out(tab.D[r], n_ext)})" for r in range(tab.D.shape[0])]
     lines += [f"    return {n_ext - s - 1}", ""]
+
+    rows = 4 + tab.D.shape[0]
+    nested = f"Q[{rows - 1}, i]"
+    for r in range(rows - 2, -1, -1):  # innermost first, the factors alternating theta, 1 - theta
+        nested = f"Q[{r}, i] + {'theta' if r % 2 == 0 else 'theta1'} * ({nested})"
+    lines += ["", f"def {name}_interpolate(out, row, Q, theta):", "    theta1 = 1.0 - theta",
+              "    for i in range(Q.shape[1]):", f"        out[row, i] = {nested}", ""]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -104,11 +114,14 @@ def _compile(tab, name):
     """Run the generated source; its three functions, register_jitable."""
     namespace = {"error_from_sums": error_from_sums}
     exec(compile(step_source(tab, name), f"<hnn_np.integrate.unrolled: {name}>", "exec"), namespace)  # noqa: S102
-    return tuple(register_jitable(namespace[f"{name}_{part}"]) for part in ("step", "error", "dense"))
+    parts = ("step", "error", "dense", "interpolate")
+    return tuple(register_jitable(namespace[f"{name}_{part}"]) for part in parts)
 
 
-dop853_step, dop853_error, dop853_dense = _compile(DOP853, "dop853")
-rk45_step, rk45_error, rk45_dense = _compile(RK45, "rk45")
+dop853_step, dop853_error, dop853_dense, dop853_interpolate = _compile(DOP853, "dop853")
+rk45_step, rk45_error, rk45_dense, rk45_interpolate = _compile(RK45, "rk45")
+DOP853_ROWS = 4 + DOP853.D.shape[0]  # rows of an interpolant: 8 (DOP853), 5 (RK45)
+RK45_ROWS = 4 + RK45.D.shape[0]
 
 
 @register_jitable
@@ -133,3 +146,14 @@ def dense(fun, t, y, y_new, h, K, y_stage, Q, tab, args):
     if tab.key == 1:
         return dop853_dense(fun, t, y, y_new, h, K, y_stage, Q, args)
     return rk45_dense(fun, t, y, y_new, h, K, y_stage, Q, args)
+
+
+@register_jitable
+def interpolate(out, row, Q, theta):
+    """:func:`.dense.dense_eval`, written out for the interpolants of DOP853 and RK45 (by their rows)."""
+    if Q.shape[0] == DOP853_ROWS:
+        dop853_interpolate(out, row, Q, theta)
+    elif Q.shape[0] == RK45_ROWS:
+        rk45_interpolate(out, row, Q, theta)
+    else:
+        dense_eval(out, row, Q, theta)
