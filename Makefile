@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 HYPOTHESIS_PROFILE ?= ci
 QUICK  ?=
 
-.PHONY: all test figures ablation bench venv clean
+.PHONY: all test figures figures-extra ablation bench venv clean
 
 all: test
 
@@ -28,6 +28,10 @@ test: $(STAMP)
 # QUICK=1: the whole pipeline with few steps, into runs/quick/ (figures/ is left alone)
 figures: $(STAMP)
 	$(PY) -m hnn_np figures $(if $(QUICK),--quick --out runs/quick/figures --runs runs/quick,)
+
+# beyond the paper (issue 6): long rollouts, radius sweep, stencils, noise, more systems
+figures-extra: $(STAMP)
+	$(PY) -m hnn_np extra $(if $(QUICK),--quick --out runs/quick/extra --runs runs/quick/extra-runs,)
 
 ablation: $(STAMP)
 	$(PY) -m hnn_np ablation

@@ -5,6 +5,8 @@
     hnn-np evaluate MODEL [--radius R --n N]     metrics of a saved model, as JSON
     hnn-np figures [--quick] [--out DIR]         every figure of the paper
     hnn-np ablation [--out FILE]                 the measured effect of each change of best-*
+    hnn-np extra [--quick] [--only PART]         beyond the paper: long rollouts, radius, stencils,
+                                                 noise, pendulums and two-body (figures/extra/)
 """
 
 from __future__ import annotations
@@ -49,6 +51,12 @@ def _parser():
     a = sub.add_parser("ablation", help="train each variant of the best-* recipes, one change at a time")
     a.add_argument("--out", default="figures/ablation.json", help="JSON file of the results")
     a.add_argument("--runs", default="runs/ablation", help="folder for the variants' models")
+
+    x = sub.add_parser("extra", help="beyond the paper: spring studies and more systems (figures/extra/)")
+    x.add_argument("--quick", action="store_true", help="tiny settings: the whole pipeline in seconds")
+    x.add_argument("--out", default="figures/extra", help="folder for the PNGs and tables (default: figures/extra)")
+    x.add_argument("--runs", default="runs/extra", help="folder for models (default: runs/extra)")
+    x.add_argument("--only", choices=["spring", "systems"], help="only the spring studies or only the systems")
     return p
 
 
@@ -87,6 +95,15 @@ def main(argv=None) -> int:
             from .ablation import run_ablation, write_ablation
 
             write_ablation(args.out, run_ablation(args.runs))
+        elif args.command == "extra":
+            if args.only != "systems":
+                from .extra import make_extra_figures
+
+                make_extra_figures(args.out, args.runs, quick=args.quick)
+            if args.only != "spring":
+                from .extra_systems import run_systems
+
+                run_systems(args.out, args.runs, quick=args.quick)
     except (ValueError, FloatingPointError) as err:
         print(f"hnn-np {args.command}: error: {err}", file=sys.stderr)
         return 2

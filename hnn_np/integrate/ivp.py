@@ -196,21 +196,19 @@ def solve_ivp_batch(
         )  # fmt: skip
 
     n_blocks = min(int(workers), n_batch) if compiled else 1
-    edges = np.linspace(0, n_batch, n_blocks + 1).astype(int)
-    blocks = list(zip(edges[:-1], edges[1:]))
     if n_blocks == 1:
-        results = [block(blocks[0])]
+        status, nfev, nsteps, naccepted, nrejected, t_stop, h_stop = block((0, n_batch))
     else:
+        edges = [n_batch * k // n_blocks for k in range(n_blocks + 1)]
         with ThreadPoolExecutor(n_blocks) as pool:  # the compiled batch runs without the GIL
-            results = list(pool.map(block, blocks))
-    status, nfev, nsteps, naccepted, nrejected, t_stop, h_stop = (
-        np.concatenate(parts) for parts in zip(*results)
-    )  # fmt: skip
+            results = list(pool.map(block, zip(edges[:-1], edges[1:])))
+        status, nfev, nsteps, naccepted, nrejected, t_stop, h_stop = (
+            np.concatenate(parts) for parts in zip(*results)
+        )  # fmt: skip
     y = y.transpose(0, 2, 1)  # (B, m, n) -> (B, n, m), a view: callers usually transpose back
-    messages = [
-        _DONE_MESSAGE if s == DONE else _message(s, t, h, max_steps)
-        for s, t, h in zip(status.tolist(), t_stop.tolist(), h_stop.tolist())
-    ]  # fmt: skip
+    messages = [_DONE_MESSAGE] * n_batch
+    for b in np.flatnonzero(status != DONE).tolist():
+        messages[b] = _message(int(status[b]), float(t_stop[b]), float(h_stop[b]), max_steps)
     return BatchResult(
         t=t_eval, y=y, nfev=nfev, naccepted=naccepted, nrejected=nrejected, nsteps=nsteps,
         status=np.where(status == DONE, 0, -1), messages=messages, success=bool(np.all(status == DONE)),
