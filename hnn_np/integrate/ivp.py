@@ -47,6 +47,16 @@ def _message(status: int, t_stop: float, h_stop: float, max_steps: int) -> str:
 
 
 _DONE_MESSAGE = _message(DONE, 0.0, 0.0, 0)
+_POOL: list = []  # [ThreadPoolExecutor], kept between calls: starting threads costs ~0.1 ms
+
+
+def _threads(n: int) -> ThreadPoolExecutor:
+    """A thread pool of at least n workers, made once and reused by every solve_ivp_batch."""
+    if not _POOL or _POOL[0]._max_workers < n:
+        if _POOL:
+            _POOL.pop().shutdown(wait=False)
+        _POOL.append(ThreadPoolExecutor(n, thread_name_prefix="hnn_np-solve_ivp_batch"))
+    return _POOL[0]
 
 
 def solve_ivp(
@@ -200,8 +210,7 @@ def solve_ivp_batch(
         status, nfev, nsteps, naccepted, nrejected, t_stop, h_stop = block((0, n_batch))
     else:
         edges = [n_batch * k // n_blocks for k in range(n_blocks + 1)]
-        with ThreadPoolExecutor(n_blocks) as pool:  # the compiled batch runs without the GIL
-            results = list(pool.map(block, zip(edges[:-1], edges[1:])))
+        results = list(_threads(n_blocks).map(block, zip(edges[:-1], edges[1:])))  # run without the GIL
         status, nfev, nsteps, naccepted, nrejected, t_stop, h_stop = (
             np.concatenate(parts) for parts in zip(*results)
         )  # fmt: skip
