@@ -42,7 +42,7 @@ from .refine import fit_output_layer
 from .systems import MassSpring
 from .train import PAPER_SIZES, train
 
-__all__ = ["DataConfig", "Experiment", "EXPERIMENTS", "run_experiment", "integrator_comparison",
+__all__ = ["DataConfig", "Experiment", "EXPERIMENTS", "BEST_DATA", "BEST_TRAIN", "run_experiment", "integrator_comparison", "jsonable",
            "QUICK_TRAIN"]
 
 RADIUS = 100.0
@@ -80,8 +80,8 @@ _PAPER_TRAIN = dict(sizes=PAPER_SIZES, lr=1e-3, batch_size=64, steps=10000, fine
 # Ours: energies log-uniform from E_max/1e4 up to 1.25 E_max (the grid's corner
 # (100, 100) has H = 12500 = 1.25 E_max), twice the trajectories, a relative loss,
 # a cosine decay, few Adam steps, then the exact output layer.
-_BEST_DATA = DataConfig(n_traj=200, energy_range=(1e-4, 1.25), log_energy=True)
-_BEST_TRAIN = dict(sizes=PAPER_SIZES, lr=1e-3, batch_size=256, steps=1500, finetune_steps=0,
+BEST_DATA = DataConfig(n_traj=200, energy_range=(1e-4, 1.25), log_energy=True)
+BEST_TRAIN = dict(sizes=PAPER_SIZES, lr=1e-3, batch_size=256, steps=1500, finetune_steps=0,
                    schedule="cosine", lr_min=1e-5, loss_weighting="relative", normalize=True)
 
 EXPERIMENTS = {e.name: e for e in [
@@ -93,10 +93,10 @@ EXPERIMENTS = {e.name: e for e in [
                data=DataConfig(derivative="fd2"), train=dict(_PAPER_TRAIN, normalize=True)),
     Experiment("baseline", "Baseline MLP predicting dx/dt (data of Sec. 4.3)", kind="baseline",
                train=dict(_PAPER_TRAIN, sizes=(2, 400, 400, 400, 400, 400, 2), normalize=True)),
-    Experiment("best-analytic", "Ours: analytic derivatives", data=_BEST_DATA,
-               train=_BEST_TRAIN, refit_output=True),
+    Experiment("best-analytic", "Ours: analytic derivatives", data=BEST_DATA,
+               train=BEST_TRAIN, refit_output=True),
     Experiment("best-numerical", "Ours: 6th-order central differences",
-               data=replace(_BEST_DATA, derivative="fd6"), train=_BEST_TRAIN, refit_output=True),
+               data=replace(BEST_DATA, derivative="fd6"), train=BEST_TRAIN, refit_output=True),
 ]}
 
 QUICK_TRAIN = dict(steps=40, finetune_steps=10)  # `figures --quick`: the pipeline, not the results
@@ -178,7 +178,7 @@ def run_experiment(name, out="runs", *, steps=None, seed=None, dtype=None, quick
         metrics["final_test_loss"] = float(model.history["test_loss"][-1])
     if refit is not None:
         metrics.update(refit_loss_before=refit[0], refit_loss_after=refit[1])
-    model.config.update(experiment=name, title=exp.title, data=_jsonable(asdict(exp.data)),
+    model.config.update(experiment=name, title=exp.title, data=jsonable(asdict(exp.data)),
                         refit_output=exp.refit_output, quick=bool(quick))
     model.metrics = metrics
     model.save(os.path.join(folder, "model.npz"))
@@ -211,5 +211,5 @@ def integrator_comparison(radius=RADIUS, t_end=20.0, n_eval=400, seed=0):
     return out
 
 
-def _jsonable(d):
+def jsonable(d):
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}

@@ -74,6 +74,7 @@ from . import evaluate as E
 from . import experiments as X
 from ._atomic import atomic_write
 from .data import CENTRAL_WEIGHTS
+from .figures import pyplot, save_png
 from .integrate import solve_ivp
 from .refine import fit_output_layer
 from .systems import as_states
@@ -148,9 +149,9 @@ def run_spring(kind="hnn", *, radius=100.0, derivative="analytic", n_obs=50, noi
 
     :func:`hnn_np.experiments.run_experiment` for ``best-analytic`` with the
     radius, targets, noise and step count as arguments: data as
-    ``_BEST_DATA`` (``n_traj`` trajectories of one period, energies
+    ``BEST_DATA`` (``n_traj`` trajectories of one period, energies
     log-uniform in [E_max/1e4, 1.25 E_max], half for test), Adam as
-    ``_BEST_TRAIN`` (batch 256, cosine 1e-3 -> 1e-5, weights 1/||dx/dt||^2,
+    ``BEST_TRAIN`` (batch 256, cosine 1e-3 -> 1e-5, weights 1/||dx/dt||^2,
     normalized), then the exact least-squares output layer, and the metrics
     of :func:`hnn_np.evaluate.evaluate_model` on the ``grid_n`` x ``grid_n``
     grid over [-radius, radius]^2.
@@ -180,13 +181,13 @@ def run_spring(kind="hnn", *, radius=100.0, derivative="analytic", n_obs=50, noi
     if isinstance(grid_n, bool) or int(grid_n) != grid_n or grid_n < 3:
         raise ValueError(f"grid_n must be an integer >= 3; got {grid_n!r}")
     t0 = time.perf_counter()
-    cfg = replace(X._BEST_DATA, radius=float(radius), derivative=derivative, n_obs=int(n_obs),
+    cfg = replace(X.BEST_DATA, radius=float(radius), derivative=derivative, n_obs=int(n_obs),
                   noise_std=float(noise_std), energy_range=tuple(energy_range),
                   log_energy=bool(log_energy), n_traj=int(n_traj), seed=int(seed))
     train_set, test_set = X.make_data(cfg)
-    kw = dict(X._BEST_TRAIN, steps=int(steps), seed=int(seed),
+    kw = dict(X.BEST_TRAIN, steps=int(steps), seed=int(seed),
               sizes=tuple(sizes) if kind == "hnn" else tuple(sizes[:-1]) + (2,),
-              batch_size=min(X._BEST_TRAIN["batch_size"], len(train_set.x)))
+              batch_size=min(X.BEST_TRAIN["batch_size"], len(train_set.x)))
     model = train(kind, train_set.x, train_set.dx_dt, progress=False, **kw)
     metrics = {}
     if refit:
@@ -202,7 +203,7 @@ def run_spring(kind="hnn", *, radius=100.0, derivative="analytic", n_obs=50, noi
     metrics.update(m, train_seconds=train_seconds, scale=model.scale)
     if model.history["train_loss"].size:
         metrics["final_batch_loss"] = float(model.history["train_loss"][-1])
-    model.config.update(extra=name or kind, data=X._jsonable(asdict(cfg)), refit_output=bool(refit))
+    model.config.update(extra=name or kind, data=X.jsonable(asdict(cfg)), refit_output=bool(refit))
     model.metrics = metrics
     if out is not None:
         folder = os.path.join(out, name or kind)
@@ -482,7 +483,7 @@ def study_noise(cfg=FULL, runs=None, log=print):
         key = f"{level:g}"
         out[key], arrays[key] = {}, dict(history={}, rollout=None)
         # the same trajectories without noise (make_dataset draws the noise last)
-        clean_tr, clean_te = X.make_data(replace(X._BEST_DATA, energy_range=(0.01, 1.0), log_energy=False,
+        clean_tr, clean_te = X.make_data(replace(X.BEST_DATA, energy_range=(0.01, 1.0), log_energy=False,
                                                  n_traj=cfg.n_traj, seed=cfg.seed))
         n_test = len(np.unique(clean_te.traj))
         x0 = np.ascontiguousarray(clean_te.x.reshape(n_test, -1, 2)[:cfg.n_states, 0])  # (B, 2)
@@ -525,21 +526,9 @@ def study_noise(cfg=FULL, runs=None, log=print):
 
 # --- figures --------------------------------------------------------------------------
 
-def _plt():
-    from .figures import _plt as plt_
-
-    return plt_()
-
-
-def _save(fig, folder, name):
-    from .figures import _save as save_
-
-    save_(fig, folder, name)
-
-
 def fig_long_rollouts(folder, s1):
     """Energy against time (one state, then all) and the phase portraits of the last period."""
-    plt = _plt()
+    plt = pyplot()
     ro = s1["rollout"]
     t, x_true = ro["t"], ro["x_true"]
     colors = {"HNN": "C0", "baseline": "C3", "exact field": "0.5"}
@@ -580,11 +569,11 @@ def fig_long_rollouts(folder, s1):
     fig.suptitle(f"HNN vs baseline MLP, rolled out for {s1['metrics']['periods']} periods with DOP853 "
                  f"(rtol {s1['metrics']['rtol']:g})")
     fig.tight_layout()
-    _save(fig, folder, "extra1_long_rollouts.png")
+    save_png(fig, folder, "extra1_long_rollouts.png")
 
 
 def fig_radius(folder, s2):
-    plt = _plt()
+    plt = pyplot()
     from matplotlib.colors import LogNorm
 
     grids = s2["grids"]
@@ -604,11 +593,11 @@ def fig_radius(folder, s2):
                      f"median {m['grid_field_median']:.1e}")
     fig.colorbar(im, ax=axes[0].tolist(), label="‖Ŝ − S‖ / ‖S‖")
     fig.suptitle("Best recipe at three radii, each graded on its own grid over [-R, R]²")
-    _save(fig, folder, "extra2_radius.png")
+    save_png(fig, folder, "extra2_radius.png")
 
 
 def fig_derivatives(folder, s3, small_grid_n):
-    plt = _plt()
+    plt = pyplot()
     rows = s3["metrics"]["rows"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     ax = axes[0]
@@ -647,11 +636,11 @@ def fig_derivatives(folder, s3, small_grid_n):
     ax.legend(fontsize=6)
     fig.suptitle("Targets from central differences of order 2, 4, 6 (random features + least squares)")
     fig.tight_layout()
-    _save(fig, folder, "extra3_derivatives.png")
+    save_png(fig, folder, "extra3_derivatives.png")
 
 
 def fig_noise(folder, s4):
-    plt = _plt()
+    plt = pyplot()
     levels = list(s4["arrays"])
     fig, axes = plt.subplots(2, len(levels), figsize=(5.5 * len(levels), 8), squeeze=False)
     for j, key in enumerate(levels):
@@ -684,7 +673,7 @@ def fig_noise(folder, s4):
         ax.legend(fontsize=7)
     fig.suptitle("Noisy inputs: training loss against the noise floor, and energy over rollouts")
     fig.tight_layout()
-    _save(fig, folder, "extra4_noise.png")
+    save_png(fig, folder, "extra4_noise.png")
 
 
 # --- tables ---------------------------------------------------------------------------
@@ -786,7 +775,7 @@ def make_extra_figures(folder="figures/extra", runs="runs/extra", quick=False, l
     cfg = (QUICK if quick else FULL).validate()
     t_start = time.perf_counter()
     os.makedirs(folder, exist_ok=True)
-    summary, seconds = dict(quick=quick, config=X._jsonable(asdict(cfg))), {}
+    summary, seconds = dict(quick=quick, config=X.jsonable(asdict(cfg))), {}
 
     t0 = time.perf_counter()
     s1 = study_long_rollouts(cfg, runs, log)

@@ -72,7 +72,6 @@ phase portrait q-p, or the orbit q_x-q_y), ``folder/systems.json``, and in
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -81,14 +80,16 @@ import numpy as np
 
 from . import data as D
 from ._atomic import atomic_write
+from .evaluate import save_metrics
 from .field import rollout
+from .figures import pyplot, save_png
 from .integrate import solve_ivp_batch
 from .model import atomic_save_npz
 from .refine import fit_output_layer
 from .systems import DampedPendulum, IdealPendulum, System, TwoBody
 from .train import train
 
-__all__ = ["SystemRun", "SYSTEM_RUNS", "run_systems", "run_one_system", "field_errors"]
+__all__ = ["SystemRun", "SYSTEM_RUNS", "run_systems", "run_one_system", "field_errors", "systems_table"]
 
 
 @dataclass(frozen=True)
@@ -308,39 +309,31 @@ def run_systems(folder="figures/extra", runs="runs/extra", quick=False, log=prin
         draw_system(folder, run, curves, metrics)
         results[name] = metrics
     results["seconds"] = time.perf_counter() - t0
-    _write_json(os.path.join(folder, "systems.json"), dict(results, quick=float(bool(quick))))
+    save_metrics(os.path.join(folder, "systems.json"), dict(results, quick=float(bool(quick))))
+    text = systems_table(results)
+    atomic_write(os.path.join(folder, "systems.md"), lambda f: f.write(text), mode="w", suffix=".md")
     return results
 
 
+def systems_table(results) -> str:
+    """The metrics of :func:`run_systems` as a markdown table (the README shows it)."""
+    rows = ["| system | field error HNN / baseline (median) | 99th pct. HNN / baseline "
+            "| rollout energy MSE HNN / baseline | H(t_end)/H(0): truth / HNN / baseline "
+            "| constant predictor |", "|---|---|---|---|---|---|"]
+    for name, m in results.items():
+        if not isinstance(m, dict):
+            continue
+        rows.append(
+            f"| {name} | {m['hnn_field_error_median']:.2g} / {m['baseline_field_error_median']:.2g} "
+            f"| {m['hnn_field_error_p99']:.2g} / {m['baseline_field_error_p99']:.2g} "
+            f"| {m['hnn_energy_mse']:.2g} / {m['baseline_energy_mse']:.2g} "
+            f"| {m['energy_ratio_end_true']:.3f} / {m['energy_ratio_end_hnn']:.3f} / "
+            f"{m['energy_ratio_end_baseline']:.3f} | {m['trivial_field_error']:.2f} |"
+        )  # fmt: skip
+    return "\n".join(rows) + "\n"
+
+
 # --- figures -------------------------------------------------------------------
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "font.size": 9,
-                         "axes.titlesize": 10})
-    return plt
-
-
-def _save(fig, folder, name):
-    """Save to a temporary name in ``folder``, then rename into place."""
-    try:
-        atomic_write(os.path.join(folder, name),
-                     lambda f: fig.savefig(f, format="png", bbox_inches="tight"), suffix=".png")
-    finally:
-        fig.clf()
-
-
-def _write_json(path, obj):
-    def write(f):
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.write("\n")
-
-    atomic_write(path, write, mode="w", suffix=".json")
-
 
 _STYLE = dict(true=dict(color="k", lw=1.6, label="truth"),
               hnn=dict(color="tab:blue", lw=1.2, ls="--", label="HNN"),
@@ -349,7 +342,7 @@ _STYLE = dict(true=dict(color="k", lw=1.6, label="truth"),
 
 def draw_system(folder, run: SystemRun, curves, metrics):
     """One figure per system: learned vs true energy, energy vs time, phase portrait or orbit."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.3), layout="constrained")
     t = curves["t"]
 
@@ -393,5 +386,5 @@ def draw_system(folder, run: SystemRun, curves, metrics):
                   f"{metrics['hnn_field_error_vs_conservative']:.1e}); H(t_end)/H(0): truth "
                   f"{metrics['energy_ratio_end_true']:.2f}, HNN {metrics['energy_ratio_end_hnn']:.2f}")
     fig.suptitle(title, fontsize=9)
-    _save(fig, folder, f"extra_{run.name}.png")
+    save_png(fig, folder, f"extra_{run.name}.png")
     plt.close(fig)

@@ -35,13 +35,13 @@ from . import experiments as X
 from ._atomic import atomic_write
 from .model import load_model
 
-__all__ = ["make_figures", "draw_all"]
+__all__ = ["make_figures", "draw_all", "pyplot", "save_png"]
 
 PAPER_RUNS = ("raw-analytic", "normalized-analytic", "normalized-numerical", "baseline")
 BEST_RUNS = ("best-analytic", "best-numerical")
 
 
-def _plt():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -52,7 +52,7 @@ def _plt():
     return plt
 
 
-def _save(fig, folder, name):
+def save_png(fig, folder, name):
     """Save to a temporary name in ``folder``, then rename into place."""
     try:
         atomic_write(os.path.join(folder, name),
@@ -62,7 +62,7 @@ def _save(fig, folder, name):
 
 
 def fig2_trajectories(folder):
-    plt = _plt()
+    plt = pyplot()
     rng = np.random.default_rng(2)
     x0s, _ = D.sample_initial_states(X.SPRING, 5, rng, radius=X.RADIUS)
     t = np.arange(0.0, 2.0 + 1e-9, 0.1)
@@ -73,11 +73,11 @@ def fig2_trajectories(folder):
     ax.set(xlabel="position q", ylabel="momentum p",
            title="Fig. 2: five spring trajectories, t in [0, 2], dt = 0.1 (k = m = 2)")
     ax.legend(fontsize=7)
-    _save(fig, folder, "fig2_trajectories.png")
+    save_png(fig, folder, "fig2_trajectories.png")
 
 
 def fig3_integrators(folder, comp):
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(9, 6.5))
     for row, method in enumerate(("RK45", "DOP853")):
         r = comp[method]
@@ -92,11 +92,11 @@ def fig3_integrators(folder, comp):
         axes[row, 1].legend(fontsize=7)
     fig.suptitle("Fig. 3: RK45 (top) and DOP853 (bottom) on the same spring trajectory")
     fig.tight_layout()
-    _save(fig, folder, "fig3_integrators.png")
+    save_png(fig, folder, "fig3_integrators.png")
 
 
 def fig4_energy_error(folder, runs):
-    plt = _plt()
+    plt = pyplot()
     from matplotlib.colors import LogNorm
 
     model = load_model(os.path.join(runs, "raw-analytic", "model.npz"))
@@ -110,7 +110,7 @@ def fig4_energy_error(folder, runs):
     ax.set(xlabel="observation along the trajectory (index, dt = 2π/50)",
            ylabel="test trajectory (index)",
            title="Fig. 4: relative energy error along the test trajectories (raw data, Sec. 4.2)")
-    _save(fig, folder, "fig4_energy_error_trajectories.png")
+    save_png(fig, folder, "fig4_energy_error_trajectories.png")
 
 
 def _grid(runs, name):
@@ -120,7 +120,7 @@ def _grid(runs, name):
 
 
 def fig5_fig6_grid(folder, runs):
-    plt = _plt()
+    plt = pyplot()
     from matplotlib.colors import LogNorm
 
     g = _grid(runs, "raw-analytic")
@@ -132,7 +132,7 @@ def fig5_fig6_grid(folder, runs):
         ax.set(xlabel="position q", ylabel="momentum p", aspect="equal",
                title=f"{'energy' if key == 'energy' else 'vector field'} error on the grid")
     fig.suptitle("Fig. 5: relative error on the 201 × 201 meshgrid over [-100, 100]² (raw data)")
-    _save(fig, folder, "fig5_grid_error_2d.png")
+    save_png(fig, folder, "fig5_grid_error_2d.png")
 
     fig = plt.figure(figsize=(7, 5.5))
     ax = fig.add_subplot(projection="3d")
@@ -142,11 +142,11 @@ def fig5_fig6_grid(folder, runs):
     fig.colorbar(surf, ax=ax, shrink=0.6, label="log10 relative energy error")
     ax.set(xlabel="position q", ylabel="momentum p", zlabel="log10 |Ĥ − H| / H",
            title="Fig. 6: relative energy error on the meshgrid, 3-D (raw data)")
-    _save(fig, folder, "fig6_grid_error_3d.png")
+    save_png(fig, folder, "fig6_grid_error_3d.png")
 
 
 def fig7_data(folder, runs):
-    plt = _plt()
+    plt = pyplot()
     tr = D.load_dataset(os.path.join(runs, "normalized-analytic", "train.npz"))
     te = D.load_dataset(os.path.join(runs, "normalized-analytic", "test.npz"))
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharex=True, sharey=True)
@@ -157,12 +157,12 @@ def fig7_data(folder, runs):
                title=f"{name}: {len(np.unique(ds.traj))} trajectories × {len(ds.t)} observations")
     fig.suptitle("Fig. 7: training and test data of Secs. 4.3 and 4.4 (physical units)")
     fig.tight_layout()
-    _save(fig, folder, "fig7_data.png")
+    save_png(fig, folder, "fig7_data.png")
 
 
 def _masks(folder, runs, names, filename, title):
     """White where a signed component error (S_hat_i - S_i)/||S|| leaves [-tol, tol] (paper, Fig. 8)."""
-    plt = _plt()
+    plt = pyplot()
     from matplotlib.colors import ListedColormap
 
     cmap = ListedColormap(["white", "tab:blue"])
@@ -185,11 +185,11 @@ def _masks(folder, runs, names, filename, title):
                          f"‖Ŝ−S‖/‖S‖ within: {100 * np.mean(g['field'][valid] <= tol):.2f} %")
     fig.suptitle(title + "\nsigned relative field error (Ŝ_i − S_i)/‖S‖ of both components; "
                  "white = outside the tolerance")
-    _save(fig, folder, filename)
+    save_png(fig, folder, filename)
 
 
 def fig11_training_curves(folder, runs, names):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.8))
     for i, name in enumerate(names):
         h = load_model(os.path.join(runs, name, "model.npz")).history
@@ -203,7 +203,7 @@ def fig11_training_curves(folder, runs, names):
     ax.set(xlabel="training step", ylabel="loss (scaled units)",
            title="Training curves: train (running mean) and test loss")
     ax.legend(fontsize=7, ncol=2)
-    _save(fig, folder, "fig11_training_curves.png")
+    save_png(fig, folder, "fig11_training_curves.png")
 
 
 def draw_all(folder="figures", runs="runs", comp=None):

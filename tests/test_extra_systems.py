@@ -40,6 +40,8 @@ def test_quick_run_writes_every_file(quick):
     assert saved["quick"] == 1.0
     assert set(NAMES) <= set(saved) and set(NAMES) <= set(results)
     assert len(lines) == 4  # one line per system, plus the damped pendulum's explanation
+    table = (root / "fig" / "systems.md").read_text().splitlines()
+    assert len(table) == 2 + len(NAMES) and all(f"| {name} |" in "".join(table) for name in NAMES)
 
 
 def test_quick_run_metrics_are_finite_floats(quick):
