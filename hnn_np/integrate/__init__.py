@@ -7,8 +7,10 @@
 
 Layout: :mod:`.tableau` (the coefficient layout), :mod:`.dop853_coefficients`
 and :mod:`.rk45_coefficients` (the numbers), :mod:`.rk` (one step, error norm,
-initial step), :mod:`.dense` (dense output), :mod:`.driver` (Hairer's
-step-size controller), :mod:`.record` (what a run keeps), :mod:`.checks`,
+initial step, as loops over the tableau), :mod:`.dense` (dense output),
+:mod:`.unrolled` (the same, written out from the tableau: what the driver
+runs), :mod:`.calling` (returning and in-place right-hand sides),
+:mod:`.driver` (Hairer's step-size controller), :mod:`.record` (what a run keeps), :mod:`.checks`,
 :mod:`.results`, :mod:`.ivp` (the public functions), :mod:`.leapfrog`,
 :mod:`.fixed_step` (for convergence tests).
 """

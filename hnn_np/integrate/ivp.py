@@ -5,13 +5,18 @@ compiled by Numba when ``fun`` is a Numba-jitted function (a
 ``numba.core.registry.CPUDispatcher``; no Python call per step) and as plain
 Python otherwise. Both versions take the same steps and give the same numbers.
 
+Two calling conventions (:mod:`.calling`): scipy's ``fun(t, y, *args) ->
+dy_dt``, and with ``inplace=True`` ``fun(t, y, dy_dt, *args)``, which writes
+into ``dy_dt`` and so allocates nothing per call (the faster one). The
+driver runs the step written out term by term (:mod:`.unrolled`).
+
 Compilation: the first call with a given jitted ``fun`` (and types of
-``args``) compiles the driver for it, 5-7 s of CPU on a small machine, and
-solve_ivp_batch's loop around it about 2 s more (both use the same compiled
-driver); later calls in the process reuse it. The driver cannot be
-cached on disk: Numba does not cache functions that take another jitted
-function as an argument. ``fun`` must not keep a reference to the array y it
-is given (a work array that is overwritten).
+``args``) compiles the driver for it, about 10-14 s of CPU on a small
+machine (solve_ivp and solve_ivp_batch share the compiled driver); later
+calls in the process reuse it. The driver cannot be cached on disk: Numba
+does not cache functions that take another jitted function as an argument.
+``fun`` must not keep a reference to the arrays y and dy_dt it is given
+(work arrays that are overwritten).
 """
 
 from __future__ import annotations
@@ -47,16 +52,16 @@ def _message(status: int, t_stop: float, h_stop: float, max_steps: int) -> str:
 
 
 _DONE_MESSAGE = _message(DONE, 0.0, 0.0, 0)
-_POOL: list = []  # [ThreadPoolExecutor], kept between calls: starting threads costs ~0.1 ms
+_POOL: dict = {}  # {"size": n, "pool": ThreadPoolExecutor}, kept between calls: starting threads costs ~0.1 ms
 
 
 def _threads(n: int) -> ThreadPoolExecutor:
     """A thread pool of at least n workers, made once and reused by every solve_ivp_batch."""
-    if not _POOL or _POOL[0]._max_workers < n:
+    if _POOL.get("size", 0) < n:
         if _POOL:
-            _POOL.pop().shutdown(wait=False)
-        _POOL.append(ThreadPoolExecutor(n, thread_name_prefix="hnn_np-solve_ivp_batch"))
-    return _POOL[0]
+            _POOL["pool"].shutdown(wait=False)
+        _POOL.update(size=n, pool=ThreadPoolExecutor(n, thread_name_prefix="hnn_np-solve_ivp_batch"))
+    return _POOL["pool"]
 
 
 def solve_ivp(
