@@ -63,9 +63,12 @@ def test_written_out_step_error_and_dense_equal_the_loops(method, y, h, t, tol):
        theta=st.floats(-0.5, 1.5))
 def test_written_out_interpolant_equals_the_loop(rows, Q, theta):
     Q = np.ascontiguousarray(Q[:rows])
-    loop, written = np.zeros((3, Q.shape[1])), np.zeros((3, Q.shape[1]))
-    dense_eval(loop, 1, Q, theta)
-    interpolate(written, 1, Q, theta)
+    t_old, h = 0.3, -0.7  # a step backwards in time, for once
+    t_eval = t_old + h * np.array([0.0, theta, 0.5 * theta, 1.0])
+    loop, written = np.zeros((4, Q.shape[1])), np.zeros((4, Q.shape[1]))
+    for j in (1, 2):
+        dense_eval(loop, j, Q, (t_eval[j] - t_old) / h)
+    interpolate(written, t_eval, 1, 3, t_old, h, Q)  # rows 0 and 3 stay untouched
     np.testing.assert_array_equal(loop, written)
 
 

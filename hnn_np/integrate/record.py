@@ -121,9 +121,10 @@ def record_step(record, t_eval, t_old, t, h, y, Q, dense):
         n_dense += 1
     if t_eval.shape[0] > 0:
         direction = 1.0 if h > 0 else -1.0
+        first = n_out
         while n_out < t_eval.shape[0] and (t_eval[n_out] - t) * direction <= 0.0:
-            interpolate(y_out, n_out, Q, (t_eval[n_out] - t_old) / h)  # dense.dense_eval, written out
             n_out += 1
+        interpolate(y_out, t_eval, first, n_out, t_old, h, Q)  # dense.dense_eval at each, written out
     else:
         if n_out == t_out.shape[0]:
             t_out, y_out = grow(t_out), grow(y_out)

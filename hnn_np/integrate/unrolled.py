@@ -13,7 +13,7 @@ coefficient modules). For one tableau :func:`step_source` writes::
     {name}_error(K, y, y_new, h, atol, rtol) -> err                 as rk.error_norm
     {name}_dense(fun, t, y, y_new, h, K, y_stage, Q, args) -> n_evals
                                                                     as dense.dense_coefficients
-    {name}_interpolate(out, row, Q, theta)                           as dense.dense_eval
+    {name}_interpolate(out, t_eval, first, last, t_old, h, Q)        as dense.dense_eval, at many times
 
 for example DOP853's stage 3 (0-based)::
 
@@ -102,11 +102,13 @@ def step_source(tab, name) -> str:
     lines += [f"    return {n_ext - s - 1}", ""]
 
     rows = 4 + tab.D.shape[0]
-    nested = f"Q[{rows - 1}, i]"
+    nested = f"q{rows - 1}"
     for r in range(rows - 2, -1, -1):  # innermost first, the factors alternating theta, 1 - theta
-        nested = f"Q[{r}, i] + {'theta' if r % 2 == 0 else 'theta1'} * ({nested})"
-    lines += ["", f"def {name}_interpolate(out, row, Q, theta):", "    theta1 = 1.0 - theta",
-              "    for i in range(Q.shape[1]):", f"        out[row, i] = {nested}", ""]  # fmt: skip
+        nested = f"q{r} + {'theta' if r % 2 == 0 else 'theta1'} * ({nested})"
+    lines += ["", f"def {name}_interpolate(out, t_eval, first, last, t_old, h, Q):", "    for i in range(Q.shape[1]):",
+              "        " + ", ".join(f"q{r}" for r in range(rows)) + " = " + ", ".join(f"Q[{r}, i]" for r in range(rows)),
+              "        for j in range(first, last):", "            theta = (t_eval[j] - t_old) / h",
+              "            theta1 = 1.0 - theta", f"            out[j, i] = {nested}", ""]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -149,11 +151,18 @@ def dense(fun, t, y, y_new, h, K, y_stage, Q, tab, args):
 
 
 @register_jitable
-def interpolate(out, row, Q, theta):
-    """:func:`.dense.dense_eval`, written out for the interpolants of DOP853 and RK45 (by their rows)."""
+def interpolate(out, t_eval, first, last, t_old, h, Q):
+    """out[j] = the interpolant Q of the step [t_old, t_old + h] at t_eval[j], for first <= j < last.
+
+    :func:`.dense.dense_eval` at ``theta = (t_eval[j] - t_old) / h`` for each j,
+    written out for the interpolants of DOP853 and RK45 (told apart by their
+    rows), with the coefficients of each component held in local variables
+    while all the times of the step are evaluated (several times faster).
+    """
     if Q.shape[0] == DOP853_ROWS:
-        dop853_interpolate(out, row, Q, theta)
+        dop853_interpolate(out, t_eval, first, last, t_old, h, Q)
     elif Q.shape[0] == RK45_ROWS:
-        rk45_interpolate(out, row, Q, theta)
+        rk45_interpolate(out, t_eval, first, last, t_old, h, Q)
     else:
-        dense_eval(out, row, Q, theta)
+        for j in range(first, last):
+            dense_eval(out, j, Q, (t_eval[j] - t_old) / h)
