@@ -38,9 +38,9 @@ as written for a plain Python ``fun``):
   Numba does not reference-count (:mod:`.borrow`; this takes a third off the
   compiled run time).
 
-``integrate_compiled`` and ``integrate_batch_compiled`` are their Numba
-versions, used when ``fun`` is jitted; :func:`.solve_ivp` calls
-``integrate_compiled`` directly (with arrays it owns: borrowed views have the
+``integrate_compiled[tab.key]`` (one per method, see the end of this module)
+and ``integrate_batch_compiled`` are their Numba versions, used when ``fun``
+is jitted; :func:`.solve_ivp` calls ``integrate_compiled[tab.key]`` directly (with arrays it owns: borrowed views have the
 same Numba types, so the driver is compiled once for both). They are
 compiled for each ``fun`` (and type of ``args``) on first use, a few
 seconds, and not cached on disk: Numba cannot cache a function that takes
@@ -51,15 +51,19 @@ process). What does not depend on ``fun`` is cached or small.
 from __future__ import annotations
 
 import math
+import types
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from . import unrolled
 from .borrow import borrowed, borrowed_tableau
 from .record import Record, record_step
 from .rk import UROUND, all_finite, initial_step, matrix_finite, row_finite
+from .unrolled import KERNELS
+from .unrolled import dense as dense_coefficients  # the written-out step, error and dense output, either method
+from .unrolled import error as error_norm
+from .unrolled import step as rk_step
 
 __all__ = [
     "DONE", "MAX_STEPS", "STEP_TOO_SMALL", "NON_FINITE", "Work", "new_work",
@@ -189,8 +193,8 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
             last = True
         n_steps += 1
 
-        nfev += unrolled.step(fun, t, y, h, K, y_stage, y_new, tab, args)
-        err = unrolled.error(K, y, y_new, h, tab, atol, rtol)
+        nfev += rk_step(fun, t, y, h, K, y_stage, y_new, tab, args)
+        err = error_norm(K, y, y_new, h, tab, atol, rtol)
         if not (math.isfinite(err) and all_finite(y_new)):
             status = NON_FINITE
             break
@@ -209,7 +213,7 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
                 status = NON_FINITE
                 break
             if need_dense:
-                nfev += unrolled.dense(fun, t, y, y_new, h, K, y_stage, Q, tab, args)
+                nfev += dense_coefficients(fun, t, y, y_new, h, K, y_stage, Q, tab, args)
                 if not matrix_finite(Q):
                     status = NON_FINITE
                     break
@@ -292,5 +296,13 @@ def integrate_batch(
     return status, counts[0], counts[1], counts[2], counts[3], stops[0], stops[1]
 
 
-integrate_compiled = njit(nogil=True)(integrate)
+def _with_kernels(function, kernels):
+    """A copy of ``function`` whose globals rk_step, error_norm, dense_coefficients are ``kernels``."""
+    names = {**function.__globals__, **kernels}
+    return types.FunctionType(function.__code__, names, function.__name__, function.__defaults__, function.__closure__)
+
+
+# One compiled driver per method (tab.key -> dispatcher), each with only its own
+# written-out step: the dispatch on tab.key that `step` does is gone at compile time.
+integrate_compiled = {key: njit(nogil=True)(_with_kernels(integrate, kernels)) for key, kernels in KERNELS.items()}
 integrate_batch_compiled = njit(nogil=True)(integrate_batch)  # solve_ivp_batch's threads run it at once

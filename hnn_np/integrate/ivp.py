@@ -133,7 +133,7 @@ def solve_ivp(
     args = check_args(args)
     fun, compiled = check_fun(fun, t0, y0, args, inplace)
 
-    run = integrate_compiled if compiled else integrate
+    run = integrate_compiled[tab.key] if compiled else integrate
     dense = bool(dense_output)
     status, record, nfev, nsteps, naccepted, nrejected, t_stop, h_stop = run(
         fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, dense,
@@ -200,7 +200,7 @@ def solve_ivp_batch(
 
     n_batch, n = y0s.shape
     y = np.full((n_batch, t_eval.size, n), np.nan)  # filled by the driver
-    run, core = (integrate_batch_compiled, integrate_compiled) if compiled else (integrate_batch, integrate)
+    run, core = (integrate_batch_compiled, integrate_compiled[tab.key]) if compiled else (integrate_batch, integrate)
 
     def block(rows):  # the rows[0]:rows[1] block, with its own work arrays
         work = new_work(tab, n)
