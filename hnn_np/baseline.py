@@ -23,8 +23,6 @@ marks an adjoint, dloss/d(that)), each forward line followed by its adjoint::
 
 from __future__ import annotations
 
-import numpy as np
-
 from . import kernels as K
 from ._checks import check_array, check_params, check_weights
 from .losses import mse_and_adjoint

@@ -167,9 +167,15 @@ def sample_initial_states(system: System, n: int, rng: np.random.Generator,
         raise ValueError(f"energy_range must be fractions 0 < lo <= hi of E_max; got {(lo, hi)}")
     if hasattr(system, "sample_initial_states"):  # the system's own sampler (e.g. TwoBody)
         x0s, energies = system.sample_initial_states(n, rng, radius, (lo, hi), log_energy)
-        if not np.allclose(system.energy(x0s), energies, rtol=1e-9, atol=0):  # H(x0) = E
-            raise ValueError(f"the states sampled for {system!r} do not have the requested energies")
-        return x0s, energies
+    else:
+        x0s, energies = _states_on_level_sets(system, n, rng, radius, lo, hi, log_energy)
+    if not np.allclose(system.energy(x0s), energies, rtol=1e-9, atol=0):  # H(x0) = E
+        raise ValueError(f"the states sampled for {system!r} do not have the requested energies")
+    return x0s, energies
+
+
+def _states_on_level_sets(system, n, rng, radius, lo, hi, log_energy):
+    """Energies E / E_max in [lo, hi] and phases, placed by sample_state or on the ellipse."""
     E_max = system.radius_to_energy(radius)
     if log_energy:
         energies = np.exp(rng.uniform(np.log(lo * E_max), np.log(hi * E_max), n))  # (n,)
@@ -185,8 +191,6 @@ def sample_initial_states(system: System, n: int, rng: np.random.Generator,
                              "give it a sample_state(energy, phase) method")
         x0s = np.stack([np.sqrt(2 * energies / a) * np.cos(phases),
                         np.sqrt(2 * energies / b) * np.sin(phases)], axis=1)  # (n, 2)
-    if not np.allclose(system.energy(x0s), energies, rtol=1e-9, atol=0):  # H(x0) = E
-        raise ValueError(f"the states sampled for {system!r} do not have the requested energies")
     return x0s, energies
 
 

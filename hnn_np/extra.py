@@ -72,9 +72,8 @@ import numpy as np
 
 from . import evaluate as E
 from . import experiments as X
-from ._atomic import atomic_write
 from .data import CENTRAL_WEIGHTS
-from .figures import pyplot, save_png
+from .figures import pyplot, save_png, write_text
 from .integrate import solve_ivp
 from .refine import fit_output_layer
 from .systems import as_states
@@ -492,7 +491,7 @@ def study_noise(cfg=FULL, runs=None, log=print):
             r = run_spring(kind, radius=R, noise_std=sigma, energy_range=(0.01, 1.0), log_energy=False,
                            sizes=cfg.sizes, steps=cfg.noise_steps, n_traj=cfg.n_traj,
                            grid_n=cfg.small_grid_n, seed=cfg.seed, out=runs, name=f"noise-{key}-{kind}")
-            tr, te = r["train"], r["test"]
+            tr = r["train"]
             model = r["model"]
             eps = tr.x - clean_tr.x  # the noise that was drawn, (N, 2)
             floor = noise_floor(SPRING, tr.x, tr.dx_dt)
@@ -738,12 +737,6 @@ def extra_tables(summary) -> str:
     return "\n".join(out) + "\n"
 
 
-def _write_text(path, text):
-    atomic_write(path, lambda f: f.write(text), mode="w", suffix=".md")
-
-
-# --- everything -----------------------------------------------------------------------
-
 def make_extra_figures(folder="figures/extra", runs="runs/extra", quick=False, log=print) -> dict:
     """Run the four studies; write their figures, ``extra.json`` and ``extra.md`` into ``folder``.
 
@@ -799,6 +792,6 @@ def make_extra_figures(folder="figures/extra", runs="runs/extra", quick=False, l
     summary.update(long_rollouts=s1["metrics"], radius=s2["metrics"], derivatives=s3["metrics"],
                    noise=s4["metrics"], seconds=dict(seconds, total=time.perf_counter() - t_start))
     E.save_metrics(os.path.join(folder, "extra.json"), summary)
-    _write_text(os.path.join(folder, "extra.md"), extra_tables(summary))
+    write_text(os.path.join(folder, "extra.md"), extra_tables(summary))
     log(f"extra figures written to {folder}/ in {summary['seconds']['total']:.0f} s")
     return summary

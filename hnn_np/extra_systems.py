@@ -79,10 +79,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import data as D
-from ._atomic import atomic_write
 from .evaluate import save_metrics
 from .field import rollout
-from .figures import pyplot, save_png
+from .figures import pyplot, save_png, write_text
 from .integrate import solve_ivp_batch
 from .model import atomic_save_npz
 from .refine import fit_output_layer
@@ -310,8 +309,7 @@ def run_systems(folder="figures/extra", runs="runs/extra", quick=False, log=prin
         results[name] = metrics
     results["seconds"] = time.perf_counter() - t0
     save_metrics(os.path.join(folder, "systems.json"), dict(results, quick=float(bool(quick))))
-    text = systems_table(results)
-    atomic_write(os.path.join(folder, "systems.md"), lambda f: f.write(text), mode="w", suffix=".md")
+    write_text(os.path.join(folder, "systems.md"), systems_table(results))
     return results
 
 

@@ -23,7 +23,6 @@ metrics.md                              the README's results table
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -35,7 +34,7 @@ from . import experiments as X
 from ._atomic import atomic_write
 from .model import load_model
 
-__all__ = ["make_figures", "draw_all", "pyplot", "save_png"]
+__all__ = ["make_figures", "draw_all", "pyplot", "save_png", "write_text"]
 
 PAPER_RUNS = ("raw-analytic", "normalized-analytic", "normalized-numerical", "baseline")
 BEST_RUNS = ("best-analytic", "best-numerical")
@@ -238,7 +237,8 @@ def metrics_table(summary) -> str:
     return head + "\n".join(rows) + "\n"
 
 
-def _write_text(path, text):
+def write_text(path, text):
+    """Write a text file atomically (temporary name, then rename)."""
     atomic_write(path, lambda f: f.write(text), mode="w", suffix=".md")
 
 
@@ -300,7 +300,7 @@ def make_figures(folder="figures", runs="runs", quick=False, progress=None, log=
     summary["jobs"] = int(jobs)
     summary["seconds"] = time.perf_counter() - t_start
     E.save_metrics(os.path.join(folder, "metrics.json"), summary)
-    _write_text(os.path.join(folder, "metrics.md"), metrics_table(summary))
+    write_text(os.path.join(folder, "metrics.md"), metrics_table(summary))
     log(f"figures written to {folder}/ in {summary['seconds']:.0f} s")
     return summary
 

@@ -19,7 +19,6 @@ import json
 import math
 import os
 import sys
-import time
 from dataclasses import asdict, dataclass
 
 import numpy as np

@@ -9,7 +9,6 @@ Profiles (chosen by the HYPOTHESIS_PROFILE environment variable):
 
 import os
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 

@@ -14,7 +14,6 @@ operations in the same order, so the same numbers).
 
 from __future__ import annotations
 
-import numpy as np
 from numba.extending import register_jitable
 
 from .rk import stage_state
