@@ -93,3 +93,42 @@ def test_valid_edge_cases_are_accepted():
     assert solve_ivp(decay, (0.0, 1.0), [1.0, 2.0], t_eval=[0.0, 1.0], rtol=[1e-6, 1e-8], atol=1e-9).success
     assert solve_ivp(decay, (0.0, 1.0), [1.0], first_step=1.0, max_step=10.0).success
     assert solve_ivp(lambda t, y, a: a * y, (0.0, 1.0), [1.0], args=[-1.0]).success  # a list of args
+
+
+# The checks of t_eval take a fast path for the usual (valid) case: it must
+# accept exactly what the plain definition accepts.
+T_VALUES = st.one_of(st.floats(-0.5, 1.5), st.sampled_from([0.0, 1.0, np.nan, np.inf, -np.inf]))
+
+
+@given(st.lists(T_VALUES, min_size=1, max_size=6), st.booleans(), st.booleans())
+def test_t_eval_is_accepted_exactly_when_finite_inside_and_strictly_monotone(values, backward, sort):
+    from hnn_np.integrate.checks import check_t_eval
+
+    t0, t_end = (1.0, 0.0) if backward else (0.0, 1.0)
+    direction = -1.0 if backward else 1.0
+    array = np.array(sorted(values, reverse=backward) if sort else values)
+    valid = bool(np.all(np.isfinite(array)) and array.min() >= 0.0 and array.max() <= 1.0
+                 and np.all(direction * np.diff(array) > 0))  # fmt: skip
+    if valid:
+        np.testing.assert_array_equal(check_t_eval(array.tolist(), t0, t_end), array)
+    else:
+        with pytest.raises(ValueError, match="t_eval"):
+            check_t_eval(array, t0, t_end)
+
+
+def test_a_jitted_fun_is_checked_again_for_a_new_size_or_kind_of_args():
+    """check_fun remembers a passed check per (convention, n, kinds of args), and only that."""
+    from numba import njit
+
+    @njit
+    def first_two(t, y, dy_dt, scale):  # writes dy_dt[0] and dy_dt[1] only
+        dy_dt[0] = -scale * y[0]
+        dy_dt[1] = -scale * y[1]
+
+    ok = dict(t_eval=[0.0, 1.0], inplace=True, args=(1.0,))
+    assert solve_ivp_batch(first_two, (0.0, 1.0), [[1.0, 2.0]], **ok).success
+    assert solve_ivp_batch(first_two, (0.0, 1.0), [[1.0, 2.0]], **ok).success  # remembered
+    with pytest.raises(ValueError, match=r"left dy_dt\[2\] unwritten"):  # n = 3: checked again
+        solve_ivp_batch(first_two, (0.0, 1.0), [[1.0, 2.0, 3.0]], **ok)
+    with pytest.raises(ValueError, match="must write every entry"):
+        solve_ivp(first_two, (0.0, 1.0), [1.0, 2.0, 3.0], **ok)

@@ -33,6 +33,8 @@ def check_method(method) -> Tableau:
 
 
 def _finite_float(value, name: str) -> float:
+    if type(value) is float and math.isfinite(value):  # the usual case, checked fast
+        return value
     if not isinstance(value, numbers.Real) or not np.isfinite(value):
         raise ValueError(f"{name} must be a finite real number; got {value!r}")
     return float(value)
@@ -40,7 +42,7 @@ def _finite_float(value, name: str) -> float:
 
 def check_t_span(t_span) -> tuple[float, float]:
     """(t0, t_end) as floats; the interval must have nonzero length."""
-    if np.ndim(t_span) != 1 or len(t_span) != 2:
+    if not (isinstance(t_span, (tuple, list)) and len(t_span) == 2) and (np.ndim(t_span) != 1 or len(t_span) != 2):
         raise ValueError(f"t_span must be a pair (t0, t_end); got {t_span!r}")
     t0 = _finite_float(t_span[0], "t_span[0]")
     t_end = _finite_float(t_span[1], "t_span[1]")
@@ -55,10 +57,11 @@ def check_y0(y0, name: str = "y0", ndim: int = 1) -> np.ndarray:
     shape_name = "(n,)" if ndim == 1 else "(B, n)"
     if array.ndim != ndim or array.size == 0:
         raise ValueError(f"{name} must be a non-empty array of shape {shape_name}; got shape {array.shape}")
-    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+    if array.dtype != np.float64 and not (np.issubdtype(array.dtype, np.floating)
+                                         or np.issubdtype(array.dtype, np.integer)):  # fmt: skip
         raise ValueError(f"{name} must be real; got dtype {array.dtype}")
     array = np.ascontiguousarray(array, dtype=np.float64)
-    if not np.all(np.isfinite(array)):
+    if not np.isfinite(array).all():
         bad = np.argwhere(~np.isfinite(array))[:3].tolist()
         raise ValueError(f"{name} has non-finite values (at indices {bad}{', ...' if len(bad) == 3 else ''})")
     return array
@@ -84,6 +87,8 @@ def check_tolerances(rtol, atol, n: int) -> tuple[np.ndarray, np.ndarray]:
     the rounding error of float64); atol must be positive, as dop853.f asks
     ("ATOL SHOULD BE STRICTLY POSITIVE").
     """
+    if type(rtol) is float and type(atol) is float and rtol >= 10 * UROUND and atol > 0 and math.isfinite(rtol + atol):
+        return np.full(n, rtol), np.full(n, atol)  # the usual case, checked fast
     rtol = _tolerance(rtol, n, "rtol")
     atol = _tolerance(atol, n, "atol")
     if rtol.min() <= 0:
@@ -100,12 +105,18 @@ def check_t_eval(t_eval, t0: float, t_end: float) -> np.ndarray:
     array = np.asarray(t_eval, dtype=np.float64)
     if array.ndim != 1 or array.size == 0:
         raise ValueError(f"t_eval must be a non-empty 1-D array; got shape {array.shape}")
+    direction = 1.0 if t_end > t0 else -1.0
+    low, high = min(t0, t_end), max(t0, t_end)
+    # The usual case in three NumPy calls: strictly monotone in the direction of
+    # integration (which fails on a NaN), so the ends are the extremes, and
+    # these inside the interval (which fails on an inf).
+    if low <= array[0] <= high and low <= array[-1] <= high:
+        if array.size == 1 or bool(np.all(direction * np.diff(array) > 0)):
+            return np.ascontiguousarray(array)
     if not np.all(np.isfinite(array)):
         raise ValueError("t_eval has non-finite values")
-    low, high = min(t0, t_end), max(t0, t_end)
     if array.min() < low or array.max() > high:
         raise ValueError(f"t_eval must lie inside t_span [{low}, {high}]; got values in [{array.min()}, {array.max()}]")
-    direction = 1.0 if t_end > t0 else -1.0
     if np.any(direction * np.diff(array) <= 0):
         order = "increasing" if direction > 0 else "decreasing (t_end < t0)"
         raise ValueError(f"t_eval must be sorted strictly {order}")
@@ -122,9 +133,9 @@ def check_steps(first_step, max_step, max_steps, t0: float, t_end: float) -> tup
             raise ValueError(f"first_step must be positive; got {first_step}")
         if first_step > abs(t_end - t0):
             raise ValueError(f"first_step {first_step} exceeds the length of t_span {abs(t_end - t0)}")
-    if not isinstance(max_step, numbers.Real) or np.isnan(max_step) or max_step <= 0:
+    if type(max_step) is not float and not isinstance(max_step, numbers.Real) or np.isnan(max_step) or max_step <= 0:
         raise ValueError(f"max_step must be positive (np.inf for no limit); got {max_step!r}")
-    if not isinstance(max_steps, numbers.Integral) or max_steps < 1:
+    if type(max_steps) is not int and not isinstance(max_steps, numbers.Integral) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer; got {max_steps!r}")
     return first_step, float(max_step), int(max_steps)
 
@@ -134,6 +145,14 @@ def check_args(args) -> tuple:
     if isinstance(args, (str, bytes)) or not hasattr(args, "__iter__"):
         raise ValueError(f"args must be a tuple of extra arguments of fun; got {args!r}")
     return tuple(args)
+
+
+_PASSED: dict = {}  # jitted funs that passed check_fun -> (inplace, n, kinds of args) it passed with
+
+
+def _kinds(args: tuple) -> tuple:
+    """What the compiled code of a jitted fun depends on in ``args``: the types, dtypes and shapes."""
+    return tuple((type(a), getattr(a, "dtype", None), getattr(a, "shape", None)) for a in args)
 
 
 def check_fun(fun, t0: float, y0: np.ndarray, args: tuple, inplace: bool = False):
@@ -147,10 +166,18 @@ def check_fun(fun, t0: float, y0: np.ndarray, args: tuple, inplace: bool = False
     write every entry of ``dy_dt``. It is called twice, with dy_dt prefilled
     with two different values, and an entry that keeps the prefilled value both
     times was not written.
+    
+    A jitted ``fun`` is checked once for each convention, size n and kinds of
+    ``args`` (types, dtypes, shapes), which fix its compiled code; a check
+    passed is remembered, and later calls skip it (it costs more than
+    integrating a small system).
     """
     if not callable(fun):
         raise ValueError(f"fun must be callable; got {fun!r}")
     compiled = is_compiled(fun)
+    passed = (bool(inplace), y0.shape[0], _kinds(args)) if compiled else None
+    if compiled and _PASSED.get(fun) == passed:
+        return (fun if inplace else as_inplace(fun)), True
     if inplace:
         unwritten = np.ones(y0.shape, dtype=bool)
         for fill in (7.0, -7.0):
@@ -160,6 +187,8 @@ def check_fun(fun, t0: float, y0: np.ndarray, args: tuple, inplace: bool = False
         if unwritten.any():
             raise ValueError(f"an in-place fun(t, y, dy_dt, *args) must write every entry of dy_dt; "
                              f"fun(t0, y0, dy_dt) left dy_dt[{int(np.argmax(unwritten))}] unwritten")
+        if compiled:
+            _PASSED[fun] = passed
         return fun, compiled
     dy_dt = fun(t0, y0, *args)
     if compiled and not (isinstance(dy_dt, np.ndarray) and dy_dt.dtype == np.float64):
@@ -169,4 +198,6 @@ def check_fun(fun, t0: float, y0: np.ndarray, args: tuple, inplace: bool = False
         raise ValueError(f"fun(t0, y0, *args) must have the shape of y0 {y0.shape}; got {dy_dt.shape}")
     if not (np.issubdtype(dy_dt.dtype, np.floating) or np.issubdtype(dy_dt.dtype, np.integer)):
         raise ValueError(f"fun must return real values; got dtype {dy_dt.dtype}")
+    if compiled:
+        _PASSED[fun] = passed
     return as_inplace(fun), compiled

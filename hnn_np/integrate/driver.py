@@ -40,8 +40,12 @@ as written for a plain Python ``fun``):
 
 ``integrate_compiled[tab.key]`` (one per method, see the end of this module)
 and ``integrate_batch_compiled`` are their Numba versions, used when ``fun``
-is jitted; :func:`.solve_ivp` calls ``integrate_compiled[tab.key]`` directly (with arrays it owns: borrowed views have the
-same Numba types, so the driver is compiled once for both). They are
+is jitted. Python reaches them through :func:`compiled_runners`: two small
+compiled entry points per ``fun`` and method, with ``fun``, the driver and
+the tableau built in as constants, since typing those as arguments of every
+call cost more than integrating a few trajectories. :func:`.solve_ivp` runs
+the driver with arrays it owns, the batch with borrowed views; these have the
+same Numba types, so the driver is compiled once for both. Everything is
 compiled for each ``fun`` (and type of ``args``) on first use, a few
 seconds, and not cached on disk: Numba cannot cache a function that takes
 another jitted function as an argument (it would store a new copy in every
@@ -56,9 +60,10 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+from numba.extending import register_jitable
 
 from .borrow import borrowed, borrowed_tableau
-from .record import Record, record_step
+from .record import Record, new_record, record_step
 from .rk import UROUND, all_finite, initial_step, matrix_finite, row_finite
 from .unrolled import KERNELS
 from .unrolled import dense as dense_coefficients  # the written-out step, error and dense output, either method
@@ -67,7 +72,7 @@ from .unrolled import step as rk_step
 
 __all__ = [
     "DONE", "MAX_STEPS", "STEP_TOO_SMALL", "NON_FINITE", "Work", "new_work",
-    "integrate", "integrate_batch", "integrate_compiled", "integrate_batch_compiled",
+    "integrate", "integrate_batch", "integrate_compiled", "integrate_batch_compiled", "Runners", "compiled_runners",
 ]  # fmt: skip
 
 # Exit codes of integrate: dop853.f's IDID = 1, -2, -3 (its -4 is the stiffness
@@ -101,6 +106,7 @@ class Work(NamedTuple):
     Q: np.ndarray
 
 
+@register_jitable
 def new_work(tab, n):
     """Uninitialised work arrays for a system of size n and tableau ``tab``."""
     return Work(np.empty((tab.A.shape[0], n)), np.empty(n), np.empty(n), np.empty(n), np.empty((4 + tab.D.shape[0], n)))
@@ -269,13 +275,16 @@ def integrate_batch(
 
     Returns
     -------
-    status : ndarray of int, shape (B,)
-    nfev, n_steps, n_accepted, n_rejected : ndarray of int, shape (B,)
-    t_stop, h_stop : ndarray, shape (B,)
+    counts : ndarray of int, shape (5, B)
+        Rows: status, nfev, n_steps, n_accepted, n_rejected.
+    stops : ndarray, shape (2, B)
+        Rows: t_stop, h_stop.
+
+    (Two arrays rather than seven: handing an array back to Python costs
+    about a microsecond.)
     """
     n_batch = y0s.shape[0]
-    status = np.empty(n_batch, dtype=np.int64)
-    counts = np.empty((4, n_batch), dtype=np.int64)  # nfev, steps, accepted, rejected
+    counts = np.empty((5, n_batch), dtype=np.int64)  # status, nfev, steps, accepted, rejected
     stops = np.empty((2, n_batch))  # t_stop, h_stop
     K, y_work, y_new, y_stage, Q = work
     work = Work(borrowed(K), borrowed(y_work), borrowed(y_new), borrowed(y_stage), borrowed(Q))
@@ -290,10 +299,10 @@ def integrate_batch(
             fun, args, t0, t_end, y0s[b], t_eval, tab, rtol, atol, first_step, max_step, max_steps, keep_dense,
             work, record,
         )  # fmt: skip
-        status[b] = result[0]
-        counts[0, b], counts[1, b], counts[2, b], counts[3, b] = result[2], result[3], result[4], result[5]
+        counts[0, b] = result[0]
+        counts[1, b], counts[2, b], counts[3, b], counts[4, b] = result[2], result[3], result[4], result[5]
         stops[0, b], stops[1, b] = result[6], result[7]
-    return status, counts[0], counts[1], counts[2], counts[3], stops[0], stops[1]
+    return counts, stops
 
 
 def _with_kernels(function, kernels):
@@ -306,3 +315,70 @@ def _with_kernels(function, kernels):
 # written-out step: the dispatch on tab.key that `step` does is gone at compile time.
 integrate_compiled = {key: njit(nogil=True)(_with_kernels(integrate, kernels)) for key, kernels in KERNELS.items()}
 integrate_batch_compiled = njit(nogil=True)(integrate_batch)  # solve_ivp_batch's threads run it at once
+
+
+class Runners(NamedTuple):
+    """The compiled entry points of one jitted in-place ``fun`` and one method (:func:`compiled_runners`).
+
+    Attributes
+    ----------
+    one : callable
+        ``one(args, t0, t_end, y0, t_eval, rtol, atol, first_step, max_step,
+        max_steps, dense)``: :func:`integrate` with new work arrays and
+        record; returns what it returns.
+    batch : callable
+        ``batch(args, t0, t_end, y0s, t_eval, rtol, atol, first_step,
+        max_step, max_steps, y)``: :func:`integrate_batch`; returns what it
+        returns.
+    """
+
+    one: object
+    batch: object
+
+
+_RUNNERS: dict = {}  # (fun, tab.key) -> Runners
+
+
+def compiled_runners(fun, tab) -> Runners:
+    """Compiled entry points with ``fun``, the driver and the tableau built in as constants.
+
+    Why. A call from Python into Numba-compiled code first finds the types of
+    its arguments. Arrays, numbers and tuples of numbers are typed in C, in
+    well under a microsecond each; a jitted function passed as an argument
+    (``fun``, and the driver :func:`integrate_batch` is handed) is typed in
+    Python, about 10 us each time, and a NamedTuple of arrays (the tableau, the
+    work arrays) costs several more. Called with those, the compiled batch
+    spent some 25 us per call before it took a step: as much as integrating
+    five spring trajectories. Here ``fun``, the driver and ``tab`` are closure
+    variables, which Numba compiles in as constants, and the work arrays are
+    allocated inside, so a call passes only arrays and numbers.
+
+    Made once per (``fun``, method) and kept; each is compiled on its first
+    call (with the driver, when that is new for ``fun``). The driver itself,
+    ``integrate_compiled[tab.key]``, is shared: ``one`` and ``batch`` call it
+    with the same argument types, so it is compiled once for both.
+    """
+    key = (fun, tab.key)
+    runners = _RUNNERS.get(key)
+    if runners is not None:
+        return runners
+    core = integrate_compiled[tab.key]
+    n_coefficients = 4 + tab.D.shape[0]
+
+    @njit(nogil=True)
+    def one(args, t0, t_end, y0, t_eval, rtol, atol, first_step, max_step, max_steps, dense):
+        work = new_work(tab, y0.shape[0])
+        record = new_record(t0, y0, t_eval, n_coefficients, dense)
+        return core(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, dense, work,
+                    record)  # fmt: skip
+
+    @njit(nogil=True)
+    def batch(args, t0, t_end, y0s, t_eval, rtol, atol, first_step, max_step, max_steps, y):
+        work = new_work(tab, y0s.shape[1])  # owned here until the batch returns: it may lend borrowed views of them
+        empty = new_record(t0, y0s[0], t_eval, n_coefficients, False)
+        return integrate_batch_compiled(
+            core, fun, args, t0, t_end, y0s, t_eval, tab, rtol, atol, first_step, max_step, max_steps, work, empty, y,
+        )  # fmt: skip
+
+    runners = _RUNNERS[key] = Runners(one, batch)
+    return runners

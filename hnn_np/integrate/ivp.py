@@ -31,7 +31,7 @@ from .checks import (
 )  # fmt: skip
 from .driver import (
     DONE, MAX_STEPS, NON_FINITE, STEP_TOO_SMALL,
-    integrate, integrate_batch, integrate_batch_compiled, integrate_compiled, new_work,
+    compiled_runners, integrate, integrate_batch, new_work,
 )  # fmt: skip
 from .record import new_record
 from .results import BatchResult, DenseSolution, OdeResult
@@ -133,12 +133,17 @@ def solve_ivp(
     args = check_args(args)
     fun, compiled = check_fun(fun, t0, y0, args, inplace)
 
-    run = integrate_compiled[tab.key] if compiled else integrate
     dense = bool(dense_output)
-    status, record, nfev, nsteps, naccepted, nrejected, t_stop, h_stop = run(
-        fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, dense,
-        new_work(tab, y0.size), new_record(t0, y0, t_eval, 4 + tab.D.shape[0], dense),
-    )  # fmt: skip
+    if compiled:
+        result = compiled_runners(fun, tab).one(
+            args, t0, t_end, y0, t_eval, rtol, atol, first_step, max_step, max_steps, dense,
+        )  # fmt: skip
+    else:
+        result = integrate(
+            fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, dense,
+            new_work(tab, y0.size), new_record(t0, y0, t_eval, 4 + tab.D.shape[0], dense),
+        )  # fmt: skip
+    status, record, nfev, nsteps, naccepted, nrejected, t_stop, h_stop = result
     n, n_dense = record.n, record.n_dense
     t, y = record.t[:n].copy(), record.y[:n].T.copy()
     sol = None
@@ -195,35 +200,39 @@ def solve_ivp_batch(
     first_step, max_step, max_steps = check_steps(first_step, max_step, max_steps, t0, t_end)
     args = check_args(args)
     fun, compiled = check_fun(fun, t0, y0s[0], args, inplace)
-    if not isinstance(workers, numbers.Integral) or workers < 1:
+    if not (type(workers) is int or isinstance(workers, numbers.Integral)) or workers < 1:
         raise ValueError(f"workers must be a positive integer; got {workers!r}")
 
     n_batch, n = y0s.shape
     y = np.full((n_batch, t_eval.size, n), np.nan)  # filled by the driver
-    run, core = (integrate_batch_compiled, integrate_compiled[tab.key]) if compiled else (integrate_batch, integrate)
+    batch = compiled_runners(fun, tab).batch if compiled else None
 
     def block(rows):  # the rows[0]:rows[1] block, with its own work arrays
-        work = new_work(tab, n)
-        empty = new_record(t0, y0s[0], t_eval, 4 + tab.D.shape[0], False)
-        return run(
-            core, fun, args, t0, t_end, y0s[rows[0]:rows[1]], t_eval, tab, rtol, atol, first_step, max_step,
-            max_steps, work, empty, y[rows[0]:rows[1]],
+        start, stop = rows
+        if compiled:
+            return batch(args, t0, t_end, y0s[start:stop], t_eval, rtol, atol, first_step, max_step, max_steps,
+                         y[start:stop])  # fmt: skip
+        return integrate_batch(
+            integrate, fun, args, t0, t_end, y0s[start:stop], t_eval, tab, rtol, atol, first_step, max_step,
+            max_steps, new_work(tab, n), new_record(t0, y0s[0], t_eval, 4 + tab.D.shape[0], False), y[start:stop],
         )  # fmt: skip
 
     n_blocks = min(int(workers), n_batch) if compiled else 1
     if n_blocks == 1:
-        status, nfev, nsteps, naccepted, nrejected, t_stop, h_stop = block((0, n_batch))
+        counts, stops = block((0, n_batch))
     else:
         edges = [n_batch * k // n_blocks for k in range(n_blocks + 1)]
         results = list(_threads(n_blocks).map(block, zip(edges[:-1], edges[1:])))  # run without the GIL
-        status, nfev, nsteps, naccepted, nrejected, t_stop, h_stop = (
-            np.concatenate(parts) for parts in zip(*results)
-        )  # fmt: skip
+        counts, stops = (np.concatenate(parts, axis=1) for parts in zip(*results))
+    code, nfev, nsteps, naccepted, nrejected = counts
     y = y.transpose(0, 2, 1)  # (B, m, n) -> (B, n, m), a view: callers usually transpose back
     messages = [_DONE_MESSAGE] * n_batch
-    for b in np.flatnonzero(status != DONE).tolist():
-        messages[b] = _message(int(status[b]), float(t_stop[b]), float(h_stop[b]), max_steps)
+    failed = code != DONE
+    success = not failed.any()
+    if not success:
+        for b in np.flatnonzero(failed).tolist():
+            messages[b] = _message(int(code[b]), float(stops[0, b]), float(stops[1, b]), max_steps)
     return BatchResult(
         t=t_eval, y=y, nfev=nfev, naccepted=naccepted, nrejected=nrejected, nsteps=nsteps,
-        status=np.where(status == DONE, 0, -1), messages=messages, success=bool(np.all(status == DONE)),
+        status=-failed.astype(np.int64), messages=messages, success=success,
     )  # fmt: skip
