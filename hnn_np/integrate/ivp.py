@@ -175,7 +175,8 @@ def solve_ivp_batch(
         Output times (required).
     workers : int
         Threads that integrate contiguous blocks of rows at once (jitted
-        ``fun`` only; a Python ``fun`` always runs in one). Each trajectory is
+        ``fun`` only; a Python ``fun`` always runs in one): the calling
+        thread and ``workers - 1`` threads of a pool kept between calls. Each trajectory is
         computed exactly as alone, so the result does not depend on
         ``workers``. ``fun`` must then be safe to call from several threads
         (a pure function of its arguments is).
@@ -222,7 +223,10 @@ def solve_ivp_batch(
         counts, stops = block((0, n_batch))
     else:
         edges = [n_batch * k // n_blocks for k in range(n_blocks + 1)]
-        results = list(_threads(n_blocks).map(block, zip(edges[:-1], edges[1:])))  # run without the GIL
+        blocks = list(zip(edges[:-1], edges[1:]))
+        pool = _threads(n_blocks - 1)
+        others = [pool.submit(block, rows) for rows in blocks[1:]]  # run without the GIL
+        results = [block(blocks[0])] + [future.result() for future in others]  # the first block in this thread
         counts, stops = (np.concatenate(parts, axis=1) for parts in zip(*results))
     code, nfev, nsteps, naccepted, nrejected = counts
     y = y.transpose(0, 2, 1)  # (B, m, n) -> (B, n, m), a view: callers usually transpose back
