@@ -174,8 +174,10 @@ def bench_peers(N, dtype, reps):
 
 
 def bench_parts(N, dtype, reps):
-    """Where the fast step's time goes: loss_and_grad, Adam (fast and reference kernel), and the
-    weight gradient as one stacked product (K = 2N) against two products and an add."""
+    """Where the fast step's time goes: loss_and_grad, Adam (fast and reference kernel), the
+    weight gradient as one stacked product (K = 2N) against two products and an add, and the
+    step's 24 elementwise passes alone."""
+    from hnn_np import kernels
     x, dxdt = _batch(N, dtype)
     params = mlp.init_params(SIZES, seed=0, dtype=dtype)
     opt_fast, opt_ref = fast.Adam(params), optim.Adam(mlp.init_params(SIZES, seed=0, dtype=dtype))
@@ -194,8 +196,28 @@ def bench_parts(N, dtype, reps):
         np.matmul(P[N:].T, Q[N:], out=T)
         np.add(G, T, out=G)
 
+    # The elementwise passes of one fast HNN step of the paper's network (5 hidden layers), on arrays of the
+    # step's shapes: bias and tanh per hidden layer; d[l] and g_bar[l+1] (4 each); the top adjoints; and
+    # the second-order adjoint with its bias sum (4). hnn_np/fast.py, StepWorkspace._hnn, in that order.
+    a, u, v, w_, out = (rng.uniform(-0.9, 0.9, (N, WIDTH)).astype(dtype) for _ in range(5))
+    bias, W_top = rng.standard_normal(WIDTH).astype(dtype), rng.standard_normal((WIDTH, 1)).astype(dtype)
+    dW_top, db = np.empty_like(W_top), np.empty_like(bias)
+    hidden = len(SIZES) - 2
+
+    def elementwise():
+        for _ in range(hidden):
+            fast.add_bias(out, bias, out)
+            np.tanh(out, out=out)
+        fast.top_mul_tanh_prime(W_top, a, out)
+        for _ in range(2 * (hidden - 1)):
+            kernels.mul_tanh_prime(u, a, out=out)
+        fast.top_adjoints(a, W_top, u, dW_top, out, db)
+        for _ in range(hidden - 1):
+            fast.second_adjoint_sum(a, u, v, w_, out, db)
+
     fns = {"loss_and_grad": lambda: ws.loss_and_grad(x, dxdt), "adam_fast": lambda: opt_fast.step(grads),
-           "adam_ref": lambda: opt_ref.step(grads), "wgrad_stacked": stacked, "wgrad_two_add": two_and_add}
+           "adam_ref": lambda: opt_ref.step(grads), "wgrad_stacked": stacked, "wgrad_two_add": two_and_add,
+           "elementwise": elementwise}
     for f in fns.values():
         f()
     return {"N": N, "dtype": np.dtype(dtype).name,
@@ -350,10 +372,11 @@ def print_report(r):
               f"{s['best_roofline_frac']:9.2f}")
     print()
     print(f"{'N':>5} {'dtype':>7} | {'loss+grad':>9} {'adam':>7} {'adam ref':>8} | "
-          f"{'dW stacked K=2N':>15} {'two + add':>9}   (ms)")
+          f"{'dW stacked K=2N':>15} {'two + add':>9} | {'elementwise':>11}   (ms)")
     for p in r["parts"]:
         print(f"{p['N']:>5} {p['dtype']:>7} | {p['loss_and_grad_ms']:9.3f} {p['adam_fast_ms']:7.3f} "
-              f"{p['adam_ref_ms']:8.3f} | {p['wgrad_stacked_ms']:15.3f} {p['wgrad_two_add_ms']:9.3f}")
+              f"{p['adam_ref_ms']:8.3f} | {p['wgrad_stacked_ms']:15.3f} {p['wgrad_two_add_ms']:9.3f} | "
+              f"{p['elementwise_ms']:11.3f}")
     if r["peers"]:
         print()
         print("peers, interleaved with the fast step, after the rest (ms):")

@@ -5,6 +5,9 @@
    measured in the same run, the BLAS kernel in use, peak memory.
 2. DOP853 dataset generation against scipy's solve_ivp (benchmarks/bench_integrate.py).
 3. The wall time of `make figures QUICK=1` (into a temporary folder).
+4. The goals of issue 5, each with this run's value, whether it is met, by
+   how much, and why when it is not (``goals``; the full `make figures` time
+   is the last one recorded in figures/metrics.json).
 
 By default the script restarts itself without OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE, for its own process only, so that OpenBLAS picks the CPU's
@@ -36,6 +39,80 @@ def time_quick_figures():
         return time.perf_counter() - t0
 
 
+# The goals of issue 5 ("Fast"), checked against this run's numbers.
+JAX_ISSUE_MS = {"float64": 5.7, "float32": 2.9}  # the issue's jax.jit step at N = 64, used when jax is absent
+STEP_VS_JAX = 0.8
+ROOFLINE_GOAL = 0.8
+SPEEDUP_GOAL = 200.0
+FIGURES_GOAL_SECONDS = 600.0
+
+
+def goals(out: dict) -> list:
+    """Each goal of issue 5 with this run's value, met or not, by how much, and why when missed."""
+    steps = {(s["N"], s["dtype"]): s for s in out["step"]["steps"]}
+    parts = {(p["N"], p["dtype"]): p for p in out["step"]["parts"]}
+    peers = {(p["N"], p["dtype"]): p for p in out["step"]["peers"]}
+    rows = []
+    for dtype, issue_ms in JAX_ISSUE_MS.items():
+        s = steps.get((64, dtype))
+        if s is None:
+            continue
+        jax_ms = peers.get((64, dtype), {}).get("jax_ms")
+        target = STEP_VS_JAX * (jax_ms if jax_ms else issue_ms)
+        needed = s["gflop"] / (target / 1e3)  # GFLOP/s that the products alone would need
+        rows.append(dict(
+            goal=f"step <= {STEP_VS_JAX} x jax.jit, N=64 {dtype}", value=f"{s['fast_ms']:.2f} ms",
+            target=f"{target:.2f} ms" + ("" if jax_ms else " (issue's jax)"), met=s["fast_ms"] <= target,
+            by=f"{s['fast_ms'] / target:.2f}x the target",
+            why=f"the products alone need {needed:.0f} GFLOP/s at the target; this run's GEMM gave "
+                f"{s['gemm_gflops']:.0f}"))
+    for (N, dtype), s in steps.items():
+        adam, passes = parts[(N, dtype)]["adam_fast_ms"], parts[(N, dtype)]["elementwise_ms"]
+        cap = s["roofline_ms"] / (s["roofline_ms"] + adam + passes)  # the products at the roofline, plus these
+        met = s["roofline_frac"] >= ROOFLINE_GOAL
+        rows.append(dict(
+            goal=f"roofline >= {ROOFLINE_GOAL}, N={N} {dtype}", value=f"{s['roofline_frac']:.2f}",
+            target=f"{ROOFLINE_GOAL}", met=met,
+            by=f"{abs(s['roofline_frac'] - ROOFLINE_GOAL):.2f} {'above' if met else 'short'}",
+            why=f"{s['fast_ms'] - s['roofline_ms']:.1f} ms above the roofline; Adam ({adam:.2f} ms) and the "
+                f"elementwise passes ({passes:.2f} ms) alone cap the fraction at {cap:.2f}; the products run "
+                f"slower in the step than alone"))
+    i = out["integrate"]
+    rows.append(dict(
+        goal=f"DOP853 dataset >= {SPEEDUP_GOAL:.0f}x scipy, nfev unchanged", value=f"{i['speedup_vs_scipy']:.0f}x",
+        target=f"{SPEEDUP_GOAL:.0f}x", met=i["speedup_vs_scipy"] >= SPEEDUP_GOAL
+        and i["ours_nfev_mean"] == i["scipy_nfev_mean"],
+        by=f"{i['speedup_vs_scipy'] / SPEEDUP_GOAL:.2f}x the goal; nfev {i['ours_nfev_mean']:g} vs "
+           f"{i['scipy_nfev_mean']:g}", why=""))
+    figures = out.get("figures_full_seconds")
+    if figures is not None:
+        rows.append(dict(
+            goal=f"make figures <= {FIGURES_GOAL_SECONDS / 60:.0f} min", value=f"{figures / 60:.1f} min",
+            target=f"{FIGURES_GOAL_SECONDS / 60:.0f} min", met=figures <= FIGURES_GOAL_SECONDS,
+            by=f"{figures / FIGURES_GOAL_SECONDS:.2f}x the goal",
+            why="(the last full run, from figures/metrics.json; this run timed QUICK=1 only)"))
+    return rows
+
+
+def print_goals(rows: list) -> None:
+    print(f"{'goal':44} {'value':>10} {'target':>22} {'met':>4}  by")
+    for r in rows:
+        print(f"{r['goal']:44} {r['value']:>10} {r['target']:>22} {'yes' if r['met'] else 'NO':>4}  {r['by']}")
+        if not r["met"] and r["why"]:
+            print(f"{'':44}   why: {r['why']}")
+
+
+def last_full_figures_seconds():
+    """Wall time of the last full `make figures` (figures/metrics.json), or None."""
+    path = os.path.join(os.path.dirname(HERE), "figures", "metrics.json")
+    try:
+        with open(path) as f:
+            metrics = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return None if metrics.get("quick", True) else metrics.get("seconds")
+
+
 def main():
     import bench_step
 
@@ -52,6 +129,10 @@ def main():
     print("\n== make figures QUICK=1 ==")
     out["figures_quick_seconds"] = time_quick_figures()
     print(f"make figures QUICK=1: {out['figures_quick_seconds']:.1f} s")
+    out["figures_full_seconds"] = last_full_figures_seconds()
+    print("\n== the goals of issue 5 ==")
+    out["goals"] = goals(out)
+    print_goals(out["goals"])
     path = os.path.join(os.path.dirname(HERE), "bench.json")
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
