@@ -1,9 +1,9 @@
 """What the driver keeps of an integration: outputs at steps or at t_eval, and interpolants.
 
 The driver (:func:`.driver.integrate`) calls :func:`record_step` after every
-accepted step; it is compiled with the driver (not cached, so that the
-compiler may inline it) and copies with plain loops, which Numba compiles
-fast. :func:`new_record` makes the empty buffers before a run (in Python,
+accepted step; the compiled driver inlines it (with the method's written-out
+interpolant, see :mod:`.driver`), and it copies with plain loops, which
+Numba compiles fast. :func:`new_record` makes the empty buffers before a run (in Python,
 :mod:`.ivp`); a batch writes its outputs at t_eval straight into its result
 instead (:func:`.driver.integrate_batch`). :func:`grow`, called rarely, never
 calls ``fun``: Numba compiles it once and caches it on disk, so it can use
