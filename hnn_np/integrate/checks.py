@@ -107,11 +107,13 @@ def check_t_eval(t_eval, t0: float, t_end: float) -> np.ndarray:
         raise ValueError(f"t_eval must be a non-empty 1-D array; got shape {array.shape}")
     direction = 1.0 if t_end > t0 else -1.0
     low, high = min(t0, t_end), max(t0, t_end)
-    # The usual case in three NumPy calls: strictly monotone in the direction of
+    # The usual case in two NumPy calls: strictly monotone in the direction of
     # integration (which fails on a NaN), so the ends are the extremes, and
     # these inside the interval (which fails on an inf).
-    if low <= array[0] <= high and low <= array[-1] <= high:
-        if array.size == 1 or bool(np.all(direction * np.diff(array) > 0)):
+    first, last = float(array[0]), float(array[-1])
+    if low <= first <= high and low <= last <= high:
+        later = array[1:] > array[:-1] if direction > 0 else array[1:] < array[:-1]
+        if later.all():
             return np.ascontiguousarray(array)
     if not np.all(np.isfinite(array)):
         raise ValueError("t_eval has non-finite values")
