@@ -36,9 +36,20 @@ figures-extra: $(STAMP)
 ablation: $(STAMP)
 	$(PY) -m hnn_np ablation
 
-bench: $(STAMP)
-	$(PY) benchmarks/run.py
+# PEERS=1: run it in .venv-peers, which also has jax (a peer to time, never a dependency of hnn_np)
+PEERS  ?=
+PEERS_VENV  := .venv-peers
+PEERS_STAMP := $(PEERS_VENV)/.installed
+
+$(PEERS_STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install -e ".[test,bench]" "jax[cpu]"
+	touch $(PEERS_STAMP)
+
+bench: $(if $(PEERS),$(PEERS_STAMP),$(STAMP))
+	$(if $(PEERS),$(PEERS_VENV)/bin/python,$(PY)) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) $(PEERS_VENV) .pytest_cache .hypothesis build *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -319,16 +319,17 @@ def _jax_step(N, dtype):
     return run_step
 
 
-def run(quick=False, batches=BATCHES, blas_threads=None):
+def run(quick=False, batches=BATCHES, blas_threads=None, peers=True):
     """Every measurement as a dict (see the module docstring).
 
     ``blas_threads`` limits BLAS (for the steps and the roofline alike) with
     threadpoolctl; None keeps the library's default (2 on this machine).
+    ``peers=False`` leaves out torch and jax (:func:`run_peers` times them).
     """
     if blas_threads is not None:
         from threadpoolctl import threadpool_limits
         with threadpool_limits(blas_threads, user_api="blas"):
-            return run(quick, batches)
+            return run(quick, batches, peers=peers)
     from hnn_np import kernels
     kernels.warm_up()
     fast.warm_up()
@@ -347,9 +348,15 @@ def run(quick=False, batches=BATCHES, blas_threads=None):
             result["steps"].append(bench_step(N, dtype, reps[N]))
             result["parts"].append(bench_parts(N, dtype, reps[N]))
     result["memory"] = bench_memory(steps=50 if quick else 200)
-    result["peers"] = [p for N in batches for dtype in DTYPES if (p := bench_peers(N, dtype, reps[N]))]
+    result["peers"] = run_peers(quick, batches) if peers else []
     result["loadavg_after"] = os.getloadavg()
     return result
+
+
+def run_peers(quick=False, batches=BATCHES):
+    """torch and jax steps (those installed) against the fast step, for each N and dtype; [] if neither."""
+    reps = {64: 20, 1024: 5, 5000: 2} if quick else {64: 100, 1024: 25, 5000: 9}
+    return [p for N in batches for dtype in DTYPES if (p := bench_peers(N, dtype, reps.get(N, 2)))]
 
 
 def print_report(r):
@@ -379,15 +386,20 @@ def print_report(r):
               f"{p['elementwise_ms']:11.3f}")
     if r["peers"]:
         print()
-        print("peers, interleaved with the fast step, after the rest (ms):")
-        for p in r["peers"]:
-            print(f"{p['N']:>5} {p['dtype']:>7} | fast {p['fast_ms']:8.2f} | " + "  ".join(
-                f"{k[:-3]} {p[k]:8.2f}" for k in ("torch_ms", "jax_ms") if k in p))
+        print_peers(r["peers"])
     m = r["memory"]
     print()
     print(f"memory (N={m['N']}, float64): workspace {m['workspace_MiB']:.1f} MiB; over {m['steps']} fast "
           f"steps traced peak {m['fast_peak_traced_bytes']} B, growth after step 10 {m['fast_growth_bytes']} B; "
           f"reference one step peak {m['ref_one_step_peak_MiB']:.1f} MiB; max RSS {m['maxrss_MiB']:.0f} MiB")
+
+
+def print_peers(peers):
+    print("peers, interleaved with the fast step, after the rest (ms):")
+    for p in peers:
+        print(f"{p['N']:>5} {p['dtype']:>7} | fast {p['fast_ms']:8.2f} | " + "  ".join(
+            f"{k[:-3]} {p[k]:8.2f} (fast / {k[:-3]} {p['fast_ms'] / p[k]:.2f})"
+            for k in ("torch_ms", "jax_ms") if k in p))
 
 
 def main(argv=None):
