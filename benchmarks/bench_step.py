@@ -421,7 +421,7 @@ def print_report(r):
 
 
 def print_peers(peers):
-    print("peers, interleaved with the fast step, after the rest (ms):")
+    print("peers against the fast step, in alternating blocks after a quiet pause, after the rest (ms):")
     for p in peers:
         print(f"{p['N']:>5} {p['dtype']:>7} | fast {p['fast_ms']:8.2f} | " + "  ".join(
             f"{k[:-3]} {p[k]:8.2f} (fast / {k[:-3]} {p['fast_ms'] / p[k]:.2f})"
