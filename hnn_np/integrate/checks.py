@@ -53,6 +53,9 @@ def check_t_span(t_span) -> tuple[float, float]:
 
 def check_y0(y0, name: str = "y0", ndim: int = 1) -> np.ndarray:
     """y0 as a float64 C-contiguous array of shape (n,) (ndim=1) or (B, n) (ndim=2)."""
+    if (type(y0) is np.ndarray and y0.dtype == np.float64 and y0.ndim == ndim and y0.size
+            and y0.flags.c_contiguous and np.isfinite(y0).all()):  # fmt: skip
+        return y0  # the usual case, checked fast
     array = np.asarray(y0)
     shape_name = "(n,)" if ndim == 1 else "(B, n)"
     if array.ndim != ndim or array.size == 0:
@@ -88,7 +91,7 @@ def check_tolerances(rtol, atol, n: int) -> tuple[np.ndarray, np.ndarray]:
     ("ATOL SHOULD BE STRICTLY POSITIVE").
     """
     if type(rtol) is float and type(atol) is float and rtol >= 10 * UROUND and atol > 0 and math.isfinite(rtol + atol):
-        return np.full(n, rtol), np.full(n, atol)  # the usual case, checked fast
+        return np.full(n, rtol), np.full(n, atol)  # the usual case, checked fast (float rtol, atol)
     rtol = _tolerance(rtol, n, "rtol")
     atol = _tolerance(atol, n, "atol")
     if rtol.min() <= 0:
@@ -127,6 +130,8 @@ def check_t_eval(t_eval, t0: float, t_end: float) -> np.ndarray:
 
 def check_steps(first_step, max_step, max_steps, t0: float, t_end: float) -> tuple[float, float, int]:
     """first_step (0.0 for Hairer's initial guess), max_step and max_steps, checked."""
+    if first_step is None and type(max_step) is float and max_step > 0 and type(max_steps) is int and max_steps >= 1:
+        return 0.0, max_step, max_steps  # the usual case, checked fast (max_step > 0 is False for NaN)
     if first_step is None:
         first_step = 0.0
     else:
