@@ -42,7 +42,8 @@ def _finite_float(value, name: str) -> float:
 
 def check_t_span(t_span) -> tuple[float, float]:
     """(t0, t_end) as floats; the interval must have nonzero length."""
-    if not (isinstance(t_span, (tuple, list)) and len(t_span) == 2) and (np.ndim(t_span) != 1 or len(t_span) != 2):
+    pair = isinstance(t_span, (tuple, list)) and len(t_span) == 2  # the usual case, told without NumPy
+    if not pair and (np.ndim(t_span) != 1 or len(t_span) != 2):
         raise ValueError(f"t_span must be a pair (t0, t_end); got {t_span!r}")
     t0 = _finite_float(t_span[0], "t_span[0]")
     t_end = _finite_float(t_span[1], "t_span[1]")
@@ -173,7 +174,7 @@ def check_fun(fun, t0: float, y0: np.ndarray, args: tuple, inplace: bool = False
     write every entry of ``dy_dt``. It is called twice, with dy_dt prefilled
     with two different values, and an entry that keeps the prefilled value both
     times was not written.
-    
+
     A jitted ``fun`` is checked once for each convention, size n and kinds of
     ``args`` (types, dtypes, shapes), which fix its compiled code; a check
     passed is remembered, and later calls skip it (it costs more than

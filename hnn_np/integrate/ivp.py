@@ -176,9 +176,9 @@ def solve_ivp_batch(
     workers : int
         Threads that integrate contiguous blocks of rows at once (jitted
         ``fun`` only; a Python ``fun`` always runs in one): the calling
-        thread and ``workers - 1`` threads of a pool kept between calls. Each trajectory is
-        computed exactly as alone, so the result does not depend on
-        ``workers``. ``fun`` must then be safe to call from several threads
+        thread and ``workers - 1`` threads of a pool kept between calls.
+        Each trajectory is computed exactly as alone, so the result does not
+        depend on ``workers``. ``fun`` must then be safe to call from several threads
         (a pure function of its arguments is).
 
     Returns
