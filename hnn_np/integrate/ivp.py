@@ -11,10 +11,13 @@ into ``dy_dt`` and so allocates nothing per call (the faster one). The
 driver runs the step written out term by term (:mod:`.unrolled`).
 
 Compilation: the first call with a given jitted ``fun`` (and types of
-``args``) compiles the driver for it, about 10-14 s of CPU on a small
-machine (solve_ivp and solve_ivp_batch share the compiled driver); later
-calls in the process reuse it. The driver cannot be cached on disk: Numba
-does not cache functions that take another jitted function as an argument.
+``args``) compiles the driver for it, with the written-out step inlined,
+about 11-12 s on a small machine; solve_ivp and solve_ivp_batch share the
+driver, and each adds a small entry point of its own
+(:func:`.driver.compiled_runners`, 1.5-2 s), through which a call passes
+only arrays and numbers. Later calls in the process reuse them. They cannot
+be cached on disk: Numba does not cache functions that take another jitted
+function as an argument.
 ``fun`` must not keep a reference to the arrays y and dy_dt it is given
 (work arrays that are overwritten).
 """
