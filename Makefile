@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 HYPOTHESIS_PROFILE ?= ci
 QUICK  ?=
 
-.PHONY: all test figures figures-extra ablation bench venv clean
+.PHONY: all test figures studies ablation bench venv clean
 
 all: test
 
@@ -29,9 +29,9 @@ test: $(STAMP)
 figures: $(STAMP)
 	$(PY) -m hnn_np figures $(if $(QUICK),--quick --out runs/quick/figures --runs runs/quick,)
 
-# beyond the paper (issue 6): long rollouts, radius sweep, stencils, noise, more systems
-figures-extra: $(STAMP)
-	$(PY) -m hnn_np extra $(if $(QUICK),--quick --out runs/quick/extra --runs runs/quick/extra-runs,)
+# beyond the paper: long rollouts, radius sweep, stencils, noise, more systems (figures/studies/)
+studies: $(STAMP)
+	$(PY) -m hnn_np studies $(if $(QUICK),--quick --out runs/quick/studies --runs runs/quick/studies-runs,)
 
 ablation: $(STAMP)
 	$(PY) -m hnn_np ablation

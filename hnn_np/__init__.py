@@ -3,19 +3,58 @@
 No autograd anywhere: the forward pass, the input gradient, the second-order
 backprop through it, Adam and the DOP853 integrator are all written by hand.
 
-Modules, in the order data flows: :mod:`~hnn_np.systems` (physical systems),
-:mod:`~hnn_np.integrate` (DOP853, RK45, leapfrog), :mod:`~hnn_np.data`
-(trajectories and targets), :mod:`~hnn_np.mlp`, :mod:`~hnn_np.hnn`,
-:mod:`~hnn_np.baseline` (networks and losses), :mod:`~hnn_np.optim` (Adam),
-:mod:`~hnn_np.train`, :mod:`~hnn_np.refine`, :mod:`~hnn_np.evaluate`,
-:mod:`~hnn_np.experiments`, :mod:`~hnn_np.figures`, :mod:`~hnn_np.cli`.
+Read in this order (the readable core is plain NumPy):
+
+1. :mod:`~hnn_np.mlp` -- forward pass, input gradient, input Hessian;
+2. :mod:`~hnn_np.hnn` -- the field S = J dH/dx and its second-order backprop;
+   :mod:`~hnn_np.baseline` -- the MLP that predicts dx/dt; :mod:`~hnn_np.losses`;
+3. :mod:`~hnn_np.optim` -- Adam; :mod:`~hnn_np.refine` -- the exact output layer;
+4. :mod:`~hnn_np.systems`, :mod:`~hnn_np.integrate` -- the physics and DOP853;
+5. :mod:`~hnn_np.data`, :mod:`~hnn_np.train` (:func:`fit`), :mod:`~hnn_np.model`,
+   :mod:`~hnn_np.rollout`, :mod:`~hnn_np.evaluate`;
+6. :mod:`~hnn_np.paper` (the paper's experiments and figures) and
+   :mod:`~hnn_np.studies` (beyond the paper).
+
+:mod:`~hnn_np.fast` holds the Numba twins that make training fast; it is
+optional reading. Importing this package is cheap: every name below, and every
+submodule, is imported when first used.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.2.0"
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "fit": "train", "TrainConfig": "train", "TrainingDiverged": "train",
+    "Model": "model", "load_model": "model",
+    "init_params": "mlp", "vector_field": "hnn", "Adam": "optim",
+    "System": "systems", "MassSpring": "systems", "IdealPendulum": "systems",
+    "DampedPendulum": "systems", "TwoBody": "systems",
+    "solve_ivp": "integrate", "solve_ivp_batch": "integrate", "leapfrog": "integrate",
+    "make_dataset": "data", "train_test_split": "data", "load_dataset": "data", "save_dataset": "data",
+}  # fmt: skip
+_SUBMODULES = (
+    "mlp", "hnn", "baseline", "losses", "optim", "refine", "symplectic", "systems", "integrate",
+    "data", "train", "checkpoint", "model", "rollout", "evaluate", "io", "plotting", "fast",
+    "paper", "studies", "cli",
+)
+
+__all__ = sorted(_EXPORTS)
 
 
-def load_model(path):
-    """Load a model saved by :meth:`hnn_np.model.Model.save` (see :func:`hnn_np.model.load_model`)."""
-    from .model import load_model as _load
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
-    return _load(path)
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS) | set(_SUBMODULES))

@@ -9,7 +9,68 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_params", "check_array", "check_sizes", "check_weights"]
+__all__ = ["check_params", "check_array", "check_sizes", "check_weights", "check_int", "check_real",
+           "check_states", "check_choice"]
+
+
+def check_int(value, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
+    """An integer count or index: an int or NumPy integer (not a bool, not 2.0), in [minimum, maximum]."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer; got {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}; got {value}")
+    return value
+
+
+def check_real(value, name: str, minimum: float | None = None, *, positive: bool = False,
+               maximum: float | None = None) -> float:
+    """A finite real number (int or float, not a bool or a string), optionally bounded."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a real number; got {value!r}")
+    value = float(value)
+    if positive and not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number; got {value!r}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}; got {value!r}")
+    return value
+
+
+def check_choice(value, name: str, choices) -> str:
+    """One of a few strings."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}; got {value!r}")
+    return value
+
+
+def check_states(x, name: str, n_cols: int | None = None, n_rows: int | None = None) -> np.ndarray:
+    """Real, finite, non-empty rows (N, 2n) as float64; refuses complex, object and bool arrays."""
+    if x is None:
+        raise ValueError(f"{name} is required")
+    try:
+        x = np.asarray(x)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name} must be a numeric array; {e}") from None
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)) \
+            or x.dtype == bool:
+        raise ValueError(f"{name} must be a real numeric array; got dtype {x.dtype}")
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0 or x.shape[1] % 2:
+        raise ValueError(f"{name} must have shape (N, 2n) with N >= 1; got {x.shape}")
+    if n_cols is not None and x.shape[1] != n_cols:
+        raise ValueError(f"{name} must have {n_cols} columns; got {x.shape[1]}")
+    if n_rows is not None and x.shape[0] != n_rows:
+        raise ValueError(f"{name} has {x.shape[0]} rows; expected {n_rows}")
+    x = x.astype(np.float64)
+    finite = np.isfinite(x).all(axis=1)
+    if not finite.all():
+        raise ValueError(f"{name} has non-finite values in row {int(np.argmin(finite))}")
+    return x
 
 
 def check_sizes(sizes) -> tuple[int, ...]:

@@ -23,7 +23,6 @@ marks an adjoint, dloss/d(that)), each forward line followed by its adjoint::
 
 from __future__ import annotations
 
-from . import kernels as K
 from ._checks import check_array, check_params, check_weights
 from .losses import mse_and_adjoint
 from .mlp import forward_cache
@@ -77,7 +76,8 @@ def loss_and_grad(params, x, dxdt, weights=None):
     grads[L - 1] = (a[L - 1].T @ out_bar, out_bar.sum(axis=0))
     a_bar = out_bar @ params[L - 1][0].T  # (N, n_{L-1})
     for l in range(L - 2, -1, -1):
-        z_bar = K.mul_tanh_prime(a_bar, a[l + 1])  # a_bar[l+1] * s1[l]
+        s1 = 1 - a[l + 1] ** 2  # s1[l] = tanh'(z[l])
+        z_bar = a_bar * s1  # z_bar[l] = a_bar[l+1] * s1[l]   (N, n_{l+1})
         grads[l] = (a[l].T @ z_bar, z_bar.sum(axis=0))
         if l > 0:
             a_bar = z_bar @ params[l][0].T  # (N, n_l)

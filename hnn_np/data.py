@@ -25,15 +25,13 @@ gives the trajectories back. Splitting is by trajectory
 from __future__ import annotations
 
 import json
-import os
-import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from hnn_np._atomic import atomic_write
-from hnn_np.integrate import solve_ivp_batch
-from hnn_np.systems import MassSpring, System, as_states
+from .integrate import solve_ivp_batch
+from .io import read_header, read_npz, save_npz
+from .systems import MassSpring, System, as_states
 
 __all__ = [
     "Dataset", "Scale", "CENTRAL_WEIGHTS", "DERIVATIVES", "sample_initial_states", "trajectories",
@@ -77,7 +75,7 @@ class Dataset:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.x.ndim != 2 or len(self.x) == 0 or self.x.dtype.kind != "f":
+        if self.x.ndim != 2 or len(self.x) == 0 or self.x.shape[1] % 2 or self.x.dtype.kind != "f":
             raise ValueError(f"x must be a non-empty float array (N, 2n); got {self.x.shape}")
         N = len(self.x)
         if self.dx_dt.shape != self.x.shape or self.dx_dt.dtype != self.x.dtype:
@@ -336,28 +334,31 @@ def train_test_split(ds: Dataset, test_fraction: float = 0.5, seed: int | None =
 
 
 def save_dataset(path, ds: Dataset) -> None:
-    """Write ``ds`` to ``path`` as .npz, atomically (temp file, then ``os.replace``)."""
-    atomic_write(path, lambda f: np.savez(f, **{k: getattr(ds, k) for k in _ARRAYS},
-                                          system=np.array(ds.system),
-                                          meta=np.array(json.dumps(ds.meta))), suffix=".npz")
+    """Write ``ds`` to ``path`` as .npz, atomically."""
+    save_npz(path, {**{k: getattr(ds, k) for k in _ARRAYS}, "system": np.array(ds.system),
+                    "meta": np.array(json.dumps(ds.meta))})
 
 
 def load_dataset(path) -> Dataset:
-    """Read a :class:`Dataset` written by :func:`save_dataset`, validating it."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"path: no dataset file at {path!r}")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-        meta = json.loads(str(arrays.get("meta", "{}")))
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise ValueError(f"path: {path!r} is not a readable dataset "
-                         f"(corrupt or truncated?): {err}") from err
+    """Read a :class:`Dataset` written by :func:`save_dataset`, validating it.
+
+    Raises ``ValueError`` naming the file if it is not an ``.npz`` of a
+    dataset: missing keys, a ``meta`` that is not a JSON object, arrays of
+    the wrong shape or type (see :class:`Dataset`).
+    """
+    what = "dataset file"
+    arrays = read_npz(path, what)
     missing = sorted(set(_ARRAYS + ("system", "meta")) - set(arrays))
     if missing:
-        raise ValueError(f"path: {path!r} lacks the dataset keys {missing}")
-    return Dataset(**{k: arrays[k] for k in _ARRAYS}, system=str(arrays["system"]), meta=meta)
+        raise ValueError(f"{what} {path!r} lacks the dataset keys {missing}")
+    meta = read_header(arrays, "meta", path, what)
+    system = arrays["system"]
+    if system.ndim != 0 or system.dtype.kind != "U":
+        raise ValueError(f"{what} {path!r}: 'system' must be a string")
+    try:
+        return Dataset(**{k: arrays[k] for k in _ARRAYS}, system=str(system), meta=meta)
+    except ValueError as e:
+        raise ValueError(f"{what} {path!r}: {e}") from None
 
 
 def _json_seed(seed):

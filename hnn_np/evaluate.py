@@ -19,19 +19,19 @@ Two families of metrics, following the paper (Secs. 4.2-4.4):
   grid points with err_S within 1e-3 and within 5e-4 (the paper's two
   tolerances), the median, the 99th percentile and the maximum.
 
+For any system (:func:`field_errors`, :func:`rollout_metrics`): relative
+field errors on test states, and the energy and state errors of rollouts
+against the true trajectories.
+
 All metrics are plain floats in a dict, saved as JSON beside the model.
 """
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
-from ._atomic import atomic_write
-
 __all__ = ["calibrated_energy", "trajectory_energy_error", "grid", "grid_errors",
-           "evaluate_model", "save_metrics", "TOLERANCES"]
+           "evaluate_model", "field_errors", "rollout_metrics", "TOLERANCES"]
 
 TOLERANCES = (1e-3, 5e-4)
 
@@ -128,10 +128,47 @@ def evaluate_model(model, system, x_test_traj=None, radius=100.0, n=201, return_
     return (metrics, errs) if return_grid else metrics
 
 
-def save_metrics(path, metrics: dict):
-    """Write metrics as pretty JSON, atomically (temporary file, then rename)."""
-    def write(f):
-        json.dump(metrics, f, indent=2, sort_keys=True)
-        f.write("\n")
+def field_errors(S_hat, S):
+    """Relative field errors ||S_hat_i - S_i|| / ||S_i||; (N, 2n), (N, 2n) -> dict of floats.
 
-    atomic_write(path, write, mode="w", suffix=".json")
+    ``median``, ``p99`` of the per-row errors and ``aggregate``
+    ||S_hat - S||_F / ||S||_F.
+    """
+    rel = np.linalg.norm(S_hat - S, axis=1) / np.linalg.norm(S, axis=1)
+    return dict(median=float(np.median(rel)), p99=float(np.percentile(rel, 99)),
+                aggregate=float(np.linalg.norm(S_hat - S) / np.linalg.norm(S)))
+
+
+def rollout_metrics(system, x_hat, x_true, t):
+    """Energy and state errors of a rollout against the truth.
+
+    Parameters
+    ----------
+    x_hat, x_true : ndarray, shape (B, T, 2n)
+    t : ndarray, shape (T,)
+
+    Returns
+    -------
+    dict of float: ``energy_mse`` mean (H(x_hat) - H_b)^2 with H_b = H(x_true[:, 0]);
+    ``rel_energy_mse`` mean ((H(x_hat) - H_b) / H_b)^2; ``rel_energy_max`` max
+    |H(x_hat) - H_b| / H_b; ``rel_energy_first``, ``rel_energy_last`` its mean
+    over the first and the last 10 % of the times (bounded: equal; drift:
+    last >> first); ``state_mse`` mean ||x_hat - x_true||^2; ``rel_state_last``
+    max_b ||x_hat_b(t_end) - x_b(t_end)|| / ||x_b(0)||.
+    """
+    x_hat, x_true = np.asarray(x_hat, np.float64), np.asarray(x_true, np.float64)
+    if x_hat.shape != x_true.shape or x_hat.ndim != 3:
+        raise ValueError(f"x_hat and x_true must both have shape (B, T, 2n); got {x_hat.shape}, "
+                         f"{x_true.shape}")
+    B, T, d = x_hat.shape
+    H = system.energy(x_hat.reshape(-1, d)).reshape(B, T)  # (B, T)
+    H_b = system.energy(x_true[:, 0])[:, None]  # (B, 1)
+    rel = np.abs(H - H_b) / H_b  # (B, T)
+    k = max(1, T // 10)
+    size = np.linalg.norm(x_true[:, 0], axis=1)  # (B,)
+    return dict(energy_mse=float(np.mean((H - H_b) ** 2)), rel_energy_mse=float(np.mean(rel**2)),
+                rel_energy_max=float(rel.max()), rel_energy_first=float(rel[:, :k].mean()),
+                rel_energy_last=float(rel[:, -k:].mean()),
+                state_mse=float(np.mean(np.sum((x_hat - x_true) ** 2, axis=2))),
+                rel_state_last=float(np.max(np.linalg.norm(x_hat[:, -1] - x_true[:, -1], axis=1) / size)),
+                t_end=float(t[-1]))

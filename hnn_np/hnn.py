@@ -65,9 +65,11 @@ used in the sweep) and through the next layer's pre-activation ``z[l+1]``::
              dL_db[l]   = sum over rows of z_bar[l]      (n_{l+1},)
 
 For the last hidden layer (l = L-2) the term ``z_bar[L-1] @ W[L-1].T`` is
-absent (H_bar = 0). The first term, ``s2 * g * d_bar``, is the tanh'' term:
-it is what a second-order backprop that only reuses first derivatives misses,
-and what the tests on tanh catch.
+absent (H_bar = 0). The first term, ``-2 a[l+1] * s1_bar[l]``, becomes
+``s2 * g * d_bar`` in ``z_bar``: the tanh'' term. It is what a second-order
+backprop that only reuses first derivatives misses, and what the tests on
+tanh catch (a ReLU network has s2 = 0 almost everywhere, so its hidden
+weights get no gradient through dH/dx at all).
 
 Each ``W[l]`` so collects two gradients: one from its use in the sweep
 (``g_bar.T @ d``) and one from its use in the forward pass (``a.T @ z_bar``).
@@ -78,24 +80,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kernels as K
 from ._checks import check_array, check_params, check_weights
 from .losses import mse_and_adjoint
 from .mlp import forward_cache, input_gradient_cache
+from .symplectic import apply_J, apply_J_T
 
-__all__ = ["vector_field", "loss_and_grad", "symplectic", "symplectic_adjoint"]
-
-
-def symplectic(dH_dx):
-    """S = J dH/dx = (dH/dp, -dH/dq); dH_dx (N, 2n) -> S (N, 2n)."""
-    n = dH_dx.shape[1] // 2
-    return np.concatenate([dH_dx[:, n:], -dH_dx[:, :n]], axis=1)
-
-
-def symplectic_adjoint(S_bar):
-    """dH_dx_bar = J.T S_bar = (-S_bar_p, S_bar_q); (N, 2n) -> (N, 2n)."""
-    n = S_bar.shape[1] // 2
-    return np.concatenate([-S_bar[:, n:], S_bar[:, :n]], axis=1)
+__all__ = ["vector_field", "loss_and_grad"]
 
 
 def _check(params, x, dxdt=None):
@@ -125,7 +115,7 @@ def vector_field(params, x):
     """
     x = _check(params, x)
     fwd = forward_cache(params, x)
-    return symplectic(input_gradient_cache(params, fwd).g[0])
+    return apply_J(input_gradient_cache(params, fwd).g[0])  # S = J dH_dx
 
 
 def loss_and_grad(params, x, dxdt, weights=None):
@@ -157,32 +147,37 @@ def loss_and_grad(params, x, dxdt, weights=None):
     fwd = forward_cache(params, x)
     a = fwd.a  # a[l] (N, n_l)
     g, d = input_gradient_cache(params, fwd)  # g[l] (N, n_l), d[l] (N, n_{l+1})
-    S = symplectic(g[0])  # (N, 2n)
+    S = apply_J(g[0])  # S = J dH_dx  (N, 2n)
 
     # Step 0: the loss.
     loss, S_bar = mse_and_adjoint(S, dxdt, w_row)  # S_bar = 2 w r / M  (N, 2n)
     g_bar = [None] * L
-    g_bar[0] = symplectic_adjoint(S_bar)  # dH_dx_bar (N, 2n)
+    g_bar[0] = apply_J_T(S_bar)  # dH_dx_bar = J.T S_bar  (N, 2n)
 
     # Step 1: backwards through the input-gradient sweep, l = 0 .. L-2.
     dL_dW = [None] * L
     dL_db = [None] * L
     d_bar = [None] * (L - 1)
+    s1_bar = [None] * (L - 1)
     for l in range(L - 1):
+        s1 = 1 - a[l + 1] ** 2  # s1[l] = tanh'(z[l])  (N, n_{l+1})
         d_bar[l] = g_bar[l] @ W[l]  # (N, n_{l+1})
         dL_dW[l] = g_bar[l].T @ d[l]  # (n_l, n_{l+1})
-        g_bar[l + 1] = K.mul_tanh_prime(d_bar[l], a[l + 1])  # d_bar[l] * s1[l]
+        g_bar[l + 1] = d_bar[l] * s1  # (N, n_{l+1})
+        s1_bar[l] = d_bar[l] * g[l + 1]  # (N, n_{l+1})
     dL_dW[L - 1] = np.zeros_like(W[L - 1])
     dL_dW[L - 1][:, 0] = g_bar[L - 1].sum(axis=0)  # from g[L-1] = w
     dL_db[L - 1] = np.zeros_like(params[L - 1][1])  # H does not enter the loss
 
     # Step 2: backwards through the forward pass, l = L-2 .. 0.
-    zW_bar = None  # z_bar[l+1] @ W[l+1].T; absent above the last hidden layer
+    z_bar = [None] * L  # z_bar[L-1] = H_bar = 0
     for l in range(L - 2, -1, -1):
-        z_bar = K.tanh_second_adjoint(a[l + 1], g[l + 1], d_bar[l], zW_bar)  # (N, n_{l+1})
-        dL_dW[l] += a[l].T @ z_bar  # (n_l, n_{l+1})
-        dL_db[l] = z_bar.sum(axis=0)  # (n_{l+1},)
-        if l > 0:
-            zW_bar = z_bar @ W[l].T  # (N, n_l)
+        s1 = 1 - a[l + 1] ** 2  # s1[l]  (N, n_{l+1})
+        a_bar = -2 * a[l + 1] * s1_bar[l]  # through s1[l] = 1 - a[l+1]**2: the tanh'' term
+        if l < L - 2:
+            a_bar = a_bar + z_bar[l + 1] @ W[l + 1].T  # through z[l+1] = a[l+1] @ W[l+1] + b[l+1]
+        z_bar[l] = a_bar * s1  # (N, n_{l+1})
+        dL_dW[l] += a[l].T @ z_bar[l]  # (n_l, n_{l+1})
+        dL_db[l] = z_bar[l].sum(axis=0)  # (n_{l+1},)
 
     return loss, list(zip(dL_dW, dL_db))

@@ -38,7 +38,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import kernels as K
 from ._checks import check_array, check_params, check_sizes
 
 __all__ = [
@@ -117,7 +116,8 @@ def forward_cache(params, x) -> ForwardCache:
     """The forward pass of the module docstring, keeping every activation."""
     a = [x]
     for W, b in params[:-1]:
-        a.append(K.tanh_bias(a[-1] @ W, b))  # a[l+1] = tanh(a[l] @ W[l] + b[l])  (N, n_{l+1})
+        z = a[-1] @ W + b  # z[l] = a[l] @ W[l] + b[l]   (N, n_{l+1})
+        a.append(np.tanh(z))  # a[l+1] = tanh(z[l])
     W, b = params[-1]
     out = a[-1] @ W + b  # H = a[L-1] @ W[L-1] + b[L-1]  (N, n_L)
     return ForwardCache(tuple(a), out)
@@ -133,7 +133,8 @@ def input_gradient_cache(params, fwd: ForwardCache) -> GradientCache:
     d = [None] * (L - 1)
     g[L - 1] = np.repeat(w[None, :], N, axis=0)  # g[L-1] = w            (N, n_{L-1})
     for l in range(L - 2, -1, -1):
-        d[l] = K.mul_tanh_prime(g[l + 1], a[l + 1])  # d[l] = g[l+1] * s1[l] (N, n_{l+1})
+        s1 = 1 - a[l + 1] ** 2  # s1[l] = tanh'(z[l])            (N, n_{l+1})
+        d[l] = g[l + 1] * s1  # d[l] = g[l+1] * s1[l]              (N, n_{l+1})
         g[l] = d[l] @ params[l][0].T  # g[l] = d[l] @ W[l].T                (N, n_l)
     return GradientCache(tuple(g), tuple(d))
 

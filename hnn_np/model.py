@@ -18,16 +18,15 @@ same directory and renamed, so a crash never leaves half a file behind.
 from __future__ import annotations
 
 import json
-import os
-import zipfile
+import numbers
 
 import numpy as np
 
 from . import baseline, hnn, mlp
-from ._atomic import atomic_write
 from ._checks import check_params
+from .io import read_header, read_npz, save_npz
 
-__all__ = ["Model", "load_model", "FORMAT_VERSION", "atomic_save_npz"]
+__all__ = ["Model", "load_model", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 KINDS = ("hnn", "baseline")
@@ -52,6 +51,9 @@ class Model:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
         check_params(params)
+        for l, (W, b) in enumerate(params):
+            if not (np.isfinite(W).all() and np.isfinite(b).all()):
+                raise ValueError(f"params[{l}] has non-finite weights")
         n_in, n_out = params[0][0].shape[0], params[-1][0].shape[1]
         if n_in % 2:
             raise ValueError(f"a state (q, p) has an even size; params take {n_in} inputs")
@@ -59,7 +61,8 @@ class Model:
             raise ValueError(f"an HNN outputs one energy; params give {n_out} outputs")
         if kind == "baseline" and n_out != n_in:
             raise ValueError(f"a baseline outputs dx/dt of size {n_in}; params give {n_out}")
-        if not (np.isfinite(scale) and scale > 0):
+        if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not (
+                np.isfinite(scale) and scale > 0):
             raise ValueError(f"scale must be a positive finite number; got {scale!r}")
         self.kind = kind
         self.params = params
@@ -87,6 +90,8 @@ class Model:
         x = np.asarray(x)
         if x.ndim == 1:
             x = x[None, :]
+        if x.dtype.kind not in "fiu" or x.dtype == bool:
+            raise ValueError(f"x must be a real numeric array of states; got dtype {x.dtype}")
         return (x / self.scale).astype(self.dtype)  # x~ = x / s
 
     def energy(self, x):
@@ -115,7 +120,7 @@ class Model:
         -------
         x : ndarray, shape (B, T, 2n)
         """
-        from .field import rollout
+        from .rollout import rollout
 
         return rollout(self, x0, t_eval, method=method, rtol=rtol, atol=atol)
 
@@ -131,12 +136,7 @@ class Model:
             arrays[f"W{l}"], arrays[f"b{l}"] = W, b
         for key, value in self.history.items():
             arrays[f"history_{key}"] = np.asarray(value)
-        atomic_save_npz(path, arrays)
-
-
-def atomic_save_npz(path, arrays: dict):
-    """``np.savez`` to a temporary file beside ``path``, then rename it into place."""
-    atomic_write(path, lambda f: np.savez(f, **arrays), suffix=".npz")
+        save_npz(path, arrays)
 
 
 def load_model(path) -> Model:
@@ -145,50 +145,53 @@ def load_model(path) -> Model:
     Raises
     ------
     ValueError
-        If the file is missing, unreadable, of another format version, or its
-        arrays do not match the sizes and dtype in its header.
+        If the file is missing, not an ``.npz``, of another format version,
+        or its arrays do not match the sizes and dtype in its header, or hold
+        non-finite weights.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"model file {path!r} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise ValueError(f"model file {path!r} is not a readable .npz: {e}") from None
-    if "header" not in data:
-        raise ValueError(f"model file {path!r} has no header: not an hnn_np model")
-    try:
-        header = json.loads(str(data["header"]))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"model file {path!r} has a corrupt header: {e}") from None
+    what = "model file"
+    data = read_npz(path, what)
+    header = read_header(data, "header", path, what)
     version = header.get("format_version")
     if version != FORMAT_VERSION:
         raise ValueError(
-            f"model file {path!r} has format version {version!r}; this hnn_np reads version {FORMAT_VERSION}"
+            f"{what} {path!r} has format version {version!r}; this hnn_np reads version {FORMAT_VERSION}"
         )
     missing = [k for k in ("kind", "sizes", "dtype", "scale") if k not in header]
     if missing:
-        raise ValueError(f"model file {path!r} has a header without {missing}")
-    try:
-        sizes, dtype = [int(s) for s in header["sizes"]], np.dtype(header["dtype"])
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"model file {path!r} has bad sizes or dtype in its header: {e}") from None
+        raise ValueError(f"{what} {path!r} has a header without {missing}")
+    sizes, dtype, scale = header["sizes"], header["dtype"], header["scale"]
+    if not isinstance(sizes, list) or len(sizes) < 2 or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):
+        raise ValueError(f"{what} {path!r}: sizes must be a list of positive integers; got {sizes!r}")
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"{what} {path!r}: dtype must be 'float32' or 'float64'; got {dtype!r}")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"{what} {path!r}: scale must be a positive finite number; got {scale!r}")
+    for key in ("config", "metrics"):
+        if not isinstance(header.get(key, {}), dict):
+            raise ValueError(f"{what} {path!r}: {key} must be a JSON object")
+    dtype = np.dtype(dtype)
     params = []
     for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         W, b = data.get(f"W{l}"), data.get(f"b{l}")
         if W is None or b is None:
-            raise ValueError(f"model file {path!r} lacks layer {l} (W{l}, b{l}) of sizes {sizes}")
+            raise ValueError(f"{what} {path!r} lacks layer {l} (W{l}, b{l}) of sizes {sizes}")
         if W.shape != (n_in, n_out) or b.shape != (n_out,):
             raise ValueError(
-                f"model file {path!r}: layer {l} has shapes {W.shape}, {b.shape}; "
+                f"{what} {path!r}: layer {l} has shapes {W.shape}, {b.shape}; "
                 f"its header's sizes {sizes} need ({n_in}, {n_out}), ({n_out},)"
             )
         if W.dtype != dtype or b.dtype != dtype:
-            raise ValueError(f"model file {path!r}: layer {l} is {W.dtype}, its header says {dtype}")
+            raise ValueError(f"{what} {path!r}: layer {l} is {W.dtype}, its header says {dtype}")
+        if not (np.isfinite(W).all() and np.isfinite(b).all()):
+            raise ValueError(f"{what} {path!r}: layer {l} has non-finite weights")
         params.append((np.ascontiguousarray(W), np.ascontiguousarray(b)))
     if f"W{len(sizes) - 1}" in data:
-        raise ValueError(f"model file {path!r} has more layers than its header's sizes {sizes}")
+        raise ValueError(f"{what} {path!r} has more layers than its header's sizes {sizes}")
     history = {k[len("history_"):]: v for k, v in data.items() if k.startswith("history_")}
-    return Model(header["kind"], params, header["scale"], header.get("config"),
-                 header.get("metrics"), history)
+    try:
+        return Model(header["kind"], params, float(scale), header.get("config"), header.get("metrics"),
+                     history)
+    except ValueError as e:
+        raise ValueError(f"{what} {path!r}: {e}") from None

@@ -12,8 +12,10 @@ For each parameter tensor p with gradient g, at step t = 1, 2, ...::
 eps is added after the square root of the bias-corrected second moment, as
 PyTorch does (the paper's Algorithm 1 writes the same). The defaults
 lr = 1e-3, betas = (0.9, 0.999), eps = 1e-8 are the paper's recommended ones
-(Kingma & Ba 2015, Sec. 2). Each update runs as one fused in-place Numba
-kernel (:func:`hnn_np.kernels.adam_update`) per tensor.
+(Kingma & Ba 2015, Sec. 2).
+
+:func:`adam_update` is those six lines for one tensor, in NumPy;
+:class:`hnn_np.fast.Adam` runs the same update as one fused Numba loop.
 """
 
 from __future__ import annotations
@@ -22,10 +24,27 @@ import math
 
 import numpy as np
 
-from . import kernels as K
 from ._checks import check_params
 
-__all__ = ["Adam", "cosine_lr"]
+__all__ = ["Adam", "adam_update", "cosine_lr"]
+
+
+def adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step):
+    """One Adam step on one tensor, in place on ``p``, ``m`` and ``v``.
+
+    p, g, m, v : arrays of one shape and dtype; step : t >= 1. The bias
+    corrections are computed in float64 (as torch does) and enter as Python
+    floats, so a float32 tensor is updated in float32.
+    """
+    if weight_decay != 0:
+        g = g + weight_decay * p  # coupled L2 decay
+    m *= beta1
+    m += (1 - beta1) * g  # m <- beta1 m + (1 - beta1) g
+    v *= beta2
+    v += (1 - beta2) * g * g  # v <- beta2 v + (1 - beta2) g**2
+    step_size = lr / (1 - beta1**step)  # lr / (1 - beta1**t): m_hat = m / (1 - beta1**t)
+    sqrt_bc2 = math.sqrt(1 - beta2**step)  # sqrt(v_hat) = sqrt(v) / sqrt(1 - beta2**t)
+    p -= step_size * m / (np.sqrt(v) / sqrt_bc2 + eps)
 
 
 class Adam:
@@ -89,11 +108,13 @@ class Adam:
             if dW.dtype != W.dtype or db.dtype != b.dtype:
                 raise ValueError(f"grads[{l}] dtype {dW.dtype} does not match params dtype {W.dtype}")
         self.t += 1
-        beta1, beta2 = self.betas
         for (W, b), (dW, db), (mW, mb), (vW, vb) in zip(self.params, grads, self.m, self.v):
             for p, g, m, v in ((W, dW, mW, vW), (b, db, mb, vb)):
-                K.adam_update(p, np.ascontiguousarray(g), m, v, self._lr, beta1, beta2,
-                              self.eps, self.weight_decay, self.t)
+                self._update(p, np.ascontiguousarray(g), m, v)
+
+    def _update(self, p, g, m, v):
+        """The update of one tensor at step ``self.t``; :class:`hnn_np.fast.Adam` replaces it."""
+        adam_update(p, g, m, v, self._lr, *self.betas, self.eps, self.weight_decay, self.t)
 
     def state_dict(self) -> dict:
         """Everything needed to resume: step count, moments and hyper-parameters."""

@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from .mlp import forward_cache, forward_tangents
+from .symplectic import apply_J
 
 __all__ = ["hidden_jacobian", "fit_output_layer"]
 
@@ -78,8 +79,7 @@ def fit_output_layer(kind, params, x, dxdt, weights=None, rcond=1e-10):
     W_out, b_out = params[-1]
     if kind == "hnn":
         jac = hidden_jacobian(params, x).astype(np.float64)  # (N, m, 2n)
-        n = D // 2
-        J_jac = np.concatenate([jac[:, :, n:], -jac[:, :, :n]], axis=2)  # J da/dx, (N, m, 2n)
+        J_jac = apply_J(jac)  # J da/dx, (N, m, 2n)
         Phi = (J_jac * sqrt_v[:, None, None]).transpose(0, 2, 1).reshape(N * D, -1)  # (N*2n, m)
         y = (dxdt * sqrt_v[:, None]).reshape(-1)
         w_old = W_out[:, 0].astype(np.float64)

@@ -1,36 +1,41 @@
-"""The training loop: minibatch Adam on the HNN (or baseline) loss.
+"""One training recipe: :func:`fit` trains an HNN (or a baseline) on states and their time derivatives.
 
-:func:`train` follows the paper's recipe by default: Adam at lr 1e-3 on
-minibatches of 64 for 10000 steps, then 2000 fine-tuning steps at lr 1e-7
-(paper, Secs. 3 and 4.3). Options beyond the paper, used by the project's
-``best-*`` experiments: a cosine learning-rate decay, per-row loss weights
-1 / ||dx/dt||^2 (the loss becomes a relative error) and full-batch steps.
+:class:`TrainConfig` holds every setting. Its defaults are the paper's
+recipe: Adam at lr 1e-3 on minibatches of 64 for 10000 steps, then 2000
+fine-tuning steps at lr 1e-7 (paper, Secs. 3 and 4.3). Options beyond the
+paper, used by the project's ``best-*`` experiments: a cosine learning-rate
+decay, per-row loss weights 1 / ||dx/dt||^2 (the loss becomes a relative
+error), and the exact least-squares output layer after Adam
+(``refit_output``, :mod:`hnn_np.refine`).
+
+Each step is the readable code or its fast twin:
+
+* ``reference=True``: :func:`hnn_np.hnn.loss_and_grad` (or the baseline's)
+  and :class:`hnn_np.optim.Adam`, the code the docstrings derive;
+* ``reference=False`` (default): :class:`hnn_np.fast.StepWorkspace` and
+  :class:`hnn_np.fast.Adam`, the same numbers to rounding, without allocation.
 
 Batches are drawn by reshuffling the training rows every epoch with a seeded
-generator. Everything the loop needs to continue -- weights, Adam moments,
-the generator's state, the epoch permutation and the step -- goes into a
-checkpoint, so a resumed run ends with the same weights, bit for bit, as an
-uninterrupted one.
+generator. Everything the loop needs to continue goes into a checkpoint
+(:mod:`hnn_np.checkpoint`), so a resumed run ends with the same weights, bit
+for bit, as an uninterrupted one.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import sys
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import baseline, hnn, mlp
-from ._checks import check_sizes
+from . import baseline, checkpoint as ckpt, hnn, mlp, optim
+from ._checks import check_choice, check_int, check_real, check_sizes, check_states
 from .data import Scale
-from .model import Model, atomic_save_npz
-from .fast import Adam, StepWorkspace
-from .optim import cosine_lr
+from .model import KINDS, Model
+from .refine import fit_output_layer
 
-__all__ = ["train", "TrainConfig", "TrainingDiverged", "evaluate_loss"]
+__all__ = ["fit", "TrainConfig", "TrainingDiverged", "evaluate_loss", "PAPER_SIZES"]
 
 PAPER_SIZES = (2, 400, 400, 400, 400, 400, 1)
 
@@ -41,7 +46,18 @@ class TrainingDiverged(FloatingPointError):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Every setting of a training run (JSON-serialisable; saved with the model)."""
+    """Every setting of a training run (JSON-serialisable; saved with the model and its checkpoints).
+
+    kind : "hnn" or "baseline"; sizes : layer sizes (an HNN ends in 1, a
+    baseline in 2n); lr, batch_size (None: full batch), steps,
+    finetune_steps, finetune_lr, weight_decay : Adam's phases; normalize :
+    learn in the unit ball (:class:`hnn_np.data.Scale`); seed : the initial
+    weights and the batch order; dtype : "float64" or "float32"; schedule,
+    lr_min : "constant" or "cosine" decay to lr_min over ``steps``;
+    loss_weighting : "none" or "relative" (w_i = 1 / ||dx/dt_i||^2);
+    eval_every : steps between test-loss evaluations; refit_output : finish
+    with the exact least-squares output layer.
+    """
 
     kind: str = "hnn"
     sizes: tuple = PAPER_SIZES
@@ -54,54 +70,64 @@ class TrainConfig:
     normalize: bool = False
     seed: int = 0
     dtype: str = "float64"
-    schedule: str = "constant"  # or "cosine": lr -> lr_min over `steps`
+    schedule: str = "constant"
     lr_min: float = 0.0
-    loss_weighting: str = "none"  # or "relative": w_i = 1 / ||dx/dt_i||^2
+    loss_weighting: str = "none"
     eval_every: int = 200
+    refit_output: bool = False
+
+    def __post_init__(self):
+        if not isinstance(self.kind, str) or self.kind not in KINDS:
+            raise ValueError(f"kind must be 'hnn' or 'baseline'; got {self.kind!r}")
+        object.__setattr__(self, "sizes", check_sizes(self.sizes))
+        for name in ("lr", "finetune_lr"):
+            check_real(getattr(self, name), name, positive=True)
+        check_real(self.lr_min, "lr_min", 0.0, maximum=self.lr)
+        check_real(self.weight_decay, "weight_decay", 0.0)
+        for name in ("steps", "finetune_steps", "seed"):
+            check_int(getattr(self, name), name, 0)
+        check_int(self.eval_every, "eval_every", 1)
+        if self.batch_size is not None:
+            check_int(self.batch_size, "batch_size", 1)
+        for name in ("normalize", "refit_output"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}")
+        check_choice(self.schedule, "schedule", ("constant", "cosine"))
+        check_choice(self.loss_weighting, "loss_weighting", ("none", "relative"))
+        dtype = self.dtype
+        if not isinstance(dtype, str):  # np.float32, np.dtype("float64"), ...
+            try:
+                dtype = np.dtype(dtype).name
+            except TypeError:
+                pass
+        object.__setattr__(self, "dtype", check_choice(dtype, "dtype", ("float32", "float64")))
 
     def validate(self, n_rows: int, n_cols: int):
-        if self.kind not in ("hnn", "baseline"):
-            raise ValueError(f"kind must be 'hnn' or 'baseline'; got {self.kind!r}")
-        sizes = check_sizes(self.sizes)
-        if sizes[0] != n_cols:
-            raise ValueError(f"sizes[0] = {sizes[0]} does not fit x with {n_cols} columns")
-        if self.kind == "hnn" and sizes[-1] != 1:
-            raise ValueError(f"an HNN's last size must be 1 (the energy); got {sizes[-1]}")
-        if self.kind == "baseline" and sizes[-1] != n_cols:
-            raise ValueError(f"a baseline's last size must be {n_cols} (dx/dt); got {sizes[-1]}")
-        for name in ("lr", "finetune_lr"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a positive finite number; got {value!r}")
-        if not (0 <= self.lr_min <= self.lr):
-            raise ValueError(f"lr_min must be in [0, lr]; got {self.lr_min!r}")
-        for name in ("steps", "finetune_steps"):
-            if int(getattr(self, name)) < 0:
-                raise ValueError(f"{name} must be >= 0; got {getattr(self, name)!r}")
-        if self.batch_size is not None and not (1 <= self.batch_size <= n_rows):
-            raise ValueError(
-                f"batch_size must be between 1 and the {n_rows} training rows (or None for full batch); "
-                f"got {self.batch_size!r}"
-            )
-        if self.schedule not in ("constant", "cosine"):
-            raise ValueError(f"schedule must be 'constant' or 'cosine'; got {self.schedule!r}")
-        if self.loss_weighting not in ("none", "relative"):
-            raise ValueError(f"loss_weighting must be 'none' or 'relative'; got {self.loss_weighting!r}")
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64'; got {self.dtype!r}")
-        if self.eval_every < 1:
-            raise ValueError(f"eval_every must be >= 1; got {self.eval_every!r}")
+        """Check the settings against data of ``n_rows`` rows and ``n_cols`` columns."""
+        if self.sizes[0] != n_cols:
+            raise ValueError(f"sizes[0] = {self.sizes[0]} does not fit x with {n_cols} columns")
+        if self.kind == "hnn" and self.sizes[-1] != 1:
+            raise ValueError(f"an HNN's last size must be 1 (the energy); got {self.sizes[-1]}")
+        if self.kind == "baseline" and self.sizes[-1] != n_cols:
+            raise ValueError(f"a baseline's last size must be {n_cols} (dx/dt); got {self.sizes[-1]}")
+        if self.batch_size is not None and self.batch_size > n_rows:
+            raise ValueError(f"batch_size must be between 1 and the {n_rows} training rows "
+                             f"(or None for full batch); got {self.batch_size!r}")
 
     def lr_at(self, step: int) -> float:
         """Learning rate of step ``step`` (0-based) of the whole run."""
         if step >= self.steps:
             return self.finetune_lr
         if self.schedule == "cosine":
-            return cosine_lr(step, self.steps, self.lr, self.lr_min)
+            return optim.cosine_lr(step, self.steps, self.lr, self.lr_min)
         return self.lr
 
+    def to_dict(self) -> dict:
+        """The settings as plain JSON types."""
+        return {**asdict(self), "sizes": list(self.sizes)}
 
-def _row_weights(dxdt, how):
+
+def row_weights(dxdt, how):
     """Per-row loss weights: None, or 1 / ||dx/dt_i||^2 for a relative loss."""
     if how == "none":
         return None
@@ -111,90 +137,84 @@ def _row_weights(dxdt, how):
     return (1.0 / norm2).astype(dxdt.dtype)
 
 
+def predict(kind, params, x):
+    """The field a network of ``kind`` predicts on scaled states x."""
+    return hnn.vector_field(params, x) if kind == "hnn" else baseline.predict(params, x)
+
+
 def evaluate_loss(kind, params, x, dxdt, chunk=4096):
     """The plain (unweighted) loss on a whole set, in chunks; x, dxdt already scaled."""
     total = 0.0
     for start in range(0, len(x), chunk):
-        xs, ys = x[start:start + chunk], dxdt[start:start + chunk]
-        pred = hnn.vector_field(params, xs) if kind == "hnn" else baseline.predict(params, xs)
-        total += float(np.sum((pred - ys) ** 2))
+        pred = predict(kind, params, x[start:start + chunk])
+        total += float(np.sum((pred - dxdt[start:start + chunk]) ** 2))
     return total / x.size
 
 
-def _make_step_fn(kind, params, batch_size):
-    """loss_and_grad for this run: the preallocated fast path of :mod:`hnn_np.fast`.
+def _step_functions(cfg, params, batch_size, reference):
+    """(loss_and_grad, Adam) of this run: the readable core, or its fast twins."""
+    if reference:
+        core = hnn if cfg.kind == "hnn" else baseline
+        return (lambda x, y, w: core.loss_and_grad(params, x, y, w)), optim.Adam
+    from .fast import Adam, StepWorkspace
 
-    It computes what ``hnn.loss_and_grad`` / ``baseline.loss_and_grad``
-    compute, to rounding (tests hold them equal), without allocating.
-    """
-    return StepWorkspace(params, batch_size, kind=kind).loss_and_grad
+    return StepWorkspace(params, batch_size, kind=cfg.kind).loss_and_grad, Adam
 
 
-def train(kind, x, dxdt, sizes=PAPER_SIZES, lr=1e-3, batch_size=64, steps=10000,
-          finetune_steps=2000, finetune_lr=1e-7, weight_decay=0.0, normalize=False, seed=0,
-          dtype=np.float64, x_test=None, dxdt_test=None, *, schedule="constant", lr_min=0.0,
-          loss_weighting="none", eval_every=200, checkpoint=None, checkpoint_every=1000,
-          resume=None, progress=None):
-    """Train an HNN or a baseline on states x and their time derivatives.
+def fit(x, dxdt, config=None, *, x_test=None, dxdt_test=None, checkpoint=None, checkpoint_every=1000,
+        resume=None, progress=None, reference=False) -> Model:
+    """Train a model of ``config.kind`` on states ``x`` and their time derivatives ``dxdt``.
 
     Parameters
     ----------
-    kind : {"hnn", "baseline"}
     x, dxdt : array_like, shape (N, 2n)
-        Training states and targets in physical units.
-    sizes : sequence of int
-        Layer sizes; the paper's (2, 400, 400, 400, 400, 400, 1) by default.
-    lr, batch_size, steps, finetune_steps, finetune_lr, weight_decay
-        The paper's recipe: Adam at ``lr`` for ``steps`` minibatch steps, then
-        ``finetune_steps`` at ``finetune_lr``. ``batch_size=None`` is full batch.
-    normalize : bool
-        Learn in the unit ball: x~ = x / s with s = max ||x_i|| (see
-        :class:`hnn_np.data.Scale`); the model maps back to physical units.
-    seed : int
-        Seeds the initial weights and the batch order.
-    dtype : float32 or float64
-    x_test, dxdt_test : array_like, optional
-        A held-out set whose loss is recorded every ``eval_every`` steps.
-    schedule, lr_min : cosine decay of lr to lr_min over ``steps`` (optional).
-    loss_weighting : {"none", "relative"}
-        "relative" weights row i by 1 / ||dxdt_i||^2.
+        Training states and targets in physical units, real and finite.
+    config : TrainConfig, optional
+        The settings; the paper's recipe by default.
+    x_test, dxdt_test : array_like, shape (M, 2n), optional
+        A held-out set whose loss is recorded every ``config.eval_every`` steps.
     checkpoint : path, optional
-        Where to write a resumable checkpoint every ``checkpoint_every`` steps
-        and at the end.
+        Where to write a resumable checkpoint every ``checkpoint_every``
+        steps and at the end of Adam.
     resume : path, optional
-        A checkpoint to continue from (same data and settings).
+        A checkpoint of a run with the same data and settings to continue.
     progress : bool, optional
         Show a progress bar; by default only when stderr is a terminal.
+    reference : bool
+        Train with the readable code (slow) instead of the fast path.
 
     Returns
     -------
     Model
-        With ``.history`` (loss curves) and ``.config`` (these settings).
+        With ``.history`` (loss curves), ``.config`` (the settings) and, after
+        a refit, ``.metrics["refit_loss_before"]`` / ``["refit_loss_after"]``.
 
     Raises
     ------
     ValueError
-        On bad settings or data. :class:`TrainingDiverged` when the loss
-        becomes non-finite (the last checkpoint is left as it was).
+        On bad settings, data or checkpoints. :class:`TrainingDiverged` when
+        the loss becomes non-finite (the last checkpoint is left as it was).
     """
-    dtype = np.dtype(dtype)
-    cfg = TrainConfig(kind=kind, sizes=tuple(int(s) for s in sizes), lr=float(lr),
-                      batch_size=None if batch_size is None else int(batch_size), steps=int(steps),
-                      finetune_steps=int(finetune_steps), finetune_lr=float(finetune_lr),
-                      weight_decay=float(weight_decay), normalize=bool(normalize), seed=int(seed),
-                      dtype=dtype.name, schedule=schedule, lr_min=float(lr_min),
-                      loss_weighting=loss_weighting, eval_every=int(eval_every))
-    x, dxdt = _as_data(x, dxdt, "x", "dxdt")
+    cfg = TrainConfig() if config is None else config
+    if not isinstance(cfg, TrainConfig):
+        raise ValueError(f"config must be a TrainConfig; got {type(cfg).__name__}")
+    checkpoint_every = check_int(checkpoint_every, "checkpoint_every", 1)
+    if not isinstance(reference, (bool, np.bool_)):
+        raise ValueError(f"reference must be True or False; got {reference!r}")
+    x = check_states(x, "x")
+    dxdt = check_states(dxdt, "dxdt", n_cols=x.shape[1], n_rows=x.shape[0])
     cfg.validate(*x.shape)
-    scale = Scale.fit(x) if normalize else Scale(1.0)
+    dtype = np.dtype(cfg.dtype)
+    scale = Scale.fit(x) if cfg.normalize else Scale(1.0)
     x_tr = scale.transform(x).astype(dtype)  # x~ = x / s          (N, 2n)
     y_tr = scale.transform_derivative(dxdt).astype(dtype)  # dx~/dt = (dx/dt) / s
-    w_tr = _row_weights(y_tr, cfg.loss_weighting)
+    w_tr = row_weights(y_tr, cfg.loss_weighting)
+    if (x_test is None) != (dxdt_test is None):
+        raise ValueError("x_test and dxdt_test must be given together")
     has_test = x_test is not None
     if has_test:
-        x_test, dxdt_test = _as_data(x_test, dxdt_test, "x_test", "dxdt_test")
-        if x_test.shape[1] != x.shape[1]:
-            raise ValueError(f"x_test has {x_test.shape[1]} columns but x has {x.shape[1]}")
+        x_test = check_states(x_test, "x_test", n_cols=x.shape[1])
+        dxdt_test = check_states(dxdt_test, "dxdt_test", n_cols=x.shape[1], n_rows=x_test.shape[0])
         x_te = scale.transform(x_test).astype(dtype)
         y_te = scale.transform_derivative(dxdt_test).astype(dtype)
 
@@ -202,19 +222,23 @@ def train(kind, x, dxdt, sizes=PAPER_SIZES, lr=1e-3, batch_size=64, steps=10000,
     B = N if cfg.batch_size is None else cfg.batch_size
     total = cfg.steps + cfg.finetune_steps
     params = mlp.init_params(cfg.sizes, seed=cfg.seed, dtype=dtype)
+    loss_and_grad, Adam = _step_functions(cfg, params, B, reference)
     opt = Adam(params, lr=cfg.lr_at(0), weight_decay=cfg.weight_decay)
     rng = np.random.default_rng([cfg.seed, 1])  # batch order; independent of the init stream
-    order, pos, start = np.arange(N), N, 0  # pos = N: reshuffle before the first batch
-    hist = dict(train_loss=np.full(total, np.nan), lr=np.full(total, np.nan),
-                test_step=[], test_loss=[])
+    state = ckpt.LoopState(order=np.arange(N), pos=N, step=0)  # pos = N: reshuffle first
+    hist = dict(train_loss=np.full(total, np.nan), lr=np.full(total, np.nan), test_step=[], test_loss=[])
+    fingerprint = None
+    if checkpoint or resume is not None:
+        fingerprint = ckpt.fingerprint(cfg, reference, x_tr, y_tr, w_tr,
+                                       (x_te, y_te) if has_test else None)
     if resume is not None:
-        start, order, pos = _load_checkpoint(resume, cfg, params, opt, rng, hist, x_tr)
+        state = ckpt.load(resume, fingerprint, params, opt, rng, hist, N)
 
-    step_fn = _make_step_fn(cfg.kind, params, B)
-    bar = _progress_bar(total, start, progress)
-    t_last_ckpt = start
+    bar = _progress_bar(total, state.step, progress)
+    last_saved = state.step
+    order, pos = state.order, state.pos
     try:
-        for step in range(start, total):
+        for step in range(state.step, total):
             if B == N:
                 idx = None
             else:
@@ -225,7 +249,7 @@ def train(kind, x, dxdt, sizes=PAPER_SIZES, lr=1e-3, batch_size=64, steps=10000,
             xb = x_tr if idx is None else x_tr[idx]
             yb = y_tr if idx is None else y_tr[idx]
             wb = None if w_tr is None else (w_tr if idx is None else w_tr[idx])
-            loss, grads = step_fn(xb, yb, wb)
+            loss, grads = loss_and_grad(xb, yb, wb)
             if not math.isfinite(loss):
                 where = f"; the last good checkpoint is {checkpoint!r}" if checkpoint else ""
                 raise TrainingDiverged(f"loss became {loss} at step {step}{where}")
@@ -237,18 +261,14 @@ def train(kind, x, dxdt, sizes=PAPER_SIZES, lr=1e-3, batch_size=64, steps=10000,
                 hist["test_step"].append(done)
                 hist["test_loss"].append(evaluate_loss(cfg.kind, params, x_te, y_te))
             if bar is not None:
-                bar.update(1)
-                if done % 25 == 0 or done == total:
-                    post = dict(loss=f"{loss:.3e}", lr=f"{opt.lr:.1e}")
-                    if hist["test_loss"]:
-                        post["test"] = f"{hist['test_loss'][-1]:.3e}"
-                    bar.set_postfix(post, refresh=False)
-            if checkpoint and (done - t_last_ckpt >= checkpoint_every or done == total):
+                _update_bar(bar, done, total, loss, opt.lr, hist)
+            if checkpoint and (done - last_saved >= checkpoint_every or done == total):
                 if not all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in params):
                     raise TrainingDiverged(f"weights became non-finite by step {done}; the last good "
                                            f"checkpoint {checkpoint!r} is kept")
-                _save_checkpoint(checkpoint, cfg, params, opt, rng, order, pos, done, hist)
-                t_last_ckpt = done
+                ckpt.save(checkpoint, fingerprint, params, opt, rng,
+                          ckpt.LoopState(order, pos, done), hist)
+                last_saved = done
     finally:
         if bar is not None:
             bar.close()
@@ -256,25 +276,11 @@ def train(kind, x, dxdt, sizes=PAPER_SIZES, lr=1e-3, batch_size=64, steps=10000,
     history = dict(step=np.arange(1, total + 1), train_loss=hist["train_loss"], lr=hist["lr"],
                    test_step=np.asarray(hist["test_step"], dtype=np.int64),
                    test_loss=np.asarray(hist["test_loss"], dtype=np.float64))
-    config = asdict(cfg)
-    config["sizes"] = list(cfg.sizes)
-    return Model(cfg.kind, params, scale.s, config=config, history=history)
-
-
-def _as_data(x, dxdt, name_x, name_y):
-    x = np.asarray(x)
-    if dxdt is None:
-        raise ValueError(f"{name_y} is required when {name_x} is given")
-    dxdt = np.asarray(dxdt)
-    for name, arr in ((name_x, x), (name_y, dxdt)):
-        if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] % 2:
-            raise ValueError(f"{name} must have shape (N, 2n) with N >= 1; got {arr.shape}")
-        finite = np.isfinite(arr).all(axis=1)
-        if not finite.all():
-            raise ValueError(f"{name} has non-finite values in row {int(np.argmin(finite))}")
-    if x.shape != dxdt.shape:
-        raise ValueError(f"{name_x} has shape {x.shape} but {name_y} has {dxdt.shape}")
-    return x.astype(np.float64), dxdt.astype(np.float64)
+    metrics = {}
+    if cfg.refit_output:
+        before, after = fit_output_layer(cfg.kind, params, x_tr, y_tr, w_tr)
+        metrics.update(refit_loss_before=before, refit_loss_after=after)
+    return Model(cfg.kind, params, scale.s, config=cfg.to_dict(), metrics=metrics, history=history)
 
 
 def _progress_bar(total, start, progress):
@@ -287,57 +293,10 @@ def _progress_bar(total, start, progress):
     return tqdm(total=total, initial=start, unit="step", dynamic_ncols=True, mininterval=0.5)
 
 
-# --- checkpoints ---------------------------------------------------------------
-
-CHECKPOINT_VERSION = 1
-
-
-def _save_checkpoint(path, cfg, params, opt, rng, order, pos, step, hist):
-    header = dict(version=CHECKPOINT_VERSION, config={**asdict(cfg), "sizes": list(cfg.sizes)},
-                  step=int(step), pos=int(pos), adam_t=opt.t, rng=rng.bit_generator.state,
-                  test_step=list(map(int, hist["test_step"])),
-                  test_loss=list(map(float, hist["test_loss"])))
-    arrays = {"header": np.array(json.dumps(header)), "order": order,
-              "train_loss": hist["train_loss"], "lr": hist["lr"]}
-    for l, ((W, b), (mW, mb), (vW, vb)) in enumerate(zip(params, opt.m, opt.v)):
-        arrays.update({f"W{l}": W, f"b{l}": b, f"mW{l}": mW, f"mb{l}": mb, f"vW{l}": vW, f"vb{l}": vb})
-    atomic_save_npz(path, arrays)
-
-
-def _load_checkpoint(path, cfg, params, opt, rng, hist, x_tr):
-    if not os.path.isfile(path):
-        raise ValueError(f"checkpoint {path!r} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
-        header = json.loads(str(data["header"]))
-    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same clear error
-        raise ValueError(f"checkpoint {path!r} is not readable: {e}") from None
-    if header.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"checkpoint {path!r} has version {header.get('version')!r}; "
-                         f"expected {CHECKPOINT_VERSION}")
-    try:
-        return _restore(path, header, data, cfg, params, opt, rng, hist, x_tr)
-    except KeyError as e:
-        raise ValueError(f"checkpoint {path!r} is incomplete: it lacks {e}") from None
-
-
-def _restore(path, header, data, cfg, params, opt, rng, hist, x_tr):
-    saved = header["config"]
-    mine = {**asdict(cfg), "sizes": list(cfg.sizes)}
-    differ = {k: (saved.get(k), v) for k, v in mine.items() if saved.get(k) != v}
-    if differ:
-        raise ValueError(f"checkpoint {path!r} was made with other settings (saved, now): {differ}")
-    order = data["order"]
-    if order.shape != (len(x_tr),):
-        raise ValueError(f"checkpoint {path!r} was made on {order.shape[0]} rows; the data has {len(x_tr)}")
-    for l, ((W, b), (mW, mb), (vW, vb)) in enumerate(zip(params, opt.m, opt.v)):
-        for dst, key in ((W, "W"), (b, "b"), (mW, "mW"), (mb, "mb"), (vW, "vW"), (vb, "vb")):
-            dst[...] = data[f"{key}{l}"]
-    opt.t = int(header["adam_t"])
-    rng.bit_generator.state = header["rng"]
-    hist["train_loss"][:] = data["train_loss"]
-    hist["lr"][:] = data["lr"]
-    hist["test_step"][:] = header["test_step"]
-    hist["test_loss"][:] = header["test_loss"]
-    return int(header["step"]), order, int(header["pos"])
+def _update_bar(bar, done, total, loss, lr, hist):
+    bar.update(1)
+    if done % 25 == 0 or done == total:
+        post = dict(loss=f"{loss:.3e}", lr=f"{lr:.1e}")
+        if hist["test_loss"]:
+            post["test"] = f"{hist['test_loss'][-1]:.3e}"
+        bar.set_postfix(post, refresh=False)

@@ -32,7 +32,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 @pytest.fixture(scope="session", autouse=True)
 def warm_numba_kernels():
     """Compile (or load from cache) every jitted kernel once per session."""
-    from hnn_np import fast, kernels
+    from hnn_np import fast
 
-    kernels.warm_up()
     fast.warm_up()

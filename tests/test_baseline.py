@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hnn_np import baseline, mlp
-from strategies import (
+from hnn_np.testing.strategies import (
     assert_fd_agrees, baseline_sizes, one_blas_thread, param_direction_fd, problems, rel_err,
     seeds, tensor_names, unit_direction,
 )

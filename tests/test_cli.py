@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from hnn_np import cli
-from hnn_np.experiments import EXPERIMENTS
+from hnn_np.paper.experiments import EXPERIMENTS
 from hnn_np.model import load_model
 
 GRID_KEYS = {"grid_field_median", "grid_field_p99", "grid_field_max", "grid_field_within_0.001",

@@ -295,17 +295,17 @@ def test_failed_save_keeps_the_old_file_and_no_temp_file(small, tmp_path):
 
 
 def test_loading_a_missing_corrupt_or_incomplete_file_says_so(small, tmp_path):
-    with pytest.raises(ValueError, match="no dataset file"):
+    with pytest.raises(ValueError, match="dataset file .* does not exist"):
         load_dataset(tmp_path / "absent.npz")
     path = tmp_path / "spring.npz"
     save_dataset(path, small)
     raw = path.read_bytes()
     for cut in (0, 10, len(raw) // 2, len(raw) - 10):
         path.write_bytes(raw[:cut])
-        with pytest.raises(ValueError, match="corrupt or truncated"):
+        with pytest.raises(ValueError, match=r"not an \.npz archive|not a readable \.npz"):
             load_dataset(path)
     path.write_bytes(b"not a zip file at all" * 10)
-    with pytest.raises(ValueError, match="corrupt or truncated"):
+    with pytest.raises(ValueError, match=r"not an \.npz archive"):
         load_dataset(path)
     np.savez(path, x=small.x, t=small.t)
     with pytest.raises(ValueError, match=r"lacks the dataset keys \['dx_dt', 'energy'"):

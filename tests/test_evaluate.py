@@ -171,37 +171,3 @@ def test_the_meshgrid_needs_one_degree_of_freedom():
 
     with pytest.raises(ValueError, match="one-degree-of-freedom"):
         E.grid_errors(FakeModel(), TwoSprings())
-
-
-# --- saving metrics ---------------------------------------------------------------
-
-def test_save_metrics_writes_valid_json_atomically(tmp_path):
-    metrics = E.evaluate_model(FakeModel(field_factor=1.001), SPRING, n=21)
-    path = tmp_path / "sub" / "metrics.json"
-    E.save_metrics(path, metrics)
-    assert json.loads(path.read_text()) == metrics
-    assert os.listdir(path.parent) == ["metrics.json"]
-
-
-def test_a_failed_save_metrics_keeps_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
-    path = tmp_path / "metrics.json"
-    E.save_metrics(path, {"a": 1.0})
-    old = path.read_text()
-
-    def dump_then_crash(obj, f, **kw):
-        f.write('{"a": 2')
-        raise OSError("disk full")
-
-    monkeypatch.setattr(E.json, "dump", dump_then_crash)
-    with pytest.raises(OSError):
-        E.save_metrics(path, {"a": 2.0})
-    monkeypatch.undo()
-    assert path.read_text() == old
-    assert os.listdir(tmp_path) == ["metrics.json"]
-
-
-def test_save_metrics_refuses_what_json_cannot_hold(tmp_path):
-    """An ndarray is not JSON: TypeError, and no file (nor temp file) is left."""
-    with pytest.raises(TypeError):
-        E.save_metrics(tmp_path / "m.json", {"a": np.arange(3)})
-    assert os.listdir(tmp_path) == []

@@ -16,8 +16,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hnn_np import hnn, kernels, mlp
-from strategies import (
+from hnn_np import hnn, mlp
+from hnn_np import symplectic
+from hnn_np.symplectic import apply_J, apply_J_T
+from hnn_np.testing.mutants import without_tanh_second_term
+from hnn_np.testing.strategies import (
     assert_fd_agrees, hnn_sizes, one_blas_thread, param_direction_fd, params_for, perturbed,
     problems, rel_err, seeds, states, tensor_names, unit_direction,
 )
@@ -98,13 +101,16 @@ def test_loss_against_zero_target_is_mean_S_squared(problem):
     assert loss == pytest.approx(float(np.mean(S**2)), rel=1e-13, abs=1e-300)
 
 
-def test_symplectic_adjoint_is_the_transpose_of_symplectic():
-    """<J u, v> = <u, J^T v>: symplectic_adjoint is the exact adjoint the backprop needs."""
+def test_apply_J_T_is_the_transpose_of_apply_J():
+    """<J u, v> = <u, J^T v> and J is the matrix [[0, I], [-I, 0]]: the adjoint the backprop needs."""
     rng = np.random.default_rng(0)
     u, v = rng.standard_normal((2, 5, 4))
-    lhs = np.sum(hnn.symplectic(u) * v)
-    rhs = np.sum(u * hnn.symplectic_adjoint(v))
+    lhs = np.sum(apply_J(u) * v)
+    rhs = np.sum(u * apply_J_T(v))
     assert lhs == pytest.approx(rhs, rel=1e-14)
+    np.testing.assert_array_equal(symplectic.J_matrix(2), J_matrix(4))  # the test's own J below
+    np.testing.assert_array_equal(apply_J(u), u @ J_matrix(4).T)
+    np.testing.assert_array_equal(apply_J_T(v), v @ J_matrix(4))
 
 
 # --- gradients against finite differences ----------------------------------------------
@@ -185,18 +191,12 @@ def test_paper_network_gradient_matches_finite_differences(single_threaded_blas)
 
 # --- the tanh'' term ---------------------------------------------------------------------
 
-def tanh_second_adjoint_without_s2(a, g, d_bar, zW_bar=None, out=None):
-    """The classic double-backprop slip: z_bar = s1 * zW_bar only, the s2 * g * d_bar term dropped."""
-    s1 = 1 - a * a
-    return np.zeros_like(a) if zW_bar is None else s1 * zW_bar
-
-
 @pytest.mark.parametrize("sizes", [(2, 8, 1), (2, 16, 16, 1)], ids=str)
-def test_finite_differences_catch_a_missing_tanh_second_derivative(sizes, monkeypatch):
+def test_finite_differences_catch_a_missing_tanh_second_derivative(sizes):
     """Dropping the tanh'' term leaves a gradient that is wrong by far more than the tolerance.
 
     The real gradient agrees with finite differences to 1e-6; with
-    ``kernels.tanh_second_adjoint`` replaced by a version without s2, every
+    the tanh'' line of ``hnn.loss_and_grad`` removed (a mutant of its source), every
     tensor below the output layer is off by more than 1 % (the hidden biases
     of a one-hidden-layer net get no gradient at all). The output weights
     W[L-1], reached only through the input-gradient sweep, are unaffected.
@@ -205,9 +205,7 @@ def test_finite_differences_catch_a_missing_tanh_second_derivative(sizes, monkey
     x, dxdt = random_batch(2, seed=5)
     loss = lambda p: hnn_loss(p, x, dxdt)  # noqa: E731
     _, good = hnn.loss_and_grad(params, x, dxdt)
-    monkeypatch.setattr(kernels, "tanh_second_adjoint", tanh_second_adjoint_without_s2)
-    _, bad = hnn.loss_and_grad(params, x, dxdt)
-    monkeypatch.undo()
+    _, bad = without_tanh_second_term()(params, x, dxdt)
     rng = np.random.default_rng(6)
     L = len(params)
     for l, k, name in tensor_names(params):

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hnn_np import mlp
-from strategies import hidden_sizes, params_for, seeds, states
+from hnn_np.testing.strategies import hidden_sizes, params_for, seeds, states
 
 SIZES = [(2, 1), (2, 8, 1), (2, 16, 16, 1), (4, 10, 10, 10, 1), (3, 5, 2)]
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from hnn_np import baseline, hnn, mlp
 from hnn_np.refine import fit_output_layer, hidden_jacobian
-from strategies import seeds
+from hnn_np.testing.strategies import seeds
 
 LOSS = {"hnn": hnn, "baseline": baseline}
 

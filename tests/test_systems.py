@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hnn_np.systems import MassSpring, System, as_states
-from strategies import states
+from hnn_np.testing.strategies import states
 
 positive = st.floats(0.1, 10.0)
 springs = st.builds(MassSpring, k=positive, m=positive)

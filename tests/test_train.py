@@ -1,4 +1,4 @@
-"""hnn_np.train: the training loop, its settings, checkpoints and divergence.
+"""hnn_np.train.fit: the training loop, its settings, checkpoints and divergence.
 
 The data here is the paper's spring (k = m = 2) sampled directly, x uniform in
 a square and dx/dt = (p/m, -k q) from the closed form, so that no integrator
@@ -24,11 +24,12 @@ import os
 import numpy as np
 import pytest
 
-from hnn_np import baseline, hnn, mlp
+from hnn_np import baseline, checkpoint as ckpt_mod, hnn, mlp
 from hnn_np import train as train_mod
 from hnn_np.optim import Adam
 from hnn_np.systems import MassSpring
-from hnn_np.train import TrainConfig, TrainingDiverged, evaluate_loss, train
+from hnn_np.train import TrainConfig, TrainingDiverged, evaluate_loss
+from hnn_np.train import fit as fit_model
 
 SPRING = MassSpring(k=2.0, m=2.0)
 SIZES = {"hnn": (2, 16, 16, 1), "baseline": (2, 16, 16, 2)}
@@ -46,12 +47,28 @@ def data():
     return spring_data()
 
 
+FIT_ARGS = ("x_test", "dxdt_test", "checkpoint", "checkpoint_every", "resume", "progress", "reference")
+
+
 def fit(x, dxdt, kind="hnn", **kw):
-    """train() with small, fast defaults (overridable)."""
-    settings = dict(sizes=SIZES.get(kind, (2, 16, 16, 1)), steps=20, finetune_steps=0, batch_size=32, lr=1e-2,
-                    progress=False)
-    settings.update(kw)
-    return train(kind, x, dxdt, **settings)
+    """hnn_np.fit with a TrainConfig of small, fast defaults (overridable by keyword)."""
+    settings = dict(kind=kind, sizes=SIZES.get(kind, (2, 16, 16, 1)), steps=20, finetune_steps=0,
+                    batch_size=32, lr=1e-2)
+    args = dict(progress=False)
+    for key, value in kw.items():
+        (args if key in FIT_ARGS else settings)[key] = value
+    return fit_model(x, dxdt, TrainConfig(**settings), **args)
+
+
+def wrap_step(monkeypatch, wrapper):
+    """Replace the loop's step function ``step`` by ``wrapper(step)``."""
+    make = train_mod._step_functions
+
+    def wrapped(cfg, params, batch_size, reference):
+        step, Adam = make(cfg, params, batch_size, reference)
+        return wrapper(step), Adam
+
+    monkeypatch.setattr(train_mod, "_step_functions", wrapped)
 
 
 def weights_bytes(model):
@@ -61,17 +78,14 @@ def weights_bytes(model):
 def record_batches(monkeypatch):
     """Wrap the loop's step function to record the rows of every batch it is given."""
     batches = []
-    make = train_mod._make_step_fn
 
-    def recording_make(kind, params, batch_size):
-        step = make(kind, params, batch_size)
-
+    def recording(step):
         def recorded(xb, yb, wb):
             batches.append((xb.copy(), None if wb is None else wb.copy()))
             return step(xb, yb, wb)
         return recorded
 
-    monkeypatch.setattr(train_mod, "_make_step_fn", recording_make)
+    wrap_step(monkeypatch, recording)
     return batches
 
 
@@ -323,7 +337,7 @@ def test_bad_settings_are_refused_with_a_clear_message(data, kw, match):
     ("nan_x", "x has non-finite values in row 7"),
     ("inf_dxdt", "dxdt has non-finite values in row 3"),
     ("odd_columns", "shape"),
-    ("rows_differ", "shape"),
+    ("rows_differ", "dxdt has 99 rows; expected 100"),
     ("no_dxdt", "dxdt is required"),
     ("test_columns", "x_test"),
 ])
@@ -357,12 +371,9 @@ class Interrupted(Exception):
 
 def interrupt_after(monkeypatch, n_steps):
     """Make the step function raise once ``n_steps`` steps have run (a killed process)."""
-    make = train_mod._make_step_fn
     count = [0]
 
-    def make_interruptible(kind, params, batch_size):
-        step = make(kind, params, batch_size)
-
+    def interruptible(step):
         def maybe_interrupt(xb, yb, wb):
             if count[0] == n_steps:
                 raise Interrupted
@@ -370,7 +381,7 @@ def interrupt_after(monkeypatch, n_steps):
             return step(xb, yb, wb)
         return maybe_interrupt
 
-    monkeypatch.setattr(train_mod, "_make_step_fn", make_interruptible)
+    wrap_step(monkeypatch, interruptible)
 
 
 @pytest.mark.parametrize("kind", ["hnn", "baseline"])
@@ -409,16 +420,16 @@ def test_resume_from_every_checkpoint(data, tmp_path, monkeypatch):
     x, dxdt = data
     ckpt = tmp_path / "ckpt.npz"
     copies = {}
-    save = train_mod._save_checkpoint
+    save = ckpt_mod.save
 
     def save_and_copy(path, *args):
         save(path, *args)
-        step = args[-2]
+        step = args[-2].step  # the LoopState
         copies[step] = tmp_path / f"at{step}.npz"
         copies[step].write_bytes(open(path, "rb").read())
 
     with monkeypatch.context() as m:
-        m.setattr(train_mod, "_save_checkpoint", save_and_copy)
+        m.setattr(ckpt_mod, "save", save_and_copy)
         whole = fit(x, dxdt, checkpoint=ckpt, checkpoint_every=7, **RESUME_KW)
     assert sorted(copies) == [7, 14, 21, 28, 30]
     for step in (7, 14, 21, 28):
@@ -440,10 +451,29 @@ def test_resuming_with_other_settings_is_refused(data, checkpoint, change):
         fit(*data, resume=checkpoint, **kw)
 
 
-def test_resuming_on_other_data_is_refused(checkpoint):
-    x, dxdt = spring_data(n=90)
-    with pytest.raises(ValueError, match="made on 100 rows"):
+@pytest.mark.parametrize("other, what", [
+    ("fewer rows", "training states x"),
+    ("same rows, other states", "training states x"),
+    ("same states, other targets", "training targets dxdt"),
+])
+def test_resuming_on_other_data_is_refused_naming_what_differs(data, checkpoint, other, what):
+    x, dxdt = data[0].copy(), data[1].copy()
+    if other == "fewer rows":
+        x, dxdt = x[:90], dxdt[:90]
+    elif other == "same rows, other states":
+        x[5, 0] += 1e-12  # one entry, one ulp-sized change
+    else:
+        dxdt[0, 1] *= 1.5
+    with pytest.raises(ValueError, match=f"other data: the {what}"):
         fit(x, dxdt, resume=checkpoint, **RESUME_KW)
+
+
+def test_resuming_with_another_test_set_or_path_is_refused(data, checkpoint):
+    x_te, dxdt_te = spring_data(n=20, seed=2)
+    with pytest.raises(ValueError, match="other data: the test set"):
+        fit(*data, resume=checkpoint, x_test=x_te, dxdt_test=dxdt_te, **RESUME_KW)
+    with pytest.raises(ValueError, match="other settings: reference"):
+        fit(*data, resume=checkpoint, reference=True, **RESUME_KW)
 
 
 def test_a_missing_checkpoint_is_refused(data, tmp_path):
@@ -489,12 +519,9 @@ def test_checkpoints_leave_no_temporary_files(data, tmp_path):
 def nan_loss_at(monkeypatch, bad_step, grads_only=False):
     """From step ``bad_step`` on, the step function reports a NaN loss (or, with
     ``grads_only``, a finite loss but NaN gradients, once)."""
-    make = train_mod._make_step_fn
     count = [0]
 
-    def make_bad(kind, params, batch_size):
-        step = make(kind, params, batch_size)
-
+    def breaking(step):
         def bad(xb, yb, wb):
             loss, grads = step(xb, yb, wb)
             count[0] += 1
@@ -505,7 +532,7 @@ def nan_loss_at(monkeypatch, bad_step, grads_only=False):
             return loss, grads
         return bad
 
-    monkeypatch.setattr(train_mod, "_make_step_fn", make_bad)
+    wrap_step(monkeypatch, breaking)
 
 
 def test_a_non_finite_loss_raises_with_the_step_and_keeps_the_last_checkpoint(data, tmp_path, monkeypatch):
@@ -571,3 +598,52 @@ def test_a_checkpoint_never_holds_non_finite_weights(data, tmp_path, monkeypatch
             for key in f.files:
                 if key[:1] in "Wbmv" and key != "header":
                     assert np.all(np.isfinite(f[key])), f"checkpoint array {key} is not finite"
+
+
+# --- the readable path ------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["hnn", "baseline"])
+@pytest.mark.parametrize("loss_weighting", ["none", "relative"])
+def test_reference_training_ends_at_the_fast_paths_weights_to_rounding(data, kind, loss_weighting):
+    """reference=True trains with hnn.loss_and_grad / baseline.loss_and_grad and optim.Adam.
+
+    After 20 minibatch steps (with a cosine schedule and a refit) its weights
+    equal the fast path's to 1e-10 relative, while the two paths run different
+    code: the fast step sums the two weight-gradient products as one, in
+    another order, and its Adam divides once instead of twice.
+    """
+    x, dxdt = data
+    kw = dict(steps=20, batch_size=32, lr=1e-2, schedule="cosine", lr_min=1e-4,
+              loss_weighting=loss_weighting, normalize=True, refit_output=True)
+    fast = fit(x, dxdt, kind, **kw)
+    ref = fit(x, dxdt, kind, reference=True, **kw)
+    differ = False
+    for (W, b), (W_ref, b_ref) in zip(fast.params, ref.params):
+        for a, a_ref in ((W, W_ref), (b, b_ref)):
+            scale = np.abs(a_ref).max() + 1e-300
+            assert np.abs(a - a_ref).max() <= 1e-10 * scale
+            differ |= a.tobytes() != a_ref.tobytes()
+    assert differ  # the paths really are two computations, not one
+    np.testing.assert_allclose(fast.history["train_loss"], ref.history["train_loss"], rtol=1e-10)
+
+
+def test_reference_training_follows_the_readable_functions(data, monkeypatch):
+    """With reference=True every step calls hnn.loss_and_grad and optim.Adam.step, nothing of fast."""
+    x, dxdt = data
+    calls = {"loss": 0, "adam": 0}
+    loss_and_grad, step = hnn.loss_and_grad, Adam.step
+
+    def counted_loss(*a, **k):
+        calls["loss"] += 1
+        return loss_and_grad(*a, **k)
+
+    def counted_step(self, grads):
+        calls["adam"] += type(self) is Adam  # hnn_np.fast.Adam shares step(), not the update
+        return step(self, grads)
+
+    monkeypatch.setattr(hnn, "loss_and_grad", counted_loss)
+    monkeypatch.setattr(Adam, "step", counted_step)
+    fit(x, dxdt, steps=6, reference=True)
+    assert calls == {"loss": 6, "adam": 6}
+    fit(x, dxdt, steps=6)  # the fast path uses neither
+    assert calls == {"loss": 6, "adam": 6}

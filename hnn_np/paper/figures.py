@@ -1,7 +1,7 @@
 """Every figure of the paper, drawn from saved models, datasets and metrics.
 
 :func:`make_figures` is what ``make figures`` runs: it (re)trains every
-experiment of :mod:`hnn_np.experiments` into ``runs/``, then draws from what
+experiment of :mod:`hnn_np.paper.experiments` into ``runs/``, then draws from what
 was saved there. Plotting never happens inside training code. Files written
 into the figures folder:
 
@@ -28,36 +28,17 @@ import time
 
 import numpy as np
 
-from . import data as D
-from . import evaluate as E
+from .. import data as D
+from .. import evaluate as E
+from ..io import save_json, save_text
+from ..model import load_model
+from ..plotting import pyplot, save_png
 from . import experiments as X
-from ._atomic import atomic_write
-from .model import load_model
 
-__all__ = ["make_figures", "draw_all", "pyplot", "save_png", "write_text"]
+__all__ = ["make_figures", "draw_all", "metrics_table"]
 
 PAPER_RUNS = ("raw-analytic", "normalized-analytic", "normalized-numerical", "baseline")
 BEST_RUNS = ("best-analytic", "best-numerical")
-
-
-def pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "font.size": 9,
-                         "axes.titlesize": 10})
-    return plt
-
-
-def save_png(fig, folder, name):
-    """Save to a temporary name in ``folder``, then rename into place."""
-    try:
-        atomic_write(os.path.join(folder, name),
-                     lambda f: fig.savefig(f, format="png", bbox_inches="tight"), suffix=".png")
-    finally:
-        fig.clf()
 
 
 def fig2_trajectories(folder):
@@ -237,11 +218,6 @@ def metrics_table(summary) -> str:
     return head + "\n".join(rows) + "\n"
 
 
-def write_text(path, text):
-    """Write a text file atomically (temporary name, then rename)."""
-    atomic_write(path, lambda f: f.write(text), mode="w", suffix=".md")
-
-
 def _run_one(name, runs, quick, progress):
     t0 = time.perf_counter()
     _, metrics = X.run_experiment(name, runs, quick=quick, progress=progress)
@@ -299,8 +275,8 @@ def make_figures(folder="figures", runs="runs", quick=False, progress=None, log=
     summary["quick"] = bool(quick)
     summary["jobs"] = int(jobs)
     summary["seconds"] = time.perf_counter() - t_start
-    E.save_metrics(os.path.join(folder, "metrics.json"), summary)
-    write_text(os.path.join(folder, "metrics.md"), metrics_table(summary))
+    save_json(os.path.join(folder, "metrics.json"), summary)
+    save_text(os.path.join(folder, "metrics.md"), metrics_table(summary))
     log(f"figures written to {folder}/ in {summary['seconds']:.0f} s")
     return summary
 

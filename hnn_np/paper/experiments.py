@@ -1,10 +1,10 @@
 """The paper's experiments and our own, as named configurations.
 
 Each :class:`Experiment` fixes the data (:class:`DataConfig`, fed to
-:func:`hnn_np.data.make_dataset`) and the training (keyword arguments of
-:func:`hnn_np.train.train`). :func:`run_experiment` builds the data, trains,
-optionally refits the output layer (:mod:`hnn_np.refine`), evaluates
-(:mod:`hnn_np.evaluate`) and writes three files into ``out/NAME/``:
+:func:`hnn_np.data.make_dataset`) and the training (a
+:class:`~hnn_np.train.TrainConfig` for :func:`hnn_np.fit`, which also refits
+the output layer when the config says so). :func:`run_experiment` builds the
+data, fits, evaluates (:mod:`hnn_np.evaluate`) and writes into ``out/NAME/``:
 
 * ``model.npz``    -- the model (loads with :func:`hnn_np.load_model`),
 * ``metrics.json`` -- its metrics,
@@ -31,19 +31,19 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from . import data as D
-from . import evaluate as E
-from .model import atomic_save_npz
-from .refine import fit_output_layer
-from .systems import MassSpring
-from .train import PAPER_SIZES, train
+from .. import data as D
+from .. import evaluate as E
+from ..io import save_json, save_npz
+from ..systems import MassSpring
+from ..train import PAPER_SIZES, TrainConfig, fit
 
-__all__ = ["DataConfig", "Experiment", "EXPERIMENTS", "BEST_DATA", "BEST_TRAIN", "run_experiment", "integrator_comparison", "jsonable",
-           "QUICK_TRAIN"]
+__all__ = ["DataConfig", "Experiment", "EXPERIMENTS", "BEST_DATA", "BEST_TRAIN", "PAPER_TRAIN",
+           "QUICK_TRAIN", "get_experiment", "make_data", "run_experiment", "integrator_comparison",
+           "jsonable"]
 
 RADIUS = 100.0
 SPRING = MassSpring(k=2.0, m=2.0)  # the paper: k = m = 2
@@ -67,36 +67,41 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class Experiment:
+    """A named run: its data and its training settings."""
+
     name: str
     title: str
-    kind: str = "hnn"
     data: DataConfig = DataConfig()
-    train: dict = field(default_factory=dict)
-    refit_output: bool = False  # exact least-squares output layer after training
+    train: TrainConfig = TrainConfig()
+
+    @property
+    def kind(self) -> str:
+        return self.train.kind
 
 
-_PAPER_TRAIN = dict(sizes=PAPER_SIZES, lr=1e-3, batch_size=64, steps=10000, finetune_steps=2000,
-                    finetune_lr=1e-7)
+# The paper: Adam at 1e-3, batch 64, 10000 steps, then 2000 at 1e-7 (its TrainConfig defaults).
+PAPER_TRAIN = TrainConfig(sizes=PAPER_SIZES)
 # Ours: energies log-uniform from E_max/1e4 up to 1.25 E_max (the grid's corner
 # (100, 100) has H = 12500 = 1.25 E_max), twice the trajectories, a relative loss,
 # a cosine decay, few Adam steps, then the exact output layer.
 BEST_DATA = DataConfig(n_traj=200, energy_range=(1e-4, 1.25), log_energy=True)
-BEST_TRAIN = dict(sizes=PAPER_SIZES, lr=1e-3, batch_size=256, steps=1500, finetune_steps=0,
-                   schedule="cosine", lr_min=1e-5, loss_weighting="relative", normalize=True)
+BEST_TRAIN = TrainConfig(sizes=PAPER_SIZES, lr=1e-3, batch_size=256, steps=1500, finetune_steps=0,
+                         schedule="cosine", lr_min=1e-5, loss_weighting="relative", normalize=True,
+                         refit_output=True)
 
 EXPERIMENTS = {e.name: e for e in [
     Experiment("raw-analytic", "Sec. 4.2: raw data, analytic derivatives",
-               train=dict(_PAPER_TRAIN, normalize=False)),
+               train=replace(PAPER_TRAIN, normalize=False)),
     Experiment("normalized-analytic", "Sec. 4.3: normalized data, analytic derivatives",
-               train=dict(_PAPER_TRAIN, normalize=True)),
+               train=replace(PAPER_TRAIN, normalize=True)),
     Experiment("normalized-numerical", "Sec. 4.4: normalized data, 2nd-order central differences",
-               data=DataConfig(derivative="fd2"), train=dict(_PAPER_TRAIN, normalize=True)),
-    Experiment("baseline", "Baseline MLP predicting dx/dt (data of Sec. 4.3)", kind="baseline",
-               train=dict(_PAPER_TRAIN, sizes=(2, 400, 400, 400, 400, 400, 2), normalize=True)),
-    Experiment("best-analytic", "Ours: analytic derivatives", data=BEST_DATA,
-               train=BEST_TRAIN, refit_output=True),
+               data=DataConfig(derivative="fd2"), train=replace(PAPER_TRAIN, normalize=True)),
+    Experiment("baseline", "Baseline MLP predicting dx/dt (data of Sec. 4.3)",
+               train=replace(PAPER_TRAIN, kind="baseline", sizes=(2, 400, 400, 400, 400, 400, 2),
+                             normalize=True)),
+    Experiment("best-analytic", "Ours: analytic derivatives", data=BEST_DATA, train=BEST_TRAIN),
     Experiment("best-numerical", "Ours: 6th-order central differences",
-               data=replace(BEST_DATA, derivative="fd6"), train=BEST_TRAIN, refit_output=True),
+               data=replace(BEST_DATA, derivative="fd6"), train=BEST_TRAIN),
 ]}
 
 QUICK_TRAIN = dict(steps=40, finetune_steps=10)  # `figures --quick`: the pipeline, not the results
@@ -112,60 +117,50 @@ def make_data(cfg: DataConfig, dtype=np.float64):
 
 
 def get_experiment(name) -> Experiment:
-    if name not in EXPERIMENTS:
+    """The experiment called ``name`` (a key of :data:`EXPERIMENTS`)."""
+    if not isinstance(name, str) or name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose one of {sorted(EXPERIMENTS)}")
     return EXPERIMENTS[name]
 
 
-def run_experiment(name, out="runs", *, steps=None, seed=None, dtype=None, quick=False,
-                   resume=False, progress=None, overrides=None):
-    """Build the data, train, evaluate and save one named experiment.
+def run_experiment(experiment, out="runs", *, steps=None, seed=None, dtype=None, quick=False,
+                   resume=False, progress=None):
+    """Build the data, fit, evaluate and save one experiment.
 
     Parameters
     ----------
-    name : str
-        A key of :data:`EXPERIMENTS`.
+    experiment : str or Experiment
+        A key of :data:`EXPERIMENTS`, or an :class:`Experiment` of one's own.
     out : path
-        Parent folder; files go into ``out/name/``.
-    steps, seed, dtype : optional overrides of the configuration.
+        Parent folder; files go into ``out/NAME/``.
+    steps, seed, dtype : optional overrides of the training settings.
     quick : bool
         Few steps (:data:`QUICK_TRAIN`): exercises the pipeline in seconds.
     resume : bool
-        Continue from ``out/name/checkpoint.npz`` if it exists.
-    overrides : dict, optional
-        More keyword arguments for :func:`hnn_np.train.train`.
+        Continue from ``out/NAME/checkpoint.npz`` if it exists.
 
     Returns
     -------
     model : Model
     metrics : dict
     """
-    exp = get_experiment(name)
-    kw = dict(exp.train)
-    if quick:
-        kw.update(QUICK_TRAIN)
+    exp = experiment if isinstance(experiment, Experiment) else get_experiment(experiment)
+    overrides = dict(QUICK_TRAIN) if quick else {}
     if steps is not None:
-        kw["steps"] = int(steps)
+        overrides["steps"] = steps
     if seed is not None:
-        kw["seed"] = int(seed)
+        overrides["seed"] = seed
     if dtype is not None:
-        kw["dtype"] = np.dtype(dtype)
-    kw.update(overrides or {})
-    folder = os.path.join(out, name)
+        overrides["dtype"] = np.dtype(dtype).name
+    cfg = replace(exp.train, **overrides)
+    folder = os.path.join(out, exp.name)
     os.makedirs(folder, exist_ok=True)
     train_set, test_set = make_data(exp.data)
     ckpt = os.path.join(folder, "checkpoint.npz")
     t0 = time.perf_counter()
-    model = train(exp.kind, train_set.x, train_set.dx_dt, x_test=test_set.x,
-                  dxdt_test=test_set.dx_dt, checkpoint=ckpt,
-                  resume=ckpt if resume and os.path.exists(ckpt) else None, progress=progress, **kw)
-    refit = None
-    if exp.refit_output:
-        x = train_set.x / model.scale
-        y = train_set.dx_dt / model.scale
-        weights = 1.0 / np.sum(y**2, axis=1) if kw.get("loss_weighting") == "relative" else None
-        refit = fit_output_layer(exp.kind, model.params, x.astype(model.dtype),
-                                 y.astype(model.dtype), weights)
+    model = fit(train_set.x, train_set.dx_dt, cfg, x_test=test_set.x, dxdt_test=test_set.dx_dt,
+                checkpoint=ckpt, resume=ckpt if resume and os.path.exists(ckpt) else None,
+                progress=progress)
     train_seconds = time.perf_counter() - t0
 
     n_test = len(np.unique(test_set.traj))
@@ -176,14 +171,13 @@ def run_experiment(name, out="runs", *, steps=None, seed=None, dtype=None, quick
         metrics["final_train_loss"] = float(model.history["train_loss"][-1])
     if model.history["test_loss"].size:
         metrics["final_test_loss"] = float(model.history["test_loss"][-1])
-    if refit is not None:
-        metrics.update(refit_loss_before=refit[0], refit_loss_after=refit[1])
-    model.config.update(experiment=name, title=exp.title, data=jsonable(asdict(exp.data)),
-                        refit_output=exp.refit_output, quick=bool(quick))
+    metrics.update(model.metrics)  # the refit's losses, if any
+    model.config.update(experiment=exp.name, title=exp.title, data=jsonable(asdict(exp.data)),
+                        quick=bool(quick))
     model.metrics = metrics
     model.save(os.path.join(folder, "model.npz"))
-    atomic_save_npz(os.path.join(folder, "grid.npz"), grid)
-    E.save_metrics(os.path.join(folder, "metrics.json"), dict(metrics, experiment=name, title=exp.title))
+    save_npz(os.path.join(folder, "grid.npz"), grid)
+    save_json(os.path.join(folder, "metrics.json"), dict(metrics, experiment=exp.name, title=exp.title))
     D.save_dataset(os.path.join(folder, "train.npz"), train_set)
     D.save_dataset(os.path.join(folder, "test.npz"), test_set)
     return model, metrics
@@ -195,7 +189,7 @@ def integrator_comparison(radius=RADIUS, t_end=20.0, n_eval=400, seed=0):
     Returns a dict with ``t`` (T,), and for each method its states (T, 2),
     energies (T,), the relative energy drift max|H - H0| / H0 and nfev.
     """
-    from .integrate import solve_ivp
+    from ..integrate import solve_ivp
 
     rng = np.random.default_rng(seed)
     x0 = D.sample_initial_states(SPRING, 1, rng, radius=radius)[0][0]

@@ -14,7 +14,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from hnn_np import baseline, fast, hnn, kernels, mlp, optim
+from hnn_np import baseline, fast, hnn, mlp, optim
+from hnn_np.fast import adam as fast_adam
+from hnn_np.fast import kernels
 
 RTOL = {np.float64: 1e-12, np.float32: 1e-5}
 HNN_SIZES = [(2, 1), (2, 8, 1), (2, 16, 16, 1), (4, 10, 7, 10, 1), (2, 12, 12, 3)]
@@ -189,8 +191,8 @@ def arrays(dtype, *shapes, seed=0):
 def test_loss_adjoint_kernel(dtype, symplectic, weighted):
     pred, dxdt, w = arrays(dtype, (9, 4), (9, 4), (9,))
     w = np.abs(w) if weighted else None
-    loss, bar = fast.loss_adjoint(pred, dxdt, w, symplectic)
-    want_loss, want_bar = fast.loss_adjoint_np(pred, dxdt, w, symplectic)
+    loss, bar = kernels.loss_adjoint(pred, dxdt, w, symplectic)
+    want_loss, want_bar = kernels.loss_adjoint_np(pred, dxdt, w, symplectic)
     assert loss == pytest.approx(want_loss, rel=RTOL[dtype])
     np.testing.assert_allclose(bar, want_bar, rtol=RTOL[dtype])
 
@@ -199,7 +201,7 @@ def test_loss_adjoint_twin_is_the_hnn_loss():
     """The twin itself against the definition: the HNN loss is mean((J dH/dx - dxdt)**2)."""
     params = mlp.init_params((2, 8, 1))
     x, dxdt, _ = batch(6, 2, np.float64)
-    loss, _ = fast.loss_adjoint_np(mlp.input_gradient(params, x), dxdt, None, True)
+    loss, _ = kernels.loss_adjoint_np(mlp.input_gradient(params, x), dxdt, None, True)
     assert loss == pytest.approx(hnn.loss_and_grad(params, x, dxdt)[0], rel=1e-14)
 
 
@@ -211,17 +213,17 @@ def test_elementwise_kernels(dtype):
     def close(got, want):
         np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * np.abs(want).max())
 
-    close(fast.add_bias(z, b, np.empty_like(z)), fast.add_bias_np(z, b))
-    close(fast.top_mul_tanh_prime(W_top, a, np.empty_like(a)), fast.top_mul_tanh_prime_np(W_top, a))
-    got = fast.top_adjoints(a, W_top, d_bar, np.full_like(W_top, np.nan), np.empty_like(a), np.empty_like(b))
-    for x, y in zip(got, fast.top_adjoints_np(a, W_top, d_bar)):
+    close(kernels.add_bias(z, b, np.empty_like(z)), kernels.add_bias_np(z, b))
+    close(kernels.top_mul_tanh_prime(W_top, a, np.empty_like(a)), kernels.top_mul_tanh_prime_np(W_top, a))
+    got = kernels.top_adjoints(a, W_top, d_bar, np.full_like(W_top, np.nan), np.empty_like(a), np.empty_like(b))
+    for x, y in zip(got, kernels.top_adjoints_np(a, W_top, d_bar)):
         close(x, y)
-    got = fast.second_adjoint_sum(a, g, d_bar, zW, np.empty_like(a), np.full_like(b, np.nan))
-    for x, y in zip(got, fast.second_adjoint_sum_np(a, g, d_bar, zW)):
+    got = kernels.second_adjoint_sum(a, g, d_bar, zW, np.empty_like(a), np.full_like(b, np.nan))
+    for x, y in zip(got, kernels.second_adjoint_sum_np(a, g, d_bar, zW)):
         close(x, y)
     u = g.copy()
-    got = fast.mul_tanh_prime_sum(u, a, u, np.empty_like(b))  # in place, as the baseline uses it
-    for x, y in zip(got, fast.mul_tanh_prime_sum_np(g, a)):
+    got = kernels.mul_tanh_prime_sum(u, a, u, np.empty_like(b))  # in place, as the baseline uses it
+    for x, y in zip(got, kernels.mul_tanh_prime_sum_np(g, a)):
         close(x, y)
 
 
@@ -229,8 +231,8 @@ def test_top_twins_are_the_general_kernels_with_g_repeated():
     """g[L-1] = w in every row: the 'top' twins are the reference kernels on that repeated row."""
     a, d_bar, W_top = arrays(np.float64, (7, 5), (7, 5), (5, 1))
     g_top = np.repeat(W_top[None, :, 0], len(a), axis=0)
-    np.testing.assert_allclose(fast.top_mul_tanh_prime_np(W_top, a), kernels.mul_tanh_prime_np(g_top, a))
-    dW_top, z_bar, db = fast.top_adjoints_np(a, W_top, d_bar)
+    np.testing.assert_allclose(kernels.top_mul_tanh_prime_np(W_top, a), kernels.mul_tanh_prime_np(g_top, a))
+    dW_top, z_bar, db = kernels.top_adjoints_np(a, W_top, d_bar)
     np.testing.assert_allclose(z_bar, kernels.tanh_second_adjoint_np(a, g_top, d_bar))
     np.testing.assert_allclose(dW_top[:, 0], kernels.mul_tanh_prime_np(d_bar, a).sum(axis=0))
     np.testing.assert_allclose(db, z_bar.sum(axis=0))
@@ -244,8 +246,8 @@ def test_adam_kernel(dtype, weight_decay):
     got = [p.copy(), m.copy(), v.copy()]
     want = [p.copy(), m.copy(), v.copy()]
     for step in (1, 2, 3):
-        fast.adam_update(got[0], g, got[1], got[2], 1e-2, 0.9, 0.999, 1e-8, weight_decay, step)
-        kernels.adam_update_np(want[0], g, want[1], want[2], 1e-2, 0.9, 0.999, 1e-8, weight_decay, step)
+        fast_adam.adam_update(got[0], g, got[1], got[2], 1e-2, 0.9, 0.999, 1e-8, weight_decay, step)
+        optim.adam_update(want[0], g, want[1], want[2], 1e-2, 0.9, 0.999, 1e-8, weight_decay, step)
     for x, y in zip(got, want):
         np.testing.assert_allclose(x, y, rtol=RTOL[dtype])
 

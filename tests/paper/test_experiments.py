@@ -1,34 +1,38 @@
-"""hnn_np.experiments and hnn_np.figures: the named runs and the whole pipeline.
+"""hnn_np.paper.experiments and hnn_np.paper.figures: the named runs and the whole pipeline.
 
 * The integrator comparison of Sec. 4.1 is checked against the spring's
   closed-form energy and solution: DOP853 at tight tolerances keeps the
   energy to < 1e-9, RK45 at its defaults drifts by more than 1e-7.
 * Every named experiment must be runnable: its training settings pass
   :meth:`TrainConfig.validate` on the number of rows its data configuration
-  really produces, and :func:`train` accepts them as keywords.
+  really produces.
 * :func:`run_experiment` on a small network writes a model, metrics and the
   datasets that load back consistently, and resumes from its own checkpoint.
 * ``make_figures(quick=True)`` -- the full pipeline with few steps -- writes
   every PNG its docstring lists and a metrics.json with every experiment.
 """
 
-import inspect
 import json
 import os
 import re
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from hnn_np import data as D
-from hnn_np import experiments as X
-from hnn_np import figures, hnn
+from hnn_np.paper import experiments as X
+from hnn_np import hnn
+from hnn_np.paper import figures
 from hnn_np.model import load_model
-from hnn_np.train import TrainConfig, train
-
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-SMALL = dict(sizes=(2, 16, 16, 1))
+
+
+def small(name, sizes=(2, 16, 16, 1), **train):
+    """The named experiment on a small network (same name, same data)."""
+    exp = X.get_experiment(name)
+    return replace(exp, train=replace(exp.train, sizes=sizes, **train))
 
 
 # --- Sec. 4.1: DOP853 against RK45 --------------------------------------------------
@@ -60,22 +64,19 @@ def test_every_experiment_has_a_valid_configuration(name):
     train_set, test_set = X.make_data(exp.data)
     assert len(np.unique(train_set.traj)) + len(np.unique(test_set.traj)) == exp.data.n_traj
     assert len(train_set.t) == exp.data.n_obs
-    cfg = TrainConfig(kind=exp.kind, **{**exp.train, "sizes": tuple(exp.train["sizes"])})
-    cfg.validate(*train_set.x.shape)  # raises ValueError on a bad setting
-    cfg_quick = TrainConfig(kind=exp.kind, **{**exp.train, **X.QUICK_TRAIN,
-                                              "sizes": tuple(exp.train["sizes"])})
-    cfg_quick.validate(*train_set.x.shape)
-    inspect.signature(train).bind(exp.kind, train_set.x, train_set.dx_dt, **exp.train)
+    exp.train.validate(*train_set.x.shape)  # raises ValueError on a bad setting
+    replace(exp.train, **X.QUICK_TRAIN).validate(*train_set.x.shape)
 
 
 def test_the_paper_experiments_follow_the_paper():
     for name in ("raw-analytic", "normalized-analytic", "normalized-numerical"):
-        kw = X.EXPERIMENTS[name].train
-        assert kw["sizes"] == (2, 400, 400, 400, 400, 400, 1)
-        assert (kw["lr"], kw["batch_size"], kw["steps"], kw["finetune_steps"], kw["finetune_lr"]) == \
+        cfg = X.EXPERIMENTS[name].train
+        assert cfg.sizes == (2, 400, 400, 400, 400, 400, 1)
+        assert (cfg.lr, cfg.batch_size, cfg.steps, cfg.finetune_steps, cfg.finetune_lr) == \
             (1e-3, 64, 10000, 2000, 1e-7)
-    assert X.EXPERIMENTS["raw-analytic"].train["normalize"] is False
-    assert X.EXPERIMENTS["normalized-analytic"].train["normalize"] is True
+        assert not cfg.refit_output
+    assert X.EXPERIMENTS["raw-analytic"].train.normalize is False
+    assert X.EXPERIMENTS["normalized-analytic"].train.normalize is True
     assert X.EXPERIMENTS["normalized-numerical"].data.derivative == "fd2"
     assert X.EXPERIMENTS["baseline"].kind == "baseline"
 
@@ -90,8 +91,7 @@ def test_an_unknown_experiment_is_refused_before_anything_is_written(tmp_path):
 
 def test_run_experiment_writes_a_consistent_run_and_resumes_from_its_checkpoint(tmp_path):
     """best-analytic on a small network: refit, metrics, files; a resumed rerun is identical."""
-    model, metrics = X.run_experiment("best-analytic", tmp_path, quick=True, progress=False,
-                                      overrides=SMALL)
+    model, metrics = X.run_experiment(small("best-analytic"), tmp_path, quick=True, progress=False)
     folder = tmp_path / "best-analytic"
     assert sorted(os.listdir(folder)) == ["checkpoint.npz", "grid.npz", "metrics.json", "model.npz", "test.npz",
                                           "train.npz"]
@@ -115,15 +115,15 @@ def test_run_experiment_writes_a_consistent_run_and_resumes_from_its_checkpoint(
     assert loss == pytest.approx(metrics["refit_loss_after"], rel=1e-9)
 
     # a rerun with resume=True finds the finished checkpoint; the refit on top is deterministic
-    again, _ = X.run_experiment("best-analytic", tmp_path, quick=True, progress=False,
-                                overrides=SMALL, resume=True)
+    again, _ = X.run_experiment(small("best-analytic"), tmp_path, quick=True, progress=False,
+                                resume=True)
     for (W, b), (W2, b2) in zip(model.params, again.params):
         assert W.tobytes() == W2.tobytes() and b.tobytes() == b2.tobytes()
 
 
 def test_run_experiment_overrides_steps_seed_and_dtype(tmp_path):
-    model, _ = X.run_experiment("baseline", tmp_path, steps=5, seed=3, dtype="float32", progress=False,
-                                overrides=dict(sizes=(2, 16, 16, 2), finetune_steps=2))
+    model, _ = X.run_experiment(small("baseline", (2, 16, 16, 2), finetune_steps=2), tmp_path, steps=5,
+                                seed=3, dtype="float32", progress=False)
     assert model.kind == "baseline" and model.dtype == np.float32
     assert model.config["steps"] == 5 and model.config["seed"] == 3
     assert model.history["train_loss"].shape == (7,)

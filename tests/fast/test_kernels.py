@@ -15,8 +15,10 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hnn_np import kernels as K
-from strategies import dtypes, same_shape_arrays
+from hnn_np import optim
+from hnn_np.fast import adam as fast_adam
+from hnn_np.fast import kernels as K
+from hnn_np.testing.strategies import dtypes, same_shape_arrays
 
 ULPS = 8  # allowed difference, in units of the dtype's machine epsilon
 
@@ -36,26 +38,6 @@ def kernel_inputs(draw, k):
     arrays = draw(same_shape_arrays(k + 1, dtype))
     b = np.ascontiguousarray(arrays.pop()[0])  # (n,), C-contiguous
     return dtype, arrays, b
-
-
-# --- tanh_bias: a = tanh(z + b) -------------------------------------------------
-
-@given(kernel_inputs(1))
-def test_tanh_bias_equals_numpy_twin(inputs):
-    """The in-place forward computes tanh(z + b) with b broadcast over rows."""
-    _, (z,), b = inputs
-    expected = K.tanh_bias_np(z, b)
-    assert_twins(K.tanh_bias(z, b), expected, np.abs(expected))
-
-
-@given(kernel_inputs(1))
-def test_tanh_bias_in_place(inputs):
-    """With out=z the kernel overwrites z with tanh(z + b): each entry is read before written."""
-    _, (z,), b = inputs
-    expected = K.tanh_bias_np(z, b)
-    result = K.tanh_bias(z, b, out=z)
-    assert result is z
-    assert_twins(z, expected, np.abs(expected))
 
 
 # --- mul_tanh_prime: u * (1 - a**2) -----------------------------------------------
@@ -179,8 +161,8 @@ def test_adam_update_equals_numpy_twin(inputs):
     dtype, (p, g, m, v), hyper = inputs
     p_np, m_np, v_np = p.copy(), m.copy(), v.copy()
     p_before, m_before, v_before, g_before = p.copy(), m.copy(), v.copy(), g.copy()
-    assert K.adam_update_np(p_np, g, m_np, v_np, **hyper) is None
-    assert K.adam_update(p, g, m, v, **hyper) is None
+    assert optim.adam_update(p_np, g, m_np, v_np, **hyper) is None
+    assert fast_adam.adam_update(p, g, m, v, **hyper) is None
     np.testing.assert_array_equal(g, g_before)  # the gradient is only read
     # Compare each result with the size of the terms that made it: p_new = p - update can
     # cancel almost to zero, so its error is relative to |p| and |update|, not to |p_new|.
@@ -209,8 +191,8 @@ def test_adam_update_twin_on_a_bias_vector():
     hyper = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, step=3)
     p1, m1, v1 = p.copy(), m.copy(), v.copy()
     p2, m2, v2 = p[None].copy(), m[None].copy(), v[None].copy()
-    K.adam_update(p1, g, m1, v1, **hyper)
-    K.adam_update_np(p2, g[None], m2, v2, **hyper)
+    fast_adam.adam_update(p1, g, m1, v1, **hyper)
+    optim.adam_update(p2, g[None], m2, v2, **hyper)
     np.testing.assert_allclose(p1, p2[0], rtol=1e-14)
     np.testing.assert_allclose(m1, m2[0], rtol=1e-14)
     np.testing.assert_allclose(v1, v2[0], rtol=1e-14)
@@ -219,7 +201,7 @@ def test_adam_update_twin_on_a_bias_vector():
 def test_warm_up_compiles_every_kernel_for_both_dtypes():
     """After warm_up, each kernel holds a float32 and a float64 signature (no compile mid-run)."""
     K.warm_up()
-    for kernel in (K._mul_tanh_prime_nb, K._tanh_second_adjoint_nb,
-                   K._adam_update_nb):
+    fast_adam.warm_up()
+    for kernel in (K._mul_tanh_prime_nb, K._tanh_second_adjoint_nb, fast_adam._adam_update_nb):
         dtypes_compiled = {str(sig[0].dtype) for sig in kernel.signatures}
         assert {"float32", "float64"} <= dtypes_compiled, kernel

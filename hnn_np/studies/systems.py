@@ -1,4 +1,4 @@
-"""Beyond the paper (issue 6): an HNN and a baseline on three more systems.
+"""Beyond the paper: an HNN and a baseline on three more systems.
 
 For each of
 
@@ -15,7 +15,7 @@ targets), splits it by trajectory, trains an HNN and a baseline MLP the way the
 project's ``best-*`` recipe does (Adam with a cosine decay on the relative loss
 1 / ||dx/dt||^2, then the exact least-squares output layer of
 :func:`hnn_np.refine.fit_output_layer`), rolls both learned fields out from a
-few held-out initial states (:func:`hnn_np.field.rollout`) next to the true
+few held-out initial states (:func:`hnn_np.rollout.rollout`) next to the true
 trajectories (:func:`hnn_np.data.trajectories`) and draws one figure per system.
 
 Data choices. Pendulum energies E = f H(R, 0), f ~ U[0.01, 1], with the
@@ -63,7 +63,7 @@ only wobbles (``energy_ratio_end_hnn`` ~ 1) while the truth decays
 (``energy_ratio_end_true`` < 1). The baseline, an unconstrained MLP, can and
 does learn the dissipation.
 
-Files: ``folder/extra_<system>.png`` (three panels: learned against true
+Files: ``folder/system_<name>.png`` (three panels: learned against true
 energy; energy against time for the truth, the HNN and the baseline; the
 phase portrait q-p, or the orbit q_x-q_y), ``folder/systems.json``, and in
 ``runs/<system>/``: ``hnn.npz``, ``baseline.npz`` (models), ``train.npz``,
@@ -78,17 +78,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import data as D
-from .evaluate import save_metrics
-from .field import rollout
-from .figures import pyplot, save_png, write_text
-from .integrate import solve_ivp_batch
-from .model import atomic_save_npz
-from .refine import fit_output_layer
-from .systems import DampedPendulum, IdealPendulum, System, TwoBody
-from .train import train
+from .. import data as D
+from ..evaluate import field_errors
+from ..io import save_json, save_npz, save_text
+from ..plotting import pyplot, save_png
+from ..rollout import rollout
+from ..systems import DampedPendulum, IdealPendulum, System, TwoBody
+from ..train import TrainConfig, fit
 
-__all__ = ["SystemRun", "SYSTEM_RUNS", "run_systems", "run_one_system", "field_errors", "systems_table"]
+__all__ = ["SystemRun", "SYSTEM_RUNS", "run_systems", "run_one_system", "systems_table"]
 
 
 @dataclass(frozen=True)
@@ -129,49 +127,26 @@ _TRAIN = dict(lr=1e-3, batch_size=256, finetune_steps=0, schedule="cosine", lr_m
 _QUICK = dict(n_traj=6, n_obs=12, hidden=(16, 16, 16), steps=20, t_end=2.0, n_rollouts=2, n_times=25)
 
 
-def field_errors(S_hat, S):
-    """Relative field errors ||S_hat_i - S_i|| / ||S_i||; (N, 2n), (N, 2n) -> dict of floats.
-
-    ``median``, ``p99`` of the per-row errors and ``aggregate``
-    ||S_hat - S||_F / ||S||_F.
-    """
-    rel = np.linalg.norm(S_hat - S, axis=1) / np.linalg.norm(S, axis=1)
-    return dict(median=float(np.median(rel)), p99=float(np.percentile(rel, 99)),
-                aggregate=float(np.linalg.norm(S_hat - S) / np.linalg.norm(S)))
-
-
 def _fit(kind, sizes, tr, te, steps, seed, extra):
     """Adam on the relative loss, then the exact least-squares output layer (as best-* does)."""
     kw = {**_TRAIN, **extra}
     kw["batch_size"] = min(kw["batch_size"], len(tr.x))  # quick runs have fewer rows than a batch
-    model = train(kind, tr.x, tr.dx_dt, sizes=sizes, steps=steps, seed=seed, x_test=te.x,
-                  dxdt_test=te.dx_dt, progress=False, **kw)
-    x = tr.x / model.scale  # x~ = x / s
-    y = tr.dx_dt / model.scale  # dx~/dt = (dx/dt) / s
-    weights = 1.0 / np.sum(y**2, axis=1)  # the relative loss
-    before, after = fit_output_layer(kind, model.params, x.astype(model.dtype), y.astype(model.dtype),
-                                     weights)
-    return model, before, after
+    config = TrainConfig(kind=kind, sizes=sizes, steps=steps, seed=seed, refit_output=True, **kw)
+    model = fit(tr.x, tr.dx_dt, config, x_test=te.x, dxdt_test=te.dx_dt, progress=False)
+    return model, model.metrics["refit_loss_before"], model.metrics["refit_loss_after"]
 
 
 def _rollout(model, x0, t, compiled):
     """The learned field integrated from x0 over t, (R, 2n) -> (R, T, 2n), DOP853 at 1e-9.
 
-    ``compiled``: through :func:`hnn_np.field.rollout` (the field in Numba; the
-    integrator is compiled for it once per process, ~10 s, then fast), or
-    else the same integrator in plain Python on :meth:`Model.time_derivative`
-    (no compilation; slow per step, so for short rollouts only).
+    ``compiled``: the field in Numba (:func:`hnn_np.rollout.rollout`), or
+    the same integrator on :meth:`Model.time_derivative` (slow per step, so
+    for short rollouts only).
     """
-    if compiled:
-        return rollout(model, x0, t, rtol=1e-9, atol=1e-9)
-    res = solve_ivp_batch(lambda _t, y: model.time_derivative(y[None, :])[0], (t[0], t[-1]), x0, t,
-                          method="DOP853", rtol=1e-9, atol=1e-9)
-    if np.any(res.status != 0):
-        raise RuntimeError(f"rollout of trajectory {int(np.argmax(res.status != 0))} failed")
-    return np.transpose(res.y, (0, 2, 1))  # (R, 2n, T) -> (R, T, 2n)
+    return rollout(model, x0, t, rtol=1e-9, atol=1e-9, how="compiled" if compiled else "python")
 
 
-def run_one_system(run: SystemRun, runs="runs/extra", quick=False, seed=0, log=print,
+def run_one_system(run: SystemRun, runs="runs/studies", quick=False, seed=0, log=print,
                    compiled_rollouts=None):
     """Data, two models, rollouts and metrics of one system.
 
@@ -213,7 +188,7 @@ def run_one_system(run: SystemRun, runs="runs/extra", quick=False, seed=0, log=p
         t1 = time.perf_counter()
         model, before, after = _fit(kind, (d, *hidden, n_out), tr, te, steps, seed, run.train)
         seconds = time.perf_counter() - t1
-        model.config.update(system=repr(system), experiment=f"extra/{run.name}", quick=bool(quick))
+        model.config.update(system=repr(system), experiment=f"studies/{run.name}", quick=bool(quick))
         model.save(os.path.join(out, f"{kind}.npz"))
         models[kind] = model
         err = field_errors(model.time_derivative(te.x), S)
@@ -255,7 +230,7 @@ def run_one_system(run: SystemRun, runs="runs/extra", quick=False, seed=0, log=p
         H = curves[f"H_{kind}"]
         metrics[f"energy_ratio_end_{kind}"] = float(np.mean(H[:, -1] / H[:, 0]))
     metrics["seconds"] = time.perf_counter() - t0
-    atomic_save_npz(os.path.join(out, "rollouts.npz"), curves)
+    save_npz(os.path.join(out, "rollouts.npz"), curves)
     log(f"{run.name}: field error HNN {metrics['hnn_field_error']:.2e}, baseline "
         f"{metrics['baseline_field_error']:.2e} (constant predictor {metrics['trivial_field_error']:.2f}); "
         f"energy MSE HNN {metrics['hnn_energy_mse']:.2e}, baseline {metrics['baseline_energy_mse']:.2e}; "
@@ -270,7 +245,7 @@ def run_one_system(run: SystemRun, runs="runs/extra", quick=False, seed=0, log=p
     return metrics, curves
 
 
-def run_systems(folder="figures/extra", runs="runs/extra", quick=False, log=print, seed=0,
+def run_systems(folder="figures/studies", runs="runs/studies", quick=False, log=print, seed=0,
                 systems=None) -> dict:
     """Train, evaluate and draw every system of :data:`SYSTEM_RUNS`.
 
@@ -308,8 +283,8 @@ def run_systems(folder="figures/extra", runs="runs/extra", quick=False, log=prin
         draw_system(folder, run, curves, metrics)
         results[name] = metrics
     results["seconds"] = time.perf_counter() - t0
-    save_metrics(os.path.join(folder, "systems.json"), dict(results, quick=float(bool(quick))))
-    write_text(os.path.join(folder, "systems.md"), systems_table(results))
+    save_json(os.path.join(folder, "systems.json"), dict(results, quick=float(bool(quick))))
+    save_text(os.path.join(folder, "systems.md"), systems_table(results))
     return results
 
 
@@ -384,5 +359,5 @@ def draw_system(folder, run: SystemRun, curves, metrics):
                   f"{metrics['hnn_field_error_vs_conservative']:.1e}); H(t_end)/H(0): truth "
                   f"{metrics['energy_ratio_end_true']:.2f}, HNN {metrics['energy_ratio_end_hnn']:.2f}")
     fig.suptitle(title, fontsize=9)
-    save_png(fig, folder, f"extra_{run.name}.png")
+    save_png(fig, folder, f"system_{run.name}.png")
     plt.close(fig)

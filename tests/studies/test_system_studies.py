@@ -1,4 +1,4 @@
-"""hnn_np.extra_systems: HNN and baseline on the pendulums and the two-body problem.
+"""hnn_np.studies.systems: HNN and baseline on the pendulums and the two-body problem.
 
 The quick run exercises the whole pipeline (data, training, refit, rollouts,
 figures, JSON) in a temporary folder. A short real training then checks that
@@ -15,14 +15,15 @@ import numpy as np
 import pytest
 
 from hnn_np import load_model
-from hnn_np.extra_systems import SYSTEM_RUNS, field_errors, run_one_system, run_systems
+from hnn_np.evaluate import field_errors
+from hnn_np.studies.systems import SYSTEM_RUNS, run_one_system, run_systems
 
 NAMES = ("ideal-pendulum", "damped-pendulum", "two-body")
 
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
-    root = tmp_path_factory.mktemp("extra")
+    root = tmp_path_factory.mktemp("studies")
     lines = []
     results = run_systems(folder=root / "fig", runs=root / "runs", quick=True, log=lines.append)
     return root, results, lines
@@ -31,7 +32,7 @@ def quick(tmp_path_factory):
 def test_quick_run_writes_every_file(quick):
     root, results, lines = quick
     for name in NAMES:
-        assert (root / "fig" / f"extra_{name}.png").stat().st_size > 10_000
+        assert (root / "fig" / f"system_{name}.png").stat().st_size > 10_000
         for f in ("hnn.npz", "baseline.npz", "train.npz", "test.npz", "rollouts.npz"):
             assert (root / "runs" / name / f).is_file()
         assert load_model(root / "runs" / name / "hnn.npz").kind == "hnn"

@@ -13,6 +13,7 @@ import os
 import time
 from dataclasses import replace
 
+from ..io import save_json
 from . import experiments as X
 
 __all__ = ["VARIANTS", "run_ablation"]
@@ -41,13 +42,10 @@ def run_ablation(out="runs/ablation", names=None, log=print):
         base, data_kw, train_kw, refit = VARIANTS[name]
         exp = X.get_experiment(base)
         key = "ablation-" + "".join(c if c.isalnum() else "-" for c in name.lower())[:60]
-        X.EXPERIMENTS[key] = replace(exp, name=key, title=name, data=replace(exp.data, **data_kw),
-                                     train={**exp.train, **train_kw}, refit_output=refit)
-        try:
-            t0 = time.perf_counter()
-            _, m = X.run_experiment(key, out, progress=False)
-        finally:
-            del X.EXPERIMENTS[key]
+        variant = replace(exp, name=key, title=name, data=replace(exp.data, **data_kw),
+                          train=replace(exp.train, **train_kw, refit_output=refit))
+        t0 = time.perf_counter()
+        _, m = X.run_experiment(variant, out, progress=False)
         row = dict(variant=name, seconds=time.perf_counter() - t0,
                    within_1e3=m["grid_field_within_0.001"], within_5e4=m["grid_field_within_0.0005"],
                    median=m["grid_field_median"], p99=m["grid_field_p99"],
@@ -60,9 +58,7 @@ def run_ablation(out="runs/ablation", names=None, log=print):
 
 
 def write_ablation(path, rows):
-    from .evaluate import save_metrics
-
-    save_metrics(path, {"rows": rows})
+    save_json(path, {"rows": rows})
     return path
 
 

@@ -18,7 +18,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from hnn_np import mlp
-from hnn_np.field import baseline_field, field_args, hnn_field
+from hnn_np.rollout import baseline_field, field_args, hnn_field
 from hnn_np.model import Model
 
 SIZES = {"hnn": (2, 16, 16, 1), "baseline": (2, 16, 16, 2)}
@@ -128,5 +128,5 @@ def test_hnn_rollout_conserves_the_models_own_energy(n_dof):
 
 def test_rollout_rejects_states_of_the_wrong_size():
     model = make_model("hnn")
-    with pytest.raises(ValueError, match="x0 must have shape"):
+    with pytest.raises(ValueError, match=r"x0 must be real states of shape \(B, 2\)"):
         model.rollout(np.zeros((2, 4)), np.linspace(0, 1, 3))

@@ -1,11 +1,10 @@
-r"""The training step without allocation: preallocated buffers, fused kernels, fast Adam.
+r"""The training step without allocation: preallocated buffers and fused kernels.
 
 :class:`StepWorkspace` computes what :func:`hnn_np.hnn.loss_and_grad` (or
 :func:`hnn_np.baseline.loss_and_grad`) computes -- the same equations in the
 same order, derived line by line in the docstring of :mod:`hnn_np.hnn` (and
 of :mod:`hnn_np.baseline`) -- into buffers allocated once, at construction.
-:class:`Adam` is :class:`hnn_np.optim.Adam` with a vectorised update kernel.
-Both return the reference's numbers to rounding.
+It returns the reference's numbers to rounding.
 
 What differs from the reference, line by line, and why
 ------------------------------------------------------
@@ -20,8 +19,7 @@ workspace's ``batch_size``.
 * ``a[l+1] = tanh(a[l] @ W[l] + b[l])``: ``np.matmul(a, W, out=a_next)``, then
   ``+ b`` in place (:func:`add_bias`; NumPy's broadcast add allocates a
   buffer each call) and ``np.tanh(a_next, out=a_next)``. NumPy's tanh is SIMD,
-  several times faster than the libm tanh that the Numba loop of
-  :func:`hnn_np.kernels.tanh_bias` calls; the two may differ in the last bit.
+  several times faster than the libm tanh a Numba loop would call.
 * The output ``H = a[L-1] @ W[L-1] + b[L-1]`` is not computed: the HNN loss
   does not use it.
 * ``g[L-1] = w`` is never materialised (the reference repeats ``w`` into N
@@ -49,7 +47,7 @@ workspace's ``batch_size``.
   It sums in another order than the reference, hence "to rounding".
 * All other products write into their buffers with ``out=``; transposes
   (``W[l].T``) are views.
-* Elementwise kernels are the serial Numba kernels of :mod:`hnn_np.kernels`
+* Elementwise kernels are the serial Numba kernels of :mod:`hnn_np.fast.kernels`
   plus the few above. No ``parallel=True``: on this 2-core machine a Numba
   thread pool fights OpenBLAS's threads (which spin for a while after each
   product) for the cores; a 2-way parallel kernel run between products was
@@ -69,304 +67,18 @@ The returned gradients are views into the workspace: the next call overwrites
 them. Copy them (``[(dW.copy(), db.copy()) for dW, db in grads]``) to keep them.
 The workspace reads the ``(W, b)`` arrays it was built with at every call,
 so update them in place (as :class:`hnn_np.optim.Adam` does), never rebind.
-
-Adam
-----
-:class:`Adam` changes only the update kernel of :class:`hnn_np.optim.Adam`
-(Kingma & Ba 2015, Algorithm 1, as there):
-
-* the reference kernel checks every division for a zero divisor (Numba's
-  default Python error model), which keeps LLVM from vectorising the loop;
-  with ``error_model="numpy"`` the loop runs in SIMD lanes (2-3x faster);
-* ``sqrt(v) / sqrt(1 - beta2**t)`` becomes ``sqrt(v) * (1 / sqrt(1 - beta2**t))``:
-  one division per element instead of two, a quarter off the float64 update,
-  whose time is the divider's (square root and division);
-* the per-step constants are computed once, in float64, and cast to the
-  parameters' dtype, so a float32 run does float32 arithmetic (the reference
-  promotes every element to float64 and back).
-
-The update streams p, g, m, v (7 arrays' worth of memory traffic, 18 MB for
-the paper's network in float32) and is bound by memory bandwidth; splitting
-it over the two cores after OpenBLAS's threads ran was slower, as above, and
-running it layer by layer right after each weight gradient (while that is
-in cache) gained nothing measurable.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from . import hnn, optim
+from .. import hnn
+from .._checks import check_params
 from . import kernels as K
-from ._checks import check_params
-from .hnn import symplectic, symplectic_adjoint
 
-__all__ = [
-    "StepWorkspace", "Adam",
-    "loss_adjoint", "loss_adjoint_np", "add_bias", "add_bias_np",
-    "top_mul_tanh_prime", "top_mul_tanh_prime_np",
-    "top_adjoints", "top_adjoints_np", "second_adjoint_sum", "second_adjoint_sum_np",
-    "mul_tanh_prime_sum", "mul_tanh_prime_sum_np",
-    "adam_update", "warm_up",
-]
+__all__ = ["StepWorkspace"]
 
-
-# --- kernels, each beside its NumPy twin ---------------------------------------
-
-def loss_adjoint_np(pred, dxdt, w_row=None, symplectic_=False):
-    """loss = mean(w * (S - dxdt)**2) and its adjoint with respect to ``pred``.
-
-    ``S = J pred`` (HNN: ``pred = dH/dx``) if ``symplectic_`` else ``S = pred``
-    (baseline). Returns ``(loss, pred_bar)`` with ``S_bar = 2 w r / (N D)`` and
-    ``pred_bar = J.T S_bar`` or ``S_bar``. pred, dxdt (N, D); w_row (N,) or None.
-    """
-    N, D = pred.shape
-    S = symplectic(pred) if symplectic_ else pred
-    r = S - dxdt
-    w = np.ones((N, 1), pred.dtype) if w_row is None else w_row[:, None]
-    loss = float(np.mean(w * r * r))
-    S_bar = (2.0 / (N * D)) * (w * r)
-    return loss, (symplectic_adjoint(S_bar) if symplectic_ else S_bar)
-
-
-@njit(cache=True)
-def _loss_adjoint_nb(pred, dxdt, w_row, has_w, symplectic_, out):
-    N, D = pred.shape
-    n = D // 2
-    scale = 2.0 / (N * D)
-    total = 0.0
-    for i in range(N):
-        wi = w_row[i] if has_w else 1.0
-        for j in range(D):
-            if symplectic_:  # S = (dH/dp, -dH/dq)
-                S = pred[i, j + n] if j < n else -pred[i, j - n]
-            else:
-                S = pred[i, j]
-            wr = wi * (S - dxdt[i, j])
-            total += wr * (S - dxdt[i, j])
-            S_bar = scale * wr
-            if not symplectic_:
-                out[i, j] = S_bar
-            elif j < n:  # pred_bar = J.T S_bar = (-S_bar_p, S_bar_q)
-                out[i, j + n] = S_bar
-            else:
-                out[i, j - n] = -S_bar
-    return total / (N * D)
-
-
-def loss_adjoint(pred, dxdt, w_row=None, symplectic_=False, out=None):
-    """Numba twin of :func:`loss_adjoint_np`: returns ``(loss, pred_bar)``, pred_bar in ``out``."""
-    out = np.empty_like(pred) if out is None else out
-    has_w = w_row is not None
-    w_row = w_row if has_w else np.ones(pred.shape[0], pred.dtype)
-    return float(_loss_adjoint_nb(pred, dxdt, w_row, has_w, symplectic_, out)), out
-
-
-def add_bias_np(z, b):
-    """z + b; z (N, n), b (n,) -> (N, n)."""
-    return z + b
-
-
-@njit(cache=True)
-def _add_bias_nb(z, b, out):
-    N, n = z.shape
-    for i in range(N):
-        for j in range(n):
-            out[i, j] = z[i, j] + b[j]
-
-
-def add_bias(z, b, out):
-    """Numba twin of :func:`add_bias_np`; ``out`` may be ``z``.
-
-    ``np.add(z, b, out=z)`` would do, but it allocates an iteration buffer
-    (64 KiB) at every call to broadcast ``b``.
-    """
-    _add_bias_nb(z, b, out)
-    return out
-
-
-def top_mul_tanh_prime_np(W_top, a):
-    """d[L-2] = w * s1[L-2], with w = W[L-1][:, 0] and s1 = 1 - a**2; a (N, n) -> (N, n)."""
-    return W_top[:, 0] * (1 - a * a)
-
-
-@njit(cache=True)
-def _top_mul_tanh_prime_nb(W_top, a, out):
-    N, n = a.shape
-    for i in range(N):
-        for j in range(n):
-            out[i, j] = W_top[j, 0] * (1 - a[i, j] * a[i, j])
-
-
-def top_mul_tanh_prime(W_top, a, out):
-    """Numba twin of :func:`top_mul_tanh_prime_np`."""
-    _top_mul_tanh_prime_nb(W_top, a, out)
-    return out
-
-
-def top_adjoints_np(a, W_top, d_bar):
-    """The three top-of-network lines that read ``a[L-1]`` and ``d_bar[L-2]``, in one pass.
-
-    With ``w = W[L-1][:, 0]``, ``s1 = 1 - a**2``, ``s2 = -2 a s1``::
-
-        dL_dW[L-1][:, 0] = sum over rows of g_bar[L-1] = d_bar * s1   (Step 1, top)
-        z_bar[L-2]       = s2 * w * d_bar                            (Step 2, no zW_bar on top)
-        dL_db[L-2]       = sum over rows of z_bar[L-2]
-
-    a, d_bar (N, n); W_top (n, n_L) -> (dW_top (n, n_L), zero but for column 0; z_bar (N, n); db (n,)).
-    ``z_bar`` is :func:`hnn_np.kernels.tanh_second_adjoint_np` with g = w and no zW_bar.
-    """
-    s1 = 1 - a * a
-    s2 = -2 * a * s1
-    dW_top = np.zeros_like(W_top)
-    dW_top[:, 0] = (d_bar * s1).sum(axis=0)
-    z_bar = s2 * W_top[:, 0] * d_bar
-    return dW_top, z_bar, z_bar.sum(axis=0)
-
-
-@njit(cache=True)
-def _top_adjoints_nb(a, W_top, d_bar, dW_top, z_bar, db):
-    N, n = a.shape
-    dW_top[:, :] = 0  # columns 1.. of W[L-1] do not enter the loss
-    db[:] = 0
-    for i in range(N):  # rows in order: the same sums at every call
-        for j in range(n):
-            aij = a[i, j]
-            s1 = 1 - aij * aij
-            s2 = -2 * aij * s1
-            dW_top[j, 0] += d_bar[i, j] * s1
-            z_bar[i, j] = s2 * W_top[j, 0] * d_bar[i, j]
-            db[j] += z_bar[i, j]
-
-
-def top_adjoints(a, W_top, d_bar, dW_top, z_bar, db):
-    """Numba twin of :func:`top_adjoints_np`, into ``dW_top``, ``z_bar`` and ``db``."""
-    _top_adjoints_nb(a, W_top, d_bar, dW_top, z_bar, db)
-    return dW_top, z_bar, db
-
-
-def second_adjoint_sum_np(a, g, d_bar, zW_bar):
-    """z_bar = s2 * g * d_bar + s1 * zW_bar and dL_db = its sum over rows.
-
-    :func:`hnn_np.kernels.tanh_second_adjoint_np` with the bias gradient taken
-    in the same pass. a, g, d_bar, zW_bar (N, n) -> (z_bar (N, n), db (n,)).
-    """
-    z_bar = K.tanh_second_adjoint_np(a, g, d_bar, zW_bar)
-    return z_bar, z_bar.sum(axis=0)
-
-
-@njit(cache=True)
-def _second_adjoint_sum_nb(a, g, d_bar, zW_bar, z_bar, db):
-    N, n = a.shape
-    db[:] = 0
-    for i in range(N):
-        for j in range(n):
-            aij = a[i, j]
-            s1 = 1 - aij * aij
-            s2 = -2 * aij * s1
-            z_bar[i, j] = s2 * g[i, j] * d_bar[i, j] + s1 * zW_bar[i, j]
-            db[j] += z_bar[i, j]
-
-
-def second_adjoint_sum(a, g, d_bar, zW_bar, z_bar, db):
-    """Numba twin of :func:`second_adjoint_sum_np`, into ``z_bar`` and ``db``."""
-    _second_adjoint_sum_nb(a, g, d_bar, zW_bar, z_bar, db)
-    return z_bar, db
-
-
-def mul_tanh_prime_sum_np(u, a):
-    """z_bar = u * s1 and dL_db = its sum over rows (plain backprop); u, a (N, n) -> ((N, n), (n,))."""
-    z_bar = K.mul_tanh_prime_np(u, a)
-    return z_bar, z_bar.sum(axis=0)
-
-
-@njit(cache=True)
-def _mul_tanh_prime_sum_nb(u, a, z_bar, db):
-    N, n = a.shape
-    db[:] = 0
-    for i in range(N):
-        for j in range(n):
-            z_bar[i, j] = u[i, j] * (1 - a[i, j] * a[i, j])
-            db[j] += z_bar[i, j]
-
-
-def mul_tanh_prime_sum(u, a, z_bar, db):
-    """Numba twin of :func:`mul_tanh_prime_sum_np`, into ``z_bar`` (may be ``u``) and ``db``."""
-    _mul_tanh_prime_sum_nb(u, a, z_bar, db)
-    return z_bar, db
-
-
-@njit(cache=True)
-def _first_bad_row(x, nonneg):
-    """Index of the first row of x with a non-finite (or, if nonneg, negative) entry; -1 if none."""
-    N, n = x.shape
-    for i in range(N):
-        for j in range(n):
-            if not np.isfinite(x[i, j]) or (nonneg and x[i, j] < 0):
-                return i
-    return -1
-
-
-@njit(cache=True, error_model="numpy")  # no zero-divisor checks: the loop vectorises
-def _adam_update_nb(p, g, m, v, beta1, beta2, one_m_beta1, one_m_beta2, eps, weight_decay,
-                    step_size, inv_sqrt_bc2):
-    p1, g1, m1, v1 = p.ravel(), g.ravel(), m.ravel(), v.ravel()
-    for i in range(p1.size):
-        gi = g1[i]
-        if weight_decay != 0:
-            gi = gi + weight_decay * p1[i]
-        mi = beta1 * m1[i] + one_m_beta1 * gi  # m <- beta1 m + (1 - beta1) g
-        vi = beta2 * v1[i] + one_m_beta2 * gi * gi  # v <- beta2 v + (1 - beta2) g**2
-        m1[i] = mi
-        v1[i] = vi
-        p1[i] = p1[i] - step_size * mi / (np.sqrt(vi) * inv_sqrt_bc2 + eps)
-
-
-def _adam_constants(lr, beta1, beta2, step, dtype):
-    """The scalars of one step, computed in float64 and cast to ``dtype``:
-    beta1, beta2, 1 - beta1, 1 - beta2, lr / (1 - beta1**t), 1 / sqrt(1 - beta2**t)."""
-    t = np.dtype(dtype).type
-    step_size = lr / (1.0 - beta1**step)
-    inv_sqrt_bc2 = 1.0 / np.sqrt(1.0 - beta2**step)
-    return t(beta1), t(beta2), t(1.0 - beta1), t(1.0 - beta2), t(step_size), t(inv_sqrt_bc2)
-
-
-def adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step):
-    """The update of :func:`hnn_np.kernels.adam_update_np` (its NumPy twin), vectorised.
-
-    All arrays C-contiguous of one dtype. ``sqrt(v) / sqrt(1 - beta2**t)`` is
-    computed as ``sqrt(v) * (1 / sqrt(1 - beta2**t))``: one division per
-    element instead of two (a quarter faster in float64), equal to rounding.
-    """
-    b1, b2, omb1, omb2, step_size, inv_sqrt_bc2 = _adam_constants(lr, beta1, beta2, step, p.dtype)
-    t = p.dtype.type
-    _adam_update_nb(p, g, m, v, b1, b2, omb1, omb2, t(eps), t(weight_decay), step_size, inv_sqrt_bc2)
-
-
-def warm_up():
-    """Compile (or load from the on-disk cache) every kernel of this module, float32 and float64."""
-    for dtype in (np.float32, np.float64):
-        a = np.zeros((2, 4), dtype)
-        b = np.zeros(4, dtype)
-        w = np.ones(2, dtype)
-        W_top = np.zeros((4, 1), dtype)
-        for has_w in (False, True):
-            for symp in (False, True):
-                loss_adjoint(a, a, w if has_w else None, symp)
-        add_bias(a, b, a.copy())
-        top_mul_tanh_prime(W_top, a, a.copy())
-        top_adjoints(a, W_top, a, W_top.copy(), a.copy(), b.copy())
-        second_adjoint_sum(a, a, a, a, a.copy(), b.copy())
-        mul_tanh_prime_sum(a, a, a.copy(), b.copy())
-        _first_bad_row(a, False)
-        _first_bad_row(a[:, :1], True)
-        for p in (a, w):  # a W and a b
-            adam_update(p.copy(), p, p.copy(), p.copy(), 1e-3, 0.9, 0.999, 1e-8, 0.0, 1)
-    K.warm_up()
-
-
-# --- the workspace ----------------------------------------------------------------
 
 class StepWorkspace:
     """Preallocated buffers for the loss and gradient of one kind of network.
@@ -487,7 +199,7 @@ class StepWorkspace:
         np.copyto(v["a"][0], x)
         np.copyto(v["dxdt"], dxdt)
         for name, arr in (("x", v["a"][0]), ("dxdt", v["dxdt"])):
-            bad = _first_bad_row(arr, False)
+            bad = K.first_bad_row(arr, False)
             if bad >= 0:
                 raise ValueError(f"{name} has non-finite values in row {bad}")
         if weights is None:
@@ -498,7 +210,7 @@ class StepWorkspace:
         if np.issubdtype(weights.dtype, np.floating) and weights.dtype != self.dtype:
             raise ValueError(f"weights has dtype {weights.dtype} but params are {self.dtype}")
         np.copyto(v["w_row"], weights)
-        bad = _first_bad_row(self._w_row[:n], True)
+        bad = K.first_bad_row(self._w_row[:n], True)
         if bad >= 0:
             raise ValueError(f"weights must be finite and >= 0; row {bad} is {weights[bad]}")
         return v, True
@@ -538,18 +250,18 @@ class StepWorkspace:
         # Forward pass: a[l+1] = tanh(a[l] @ W[l] + b[l]), l = 0 .. L-2.
         for l in range(L - 1):
             matmul(a[l], W[l], out=a[l + 1])  # (n, n_{l+1})
-            add_bias(a[l + 1], b[l], a[l + 1])
+            K.add_bias(a[l + 1], b[l], a[l + 1])
             tanh(a[l + 1], out=a[l + 1])
 
         # Input-gradient sweep, l = L-2 .. 0.
-        top_mul_tanh_prime(W[L - 1], a[L - 1], d[L - 2])  # d[L-2] = w * s1[L-2]
+        K.top_mul_tanh_prime(W[L - 1], a[L - 1], d[L - 2])  # d[L-2] = w * s1[L-2]
         for l in range(L - 2, -1, -1):
             if l < L - 2:
                 K.mul_tanh_prime(g[l + 1], a[l + 1], out=d[l])  # d[l] = g[l+1] * s1[l]
             matmul(d[l], W[l].T, out=g[l])  # g[l] = d[l] @ W[l].T   (n, n_l)
 
         # Step 0: the loss; g_bar[0] = J.T S_bar.
-        loss = _loss_adjoint_nb(g[0], v["dxdt"], v["w_row"], has_w, True, g_bar[0])
+        loss = K.loss_adjoint_into(g[0], v["dxdt"], v["w_row"], has_w, True, g_bar[0])
 
         # Step 1: backwards through the sweep, l = 0 .. L-2.
         for l in range(L - 1):
@@ -558,12 +270,12 @@ class StepWorkspace:
                 K.mul_tanh_prime(d_bar[l], a[l + 1], out=g_bar[l + 1])  # g_bar[l+1] = d_bar[l] * s1[l]
         grads[L - 1][1].fill(0)  # dL_db[L-1] = 0: H does not enter the loss
         # dL_dW[L-1][:, 0] = sum of g_bar[L-1]; and Step 2 on top: z_bar[L-2], dL_db[L-2]
-        top_adjoints(a[L - 1], W[L - 1], d_bar[L - 2], grads[L - 1][0], z_bar[L - 2], grads[L - 2][1])
+        K.top_adjoints(a[L - 1], W[L - 1], d_bar[L - 2], grads[L - 1][0], z_bar[L - 2], grads[L - 2][1])
 
         # Step 2: backwards through the forward pass, l = L-2 .. 0.
         for l in range(L - 2, -1, -1):
             if l < L - 2:  # z_bar[l] = s2 * g[l+1] * d_bar[l] + s1 * zW_bar[l];  dL_db[l]
-                second_adjoint_sum(a[l + 1], g[l + 1], d_bar[l], zW_bar[l], z_bar[l], grads[l][1])
+                K.second_adjoint_sum(a[l + 1], g[l + 1], d_bar[l], zW_bar[l], z_bar[l], grads[l][1])
             matmul(PT[l], Q[l], out=grads[l][0])  # dL_dW[l] = g_bar.T @ d + a.T @ z_bar
             if l > 0:
                 matmul(z_bar[l], W[l].T, out=zW_bar[l - 1])  # (n, n_l)
@@ -578,48 +290,19 @@ class StepWorkspace:
 
         for l in range(L - 1):  # a[l+1] = tanh(a[l] @ W[l] + b[l])
             matmul(a[l], W[l], out=a[l + 1])
-            add_bias(a[l + 1], b[l], a[l + 1])
+            K.add_bias(a[l + 1], b[l], a[l + 1])
             tanh(a[l + 1], out=a[l + 1])
         matmul(a[L - 1], W[L - 1], out=out)  # out = a[L-1] @ W[L-1] + b[L-1]
-        add_bias(out, b[L - 1], out)
+        K.add_bias(out, b[L - 1], out)
 
         # out_bar = 2 w r / (n D), written as z_bar[L-1] (the last layer is linear)
-        loss = _loss_adjoint_nb(out, v["dxdt"], v["w_row"], has_w, False, z_bar[L - 1])
+        loss = K.loss_adjoint_into(out, v["dxdt"], v["w_row"], has_w, False, z_bar[L - 1])
         for l in range(L - 1, -1, -1):
             if l < L - 1:  # z_bar[l] = a_bar[l+1] * s1[l] (in place over a_bar[l+1]);  dL_db[l]
-                mul_tanh_prime_sum(z_bar[l], a[l + 1], z_bar[l], grads[l][1])
+                K.mul_tanh_prime_sum(z_bar[l], a[l + 1], z_bar[l], grads[l][1])
             else:
                 np.sum(z_bar[l], axis=0, out=grads[l][1])  # dL_db[L-1] = sum of out_bar
             matmul(a[l].T, z_bar[l], out=grads[l][0])  # dL_dW[l] = a[l].T @ z_bar[l]
             if l > 0:
                 matmul(z_bar[l], W[l].T, out=z_bar[l - 1])  # a_bar[l] = z_bar[l] @ W[l].T
         return loss
-
-
-# --- Adam ---------------------------------------------------------------------------
-
-class Adam(optim.Adam):
-    """:class:`hnn_np.optim.Adam` with the vectorised :func:`adam_update`.
-
-    Same constructor, state and results (float64: bit for bit; float32: to
-    rounding, since the reference computes each element in float64).
-    """
-
-    def step(self, grads):
-        """Apply one Adam update with ``grads`` (shaped like ``params``)."""
-        if len(grads) != len(self.params):
-            raise ValueError(f"grads has {len(grads)} layers but params has {len(self.params)}")
-        for l, ((W, b), (dW, db)) in enumerate(zip(self.params, grads)):
-            if dW.shape != W.shape or db.shape != b.shape:
-                raise ValueError(f"grads[{l}] has shapes {dW.shape}, {db.shape}; "
-                                 f"params[{l}] has {W.shape}, {b.shape}")
-            if dW.dtype != W.dtype or db.dtype != b.dtype:
-                raise ValueError(f"grads[{l}] dtype {dW.dtype} does not match params dtype {W.dtype}")
-        self.t += 1
-        dtype = self.params[0][0].dtype
-        b1, b2, omb1, omb2, step_size, inv_sqrt_bc2 = _adam_constants(self._lr, *self.betas, self.t, dtype)
-        consts = (b1, b2, omb1, omb2, dtype.type(self.eps), dtype.type(self.weight_decay),
-                  step_size, inv_sqrt_bc2)
-        for (W, b), (dW, db), (mW, mb), (vW, vb) in zip(self.params, grads, self.m, self.v):
-            _adam_update_nb(W, np.ascontiguousarray(dW), mW, vW, *consts)
-            _adam_update_nb(b, np.ascontiguousarray(db), mb, vb, *consts)
