@@ -211,7 +211,8 @@ def check_dop853_symplectic(fun, jac, x0, t_end):
         assert_symplectic(M, dop853_defect_bound(M, n_steps, tol), f"DOP853 at tol {tol:g}")
         defects.append((symplectic_defects(M)[0], dop853_roundoff(M, n_steps)))
     (loose, _), (tight, floor) = defects
-    assert tight <= max(loose / 10, floor), f"defect {loose:.2e} at tol {LOOSE:g}, {tight:.2e} at {TIGHT:g}"
+    # Within a decade of the round-off estimate a defect is not resolved: no shrink asked there.
+    assert tight <= max(loose / 10, 10 * floor), f"defect {loose:.2e} at tol {LOOSE:g}, {tight:.2e} at {TIGHT:g}"
     return loose, tight
 
 
