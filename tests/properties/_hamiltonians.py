@@ -213,3 +213,50 @@ def assert_symplectic(M, tol, what=""):
     det_tol = d * tol + 2 * d * EPS * np.linalg.norm(M) ** (2 * d)
     assert defect <= tol, f"{what}: |M^T J M - J| = {defect:.3e} > {tol:.3e}"
     assert det_defect <= det_tol, f"{what}: |det M - 1| = {det_defect:.3e} > {det_tol:.3e}"
+
+
+class RandomPolynomial:
+    """V(q) = sum_i (q_i^2/2 + a_i q_i^3/3 + c_i q_i^4/4) + e q_0 q_1 (d = 2), T(p) likewise with b, g, f.
+
+    A random separable H that costs a few NumPy operations per evaluation
+    (for tests that integrate it many times); c, g >= 0 keep it bounded below.
+    """
+
+    def __init__(self, d, rng):
+        self.d = d
+        self.a, self.b = rng.uniform(-0.5, 0.5, d), rng.uniform(-0.5, 0.5, d)
+        self.c, self.g = rng.uniform(0.0, 1.0, d), rng.uniform(0.0, 1.0, d)
+        self.e, self.f = (rng.uniform(-0.3, 0.3), rng.uniform(-0.3, 0.3)) if d == 2 else (0.0, 0.0)
+
+    @staticmethod
+    def _grad(x, a, c, e):
+        g = x + a * x**2 + c * x**3
+        if x.shape[0] == 2:
+            g = g + e * x[::-1]
+        return g
+
+    @staticmethod
+    def _hess(x, a, c, e):
+        Hm = np.diag(1 + 2 * a * x + 3 * c * x**2)
+        if x.shape[0] == 2:
+            Hm = Hm + e * np.array([[0.0, 1.0], [1.0, 0.0]])
+        return Hm
+
+    def dV(self, q):
+        return self._grad(q, self.a, self.c, self.e)
+
+    def dT(self, p):
+        return self._grad(p, self.b, self.g, self.f)
+
+    def d2V(self, q):
+        return self._hess(q, self.a, self.c, self.e)
+
+    def d2T(self, p):
+        return self._hess(p, self.b, self.g, self.f)
+
+    def rhs(self, t, y):
+        return np.concatenate([self.dT(y[self.d:]), -self.dV(y[: self.d])])
+
+    def jacobian(self, y):
+        Z = np.zeros((self.d, self.d))
+        return np.block([[Z, self.d2T(y[self.d:])], [-self.d2V(y[: self.d]), Z]])
