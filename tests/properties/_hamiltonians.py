@@ -11,7 +11,11 @@ V', T' (what leapfrog needs) and V'', T'' (what its tangent map needs):
   with NN_V, NN_T small random tanh MLPs of d variables; derivatives from
   :func:`hnn_np.mlp.input_gradient` and :func:`hnn_np.mlp.input_hessian`
   (which tests/test_mlp.py holds against finite differences). The quadratic
-  terms keep the motion bounded.
+  terms keep the motion bounded;
+* :class:`RandomPolynomial` -- random quartic V and T, a few NumPy
+  operations per evaluation, for tests that integrate many times.
+
+And the tangent-map integrators and the symplecticity check built on them.
 """
 
 from __future__ import annotations

@@ -78,6 +78,7 @@ def fd_jacobian(phi, x0, eps=1e-3):
 @given(separable_problems(), st.floats(0.01, 0.2), st.integers(1, 50))
 @settings(max_examples=20)
 def test_leapfrog_map_is_symplectic_to_roundoff(problem, h, n):
+    """The trajectory is the package's, and its tangent map M satisfies M^T J M = J, det M = 1 to round-off."""
     ham, q0, p0 = problem
     h = (n * h) / n  # the step leapfrog itself takes for t_span (0, n h)
     q, p, M, roundoff, _ = leapfrog_with_tangent(ham, q0, p0, h, n)
