@@ -259,22 +259,14 @@ def J_matrix(D):
 
 
 @given(hnn_and_states())
-def test_S_is_orthogonal_to_the_energy_gradient(net):
-    """dH/dx . S = 0: the learned flow moves along level sets of its own H (for any weights)."""
-    params, x = net
-    dH_dx = mlp.input_gradient(params, x)
-    dot = np.sum(dH_dx * hnn.vector_field(params, x), axis=1)
-    assert np.all(np.abs(dot) <= 1e-14 * np.sum(dH_dx**2, axis=1) + 1e-300)
-
-
-@given(hnn_and_states())
 def test_S_is_divergence_free(net):
-    """div S = trace(J Hess H) = 0 (Liouville): by the Hessian and by finite differences of S."""
+    """div S = 0 (Liouville), with DS by finite differences of S, and DS = J . Hess H.
+
+    (The trace of J . Hess is zero for any symmetric matrix; the finite-difference
+    Jacobian of S is what tests the field.)"""
     params, x = net
     hess = mlp.input_hessian(params, x)
     DS = J_matrix(x.shape[1]) @ hess  # DS = J . Hess, (N, D, D)
-    scale = np.abs(hess).max() + 1e-300
-    assert np.abs(np.trace(DS, axis1=1, axis2=2)).max() <= 1e-13 * scale
     DS_fd, roundoff = fd_jacobian_of_S(params, x)
     fd_scale = np.abs(DS_fd).max()
     assert np.abs(np.trace(DS_fd, axis1=1, axis2=2)).max() <= 1e-7 * fd_scale + x.shape[1] * roundoff

@@ -63,8 +63,8 @@ def test_compiled_field_of_a_float32_model_is_the_float64_field_of_its_weights(k
     np.testing.assert_allclose(field_one_by_one(m32, x), m32.time_derivative(x), rtol=1e-4, atol=1e-5)
 
 
-def test_hnn_field_is_orthogonal_to_the_energy_gradient():
-    """S . dH/dx = 0 for the compiled field: J is antisymmetric (H is conserved)."""
+def test_hnn_field_is_J_times_the_gradient_of_the_models_energy():
+    """J^T S of the compiled field is dH/dx of Model.energy, by central differences."""
     model = make_model("hnn", n_dof=2, scale=3.0, seed=8)
     x = np.random.default_rng(2).uniform(-5, 5, (30, 4))
     S = field_one_by_one(model, x)
@@ -73,7 +73,6 @@ def test_hnn_field_is_orthogonal_to_the_energy_gradient():
     h = 1e-4
     fd = np.stack([(model.energy(x + h * e) - model.energy(x - h * e)) / (2 * h) for e in np.eye(4)], 1)
     np.testing.assert_allclose(dH_dx, fd, rtol=1e-6, atol=1e-8)
-    assert np.max(np.abs(np.sum(S * dH_dx, axis=1))) < 1e-12 * np.max(np.sum(S * S, axis=1))
 
 
 # --- rollouts -----------------------------------------------------------------------

@@ -28,7 +28,7 @@ from _hamiltonians import (
 )  # fmt: skip
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import directional_fd, hnn_sizes, params_for, values
+from hnn_np.testing.strategies import directional_fd, hnn_sizes, params_for, values
 
 from hnn_np import hnn, mlp
 from hnn_np.integrate import leapfrog, solve_ivp

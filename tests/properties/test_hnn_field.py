@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from strategies import assert_fd_agrees, directional_fd, hnn_sizes, params_for, states, unit_direction
+from hnn_np.testing.strategies import assert_fd_agrees, directional_fd, hnn_sizes, params_for, states, unit_direction
 
 from hnn_np import hnn, mlp
 from hnn_np.integrate import solve_ivp

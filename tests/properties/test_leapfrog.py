@@ -18,7 +18,7 @@ import scipy.integrate
 from _hamiltonians import EPS, Pendulum, RandomSeparable, leapfrog_with_tangent
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from strategies import values
+from hnn_np.testing.strategies import values
 
 from hnn_np.integrate import leapfrog, solve_ivp
 from hnn_np.systems import IdealPendulum
