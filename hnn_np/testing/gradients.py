@@ -11,12 +11,14 @@ finite differences measure::
 The stencil is the two-point central difference at steps e and 2e combined
 (Richardson) so that its e^2 error cancels: the truncation error is O(e^4),
 so e = 1e-3 keeps it near 1e-12 while round-off, about
-``noise = 100 eps_mach |f(x)| / e``, stays small too. Each direction's error is
+``noise = 100 eps_mach max|f| / e`` (max over the four points of the stencil),
+stays small too. Each direction's error is
 
-    rel = |analytic - numeric| / max(|analytic|, |numeric|, noise)
+    rel = |analytic - numeric| / max(|analytic|, |numeric|, noise / rtol)
 
-(a directional derivative below the noise is only known to the noise), and the
-check passes when the largest ``rel`` is at most ``rtol``. Everything runs in
+and the check passes when the largest ``rel`` is at most ``rtol``: when the
+two agree to ``rtol`` relative, or their difference is within the round-off
+noise (a derivative is only known to the noise, however right it is). Everything runs in
 float64.
 
 A random direction mixes every entry, so one wrong entry shows up in every
@@ -87,8 +89,6 @@ def check_grads(fun, grad, x, *, n_directions=10, eps=1e-3, rtol=1e-6, seed=0):
     point = _Point(x)
     f0 = _scalar(fun(point.unflatten(point.flat)), "fun")
     g = point.flatten_like(grad(point.unflatten(point.flat)), "grad")
-    noise = _NOISE_ULPS * np.finfo(np.float64).eps * max(abs(f0), np.finfo(np.float64).tiny) / eps
-
     def f_along(v):
         return lambda s: _scalar(fun(point.unflatten(point.flat + s * v)), "fun")
 
@@ -98,8 +98,8 @@ def check_grads(fun, grad, x, *, n_directions=10, eps=1e-3, rtol=1e-6, seed=0):
         v = rng.standard_normal(point.flat.size)
         v /= np.linalg.norm(v)
         analytic = float(g @ v)
-        numeric = _stencil(f_along(v), eps)
-        rel = _rel(analytic, numeric, noise)
+        numeric, noise = _stencil(f_along(v), eps, f0)
+        rel = _rel(analytic, numeric, noise / rtol)
         if rel > worst[0]:
             worst = (rel, k, analytic, numeric, v)
     rel, k, analytic, numeric, v = worst
@@ -116,7 +116,8 @@ def check_grads(fun, grad, x, *, n_directions=10, eps=1e-3, rtol=1e-6, seed=0):
         for name, sl in point.blocks:
             vb = np.zeros_like(v)
             vb[sl] = v[sl]
-            errs.append((_rel(float(g @ vb), _stencil(f_along(vb), eps), noise), name))
+            numeric_b, noise_b = _stencil(f_along(vb), eps, f0)
+            errs.append((_rel(float(g @ vb), numeric_b, noise_b / rtol), name))
         tensor_err, tensor = max(errs)
         lines.append(f"worst tensor {tensor} (relative error {tensor_err:.3e} along the direction restricted to it)")
     if point.flat.size <= MAX_ENTRIES_LOCATED:
@@ -124,7 +125,7 @@ def check_grads(fun, grad, x, *, n_directions=10, eps=1e-3, rtol=1e-6, seed=0):
         for i in range(point.flat.size):
             e_i = np.zeros(point.flat.size)
             e_i[i] = 1.0
-            numeric_i = _stencil(f_along(e_i), eps)
+            numeric_i = _stencil(f_along(e_i), eps, f0)[0]
             entry_errs.append((abs(g[i] - numeric_i), i, numeric_i))
         abs_err, i, numeric_i = max(entry_errs)
         lines.append(f"worst entry {point.entry_name(i)}: grad {g[i]:.9e}, finite differences "
@@ -225,13 +226,20 @@ def _scalar(value, what):
     return out
 
 
-def _stencil(f, eps):
-    """d/ds f(s) at 0: the 4th-order central stencil of the module docstring."""
-    return (8 * (f(eps) - f(-eps)) - (f(2 * eps) - f(-2 * eps))) / (12 * eps)
+def _stencil(f, eps, f0):
+    """d/ds f(s) at 0 by the 4th-order central stencil of the module docstring, and its round-off.
+
+    The round-off is ``noise = 100 eps_mach max|f| / eps``, the max over f(0)
+    and the four points: the smallest derivative the stencil can resolve.
+    """
+    values = f(eps), f(-eps), f(2 * eps), f(-2 * eps)
+    derivative = (8 * (values[0] - values[1]) - (values[2] - values[3])) / (12 * eps)
+    f_max = max(abs(f0), *map(abs, values), np.finfo(np.float64).tiny)
+    return derivative, _NOISE_ULPS * np.finfo(np.float64).eps * f_max / eps
 
 
-def _rel(analytic, numeric, noise):
-    return abs(analytic - numeric) / max(abs(analytic), abs(numeric), noise)
+def _rel(analytic, numeric, floor):
+    return abs(analytic - numeric) / max(abs(analytic), abs(numeric), floor)
 
 
 def _positive_int(value, name):

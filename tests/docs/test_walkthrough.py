@@ -49,3 +49,50 @@ def test_walkthrough_is_a_percent_format_script():
     assert "format_name: percent" in source
     cells = re.findall(r"^# %%( \[markdown\])?$", source, flags=re.M)
     assert sum(1 for c in cells if c) >= 8 and sum(1 for c in cells if not c) >= 8
+
+
+# --- the other documents of docs/ ---------------------------------------------
+
+DOCS = ROOT / "docs"
+CITATION = re.compile(r"(tests/[\w/]+\.py)::(test_\w+)")
+
+
+def test_derivation_cites_only_tests_that_exist():
+    text = (DOCS / "derivation.md").read_text()
+    cited = CITATION.findall(text)
+    assert len(cited) >= 30
+    missing = [f"{path}::{name}" for path, name in cited
+               if not (ROOT / path).is_file() or f"def {name}(" not in (ROOT / path).read_text()]
+    assert not missing, missing
+
+
+def test_derivation_math_is_balanced():
+    """Every $$ stands on its own line and opens or closes a block; inline $ pair up per paragraph."""
+    in_code, in_block, paragraph = False, False, []
+    lines = (DOCS / "derivation.md").read_text().splitlines() + [""]
+    for number, line in enumerate(lines, 1):
+        if line.startswith("```"):
+            in_code = not in_code
+            continue
+        if in_code:
+            continue
+        if "$$" in line:
+            assert line.strip() == "$$", f"line {number}: $$ must stand on its own line"
+            in_block = not in_block
+            continue
+        if in_block:
+            continue
+        if not line.strip():
+            dollars = sum(re.sub(r"`[^`]*`", "", text).count("$") for text in paragraph)
+            assert dollars % 2 == 0, f"paragraph ending at line {number}: unpaired $"
+            paragraph = []
+        else:
+            paragraph.append(line)
+    assert not in_block and not in_code
+
+
+def test_code_in_testing_your_model_runs():
+    blocks = re.findall(r"```python\n(.*?)```", (DOCS / "testing_your_model.md").read_text(), flags=re.S)
+    assert len(blocks) >= 4
+    for block in blocks:
+        exec(compile(block, "testing_your_model.md", "exec"), {})
