@@ -1,6 +1,9 @@
 """Hypothesis strategies, finite-difference oracles and small helpers shared by the tests.
 
-Strategies draw layer sizes, parameters, states and dtypes. Every array they
+Strategies draw layer sizes, parameters, states and dtypes. The public three,
+for a user's property tests as for the project's own: :func:`networks`
+(parameters of any tanh MLP), :func:`states` (a batch of states) and
+:func:`hnn_and_states` (an HNN with states, and targets if asked for). Every array they
 make is a C-contiguous float32 or float64 array, the only kinds the package
 hands to its Numba kernels, so no kernel meets a new type signature (and
 recompiles) in the middle of a run.
@@ -86,11 +89,63 @@ def params_for(draw, sizes, dtype=np.float64, scale=st.floats(0.5, 2.0)):
     return scaled(mlp.init_params(sizes, seed=seed, dtype=dtype), draw(scale))
 
 
-def states(n_rows, n_cols: int, dtype=np.float64, bound: float = 3.0, min_magnitude: float = 0.0):
-    """A batch of rows (n_rows, n_cols); n_rows may be an int or a strategy."""
+def states(n_rows=st.integers(1, 4), n_cols=None, dtype=np.float64, bound: float = 3.0,
+           min_magnitude: float = 0.0, *, n_dof=n_dofs):
+    """A batch of states, C-contiguous rows (n_rows, n_cols) of numbers in [-bound, bound].
+
+    ``n_rows`` and ``n_cols`` may each be an int or a strategy; without
+    ``n_cols`` a state has 2n columns (q_1..q_n, p_1..p_n), n drawn from
+    ``n_dof``. E.g. ``states(3, 2)`` is three states of one degree of freedom.
+    """
     rows = n_rows if isinstance(n_rows, st.SearchStrategy) else st.just(n_rows)
     elements = values(dtype, bound, min_magnitude)
-    return rows.flatmap(lambda n: hnp.arrays(dtype, (n, n_cols), elements=elements))
+    if isinstance(n_cols, (int, np.integer)):
+        return rows.flatmap(lambda n: hnp.arrays(dtype, (n, n_cols), elements=elements))
+    if n_cols is None:
+        cols = (n_dof if isinstance(n_dof, st.SearchStrategy) else st.just(n_dof)).map(lambda n: 2 * n)
+    else:
+        cols = n_cols
+    return st.tuples(rows, cols).flatmap(lambda shape: hnp.arrays(dtype, shape, elements=elements))
+
+
+@st.composite
+def networks(draw, sizes=None, *, kind: str = "hnn", n_dof=n_dofs, min_layers: int = 1,
+             max_layers: int = 3, max_width: int = 12, dtype=np.float64, scale=st.floats(0.5, 2.0)):
+    """Parameters ``[(W, b), ...]`` of a tanh MLP: "any network" for a property test.
+
+    ``sizes`` fixes the layer sizes (a tuple, or a strategy of tuples);
+    without it they are drawn: ``kind="hnn"`` gives (2n, hidden..., 1), an
+    energy; ``kind="baseline"`` gives (2n, hidden..., 2n), a field. The
+    weights are ``init_params(sizes, seed)`` times a drawn ``scale``
+    (:func:`params_for`).
+    """
+    if sizes is None:
+        if kind not in ("hnn", "baseline"):
+            raise ValueError(f"kind must be 'hnn' or 'baseline'; got {kind!r}")
+        make = hnn_sizes if kind == "hnn" else baseline_sizes
+        sizes = make(n_dof, min_layers, max_layers, max_width)
+    sizes = draw(sizes) if isinstance(sizes, st.SearchStrategy) else tuple(sizes)
+    return draw(params_for(sizes, dtype, scale))
+
+
+@st.composite
+def hnn_and_states(draw, *, n_dof=n_dofs, min_layers: int = 1, max_layers: int = 3,
+                   max_width: int = 12, max_rows: int = 4, bound: float = 2.0, dtype=np.float64,
+                   with_targets: bool = False):
+    """``(params, x)``: an HNN and a batch of states it takes; ``(params, x, dxdt)`` with targets.
+
+    The states are 1 to ``max_rows`` rows in [-bound, bound]; the targets,
+    if asked for, are drawn the same way (any numbers: the gradient of the
+    loss must be right whatever the data).
+    """
+    params = draw(networks(kind="hnn", n_dof=n_dof, min_layers=min_layers, max_layers=max_layers,
+                           max_width=max_width, dtype=dtype))
+    n_cols = params[0][0].shape[0]
+    n_rows = draw(st.integers(1, max_rows))
+    x = draw(states(n_rows, n_cols, dtype, bound))
+    if not with_targets:
+        return params, x
+    return params, x, draw(states(n_rows, n_cols, dtype, bound))
 
 
 @st.composite
