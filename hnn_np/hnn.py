@@ -68,8 +68,9 @@ For the last hidden layer (l = L-2) the term ``z_bar[L-1] @ W[L-1].T`` is
 absent (H_bar = 0). The first term, ``-2 a[l+1] * s1_bar[l]``, becomes
 ``s2 * g * d_bar`` in ``z_bar``: the tanh'' term. It is what a second-order
 backprop that only reuses first derivatives misses, and what the tests on
-tanh catch (a ReLU network has s2 = 0 almost everywhere, so its hidden
-weights get no gradient through dH/dx at all).
+tanh catch. (A ReLU network has s2 = 0 almost everywhere: the term
+vanishes, its biases get no gradient at all, and its weights only the
+``g_bar.T @ d`` of Step 1.)
 
 Each ``W[l]`` so collects two gradients: one from its use in the sweep
 (``g_bar.T @ d``) and one from its use in the forward pass (``a.T @ z_bar``).
