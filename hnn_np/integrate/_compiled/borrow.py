@@ -13,7 +13,7 @@ An array made by ``numba.carray(pointer, shape)`` over memory it does not own
 has no reference count at all (a null meminfo, for which Numba's increments
 and decrements are a compare and return). :func:`borrowed` makes such a view
 of an array (its Numba type unchanged); the compiled batch
-(:func:`.driver.integrate_batch`) borrows every array it hands to the step
+(:func:`.driver.integrate_batch_borrowed`) borrows every array it hands to the step
 loop.
 
 The rule that keeps this safe: a borrowed view must not outlive the array it
@@ -27,14 +27,10 @@ argument unchanged.
 
 from __future__ import annotations
 
-from llvmlite import ir
-from numba import types
-from numba.core.imputils import impl_ret_borrowed
-from numba.extending import lower_builtin, register_jitable, type_callable
+from ..jitable import jitable
+from ..tableau import Tableau
 
-from .tableau import Tableau
-
-__all__ = ["borrowed", "borrowed_tableau"]
+__all__ = ["borrowed", "borrowed_tableau", "register"]
 
 
 def borrowed(array):
@@ -42,31 +38,37 @@ def borrowed(array):
     return array
 
 
-# Compiled, borrowed(array) is typed and generated directly (Numba's low-level
-# extension API, no separate compilation per array type): the same array
-# structure (data pointer, shape, strides; same type) with its meminfo and
-# parent pointers set to NULL, the representation Numba gives arrays made by
-# numba.carray from a raw pointer.
+def register():
+    """Teach Numba ``borrowed`` (called once, by :func:`.jit.load`).
+
+    Compiled, borrowed(array) is typed and generated directly (Numba's
+    low-level extension API, no separate compilation per array type): the same
+    array structure (data pointer, shape, strides; same type) with its meminfo
+    and parent pointers set to NULL, the representation Numba gives arrays made
+    by numba.carray from a raw pointer.
+    """
+    from llvmlite import ir
+    from numba import types
+    from numba.core.imputils import impl_ret_borrowed
+    from numba.extending import lower_builtin, type_callable
+
+    @type_callable(borrowed)
+    def _type_borrowed(context):
+        def typer(array):
+            if isinstance(array, types.Array) and array.layout == "C":
+                return array
+
+        return typer
+
+    @lower_builtin(borrowed, types.Array)
+    def _lower_borrowed(context, builder, sig, args):
+        view = context.make_array(sig.args[0])(context, builder, args[0])
+        view.meminfo = ir.Constant(view.meminfo.type, None)
+        view.parent = ir.Constant(view.parent.type, None)
+        return impl_ret_borrowed(context, builder, sig.return_type, view._getvalue())
 
 
-@type_callable(borrowed)
-def _type_borrowed(context):
-    def typer(array):
-        if isinstance(array, types.Array) and array.layout == "C":
-            return array
-
-    return typer
-
-
-@lower_builtin(borrowed, types.Array)
-def _lower_borrowed(context, builder, sig, args):
-    view = context.make_array(sig.args[0])(context, builder, args[0])
-    view.meminfo = ir.Constant(view.meminfo.type, None)
-    view.parent = ir.Constant(view.parent.type, None)
-    return impl_ret_borrowed(context, builder, sig.return_type, view._getvalue())
-
-
-@register_jitable
+@jitable
 def borrowed_tableau(tab):
     """``tab`` with borrowed coefficient arrays."""
     return Tableau(
