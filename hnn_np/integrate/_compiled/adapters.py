@@ -67,19 +67,23 @@ def _returning_params(t, y, dy_dt, q):
 returning_params = njit(cache=True, nogil=True)(with_globals(_returning_params, HEADER=header_function((VECTOR,), True)))
 inplace_scalars, returning_scalars = (list(adapters) for adapters in zip(*(_scalar_adapters(k) for k in range(MAX_SCALARS + 1))))
 
-_OWN: dict = {}  # returning jitted fun -> its in-place adapter
+_OWN: dict = {}  # (returning jitted fun, number of args) -> its in-place adapter
 
 
-def inplace_of(fun):
-    """A jitted ``adapter(t, y, dy_dt, *args)`` writing ``fun(t, y, *args)`` into dy_dt (made once per fun)."""
-    adapter = _OWN.get(fun)
+def inplace_of(fun, n_args: int):
+    """A jitted ``adapter(t, y, dy_dt, a_0, ..., a_{n_args-1})`` writing ``fun(t, y, a_0, ...)`` into dy_dt.
+
+    Made once per ``fun`` and number of extra arguments (written with that
+    many parameters: the driver calls it with the arguments spread out).
+    """
+    adapter = _OWN.get((fun, n_args))
     if adapter is None:
-
-        @njit(nogil=True)
-        def adapter(t, y, dy_dt, *args):
-            value = fun(t, y, *args)
-            for i in range(dy_dt.shape[0]):
-                dy_dt[i] = value[i]
-
-        _OWN[fun] = adapter
+        names = "".join(f", a_{j}" for j in range(n_args))
+        source = (f"def adapter(t, y, dy_dt{names}):\n"
+                  f"    value = fun(t, y{names})\n"
+                  "    for i in range(dy_dt.shape[0]):\n"
+                  "        dy_dt[i] = value[i]\n")  # fmt: skip
+        namespace = {"fun": fun}
+        exec(compile(source, "<hnn_np.integrate._compiled.adapters: inplace_of>", "exec"), namespace)  # noqa: S102
+        adapter = _OWN[(fun, n_args)] = njit(nogil=True)(namespace["adapter"])
     return adapter

@@ -66,7 +66,7 @@ def _find(fun, inplace: bool, kind, args):
             return _find(fun, inplace, layout(args), args)
         return (*addresses(adapter, inplace_signature((VECTOR,))), header)
     arg_types = typeof(args).types
-    target = fun if inplace else adapters.inplace_of(fun)
+    target = fun if inplace else adapters.inplace_of(fun, len(args))
     try:
         return (*addresses(target, inplace_signature(arg_types)), None)
     except TypeError as error:
