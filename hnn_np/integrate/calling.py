@@ -30,13 +30,18 @@ import numpy as np
 __all__ = ["is_compiled", "as_inplace"]
 
 
+_DISPATCHER: list = []  # [numba's CPUDispatcher class], once Numba is imported
+
+
 def is_compiled(fun) -> bool:
     """True for a Numba-jitted function (a ``CPUDispatcher``); never imports Numba itself."""
-    if "numba" not in sys.modules:  # no jitted function can exist yet
-        return False
-    from numba.core.registry import CPUDispatcher
+    if not _DISPATCHER:
+        if "numba" not in sys.modules:  # no jitted function can exist yet
+            return False
+        from numba.core.registry import CPUDispatcher
 
-    return isinstance(fun, CPUDispatcher)
+        _DISPATCHER.append(CPUDispatcher)
+    return isinstance(fun, _DISPATCHER[0])
 
 
 def as_inplace(fun):

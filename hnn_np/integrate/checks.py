@@ -84,6 +84,9 @@ def _tolerance(value, n: int, name: str) -> np.ndarray:
     return np.full(n, array) if array.ndim == 0 else np.ascontiguousarray(array)
 
 
+_TOLERANCES: dict = {}  # (rtol, atol, n) -> the arrays, read by the driver and never written
+
+
 def check_tolerances(rtol, atol, n: int) -> tuple[np.ndarray, np.ndarray]:
     """rtol and atol as arrays of shape (n,).
 
@@ -91,8 +94,15 @@ def check_tolerances(rtol, atol, n: int) -> tuple[np.ndarray, np.ndarray]:
     the rounding error of float64); atol must be positive, as dop853.f asks
     ("ATOL SHOULD BE STRICTLY POSITIVE").
     """
-    if type(rtol) is float and type(atol) is float and rtol >= 10 * UROUND and atol > 0 and math.isfinite(rtol + atol):
-        return np.full(n, rtol), np.full(n, atol)  # the usual case, checked fast (float rtol, atol)
+    if type(rtol) is float and type(atol) is float:  # the usual case, checked fast (float rtol, atol)
+        pair = _TOLERANCES.get((rtol, atol, n))
+        if pair is not None:
+            return pair
+        if rtol >= 10 * UROUND and atol > 0 and math.isfinite(rtol + atol):
+            if len(_TOLERANCES) > 64:
+                _TOLERANCES.clear()
+            pair = _TOLERANCES[(rtol, atol, n)] = (np.full(n, rtol), np.full(n, atol))
+            return pair
     rtol = _tolerance(rtol, n, "rtol")
     atol = _tolerance(atol, n, "atol")
     if rtol.min() <= 0:
