@@ -70,8 +70,8 @@ def python_rhs(system):
 # --- energy and gradient ----------------------------------------------------------
 
 @given(pendulums, pendulum_states())
-def test_pendulum_energy_is_the_issue_formula(pend, x):
-    """H = 2 m g l (1 - cos q) + l^2 p^2 / (2 m), as written in issue 6 (q away from 0: no cancellation)."""
+def test_pendulum_energy_is_the_stated_formula(pend, x):
+    """H = 2 m g l (1 - cos q) + l^2 p^2 / (2 m), as stated in the class docstring (q away from 0: no cancellation)."""
     q, p = x[:, 0], x[:, 1]
     want = 2 * pend.m * pend.g * pend.l * (1 - np.cos(q)) + pend.l**2 * p**2 / (2 * pend.m)
     np.testing.assert_allclose(pend.energy(x), want, rtol=1e-9, atol=1e-12 * (1 + np.abs(want).max()))
