@@ -18,10 +18,12 @@ array, shape (n,)):
 
 :func:`rhs_function` builds the function value from the two addresses (the
 native entry, with Numba's own calling convention, so exceptions raised in
-``fun`` still reach the caller, and the C wrapper); :func:`header_function`
-reads them from the first two words of a float64 array (what the adapters of
-:mod:`.adapters` receive), and :func:`tail` views the rest of that array.
-:func:`addresses` looks the two addresses up for a dispatcher and a signature.
+``fun`` still reach the caller, and the C wrapper). For the adapters of
+:mod:`.adapters`, :func:`header_function` makes an intrinsic that reads them
+from the first two words of a float64 vector, :func:`scalars_function` one
+that reads the numbers after them, and :func:`tail` views the rest of that
+vector. :func:`addresses` looks the two addresses up for a dispatcher and a
+signature.
 """
 
 from __future__ import annotations
