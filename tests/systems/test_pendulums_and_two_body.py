@@ -109,6 +109,21 @@ def test_jitted_ode_equals_time_derivative(case):
                                atol=1e-300)
 
 
+@given(st.one_of(st.tuples(pendulums, pendulum_states()), st.tuples(damped_pendulums, pendulum_states()),
+                 st.tuples(two_bodies, two_body_states())))
+def test_in_place_ode_equals_the_returning_one_to_the_last_bit(case):
+    """ode_inplace() writes into dy_dt exactly what ode() returns (same operations), and every entry of it."""
+    system, x = case
+    fun, args = system.ode()
+    fun_into, params = system.ode_inplace()
+    assert len(params) == 1 and params[0].dtype == np.float64 and params[0].ndim == 1
+    for row in x:
+        row = np.ascontiguousarray(row)
+        dy_dt = np.full(row.shape, np.nan)
+        fun_into(0.0, row, dy_dt, *params)
+        np.testing.assert_array_equal(dy_dt, fun(0.0, row, *args))
+
+
 @given(damped_pendulums, pendulum_states())
 def test_damped_field_is_hamiltons_equations_plus_friction(pend, x):
     """dq/dt = dH/dp = l^2 p / m, dp/dt = -dH/dq - gamma p = -2 m g l sin q - gamma p."""

@@ -1,13 +1,14 @@
 """Borrowed arrays: views of an array's memory that Numba does not reference-count.
 
 Why. Compiled by Numba, every array carries a pointer to a reference count
-(its "meminfo"), and Numba adds 1 to it (an atomic, ~10 ns instruction)
-whenever the array is passed to a function or bound to a variable, and
-subtracts 1 again later. LLVM deletes such pairs only when nothing between them
-could free memory, and in the integrator something always does: each call of
-``fun`` returns a new array that is freed once copied into K. So the counting
-stayed, about 20 atomic operations per call of ``fun``: over a third of the
-run time.
+(its "meminfo"), and Numba adds 1 to it (an atomic instruction) whenever
+the array is passed to a function or bound to a variable, and subtracts 1
+again later. LLVM deletes such pairs only when nothing between them could
+free memory, and in the integrator something always does (a returning
+``fun`` makes a new array at every call, and a call through a function
+pointer may do anything). So the counting stayed, many atomic operations
+per call of ``fun``: a large part of the run time of a small system (see
+``benchmarks/README.md``).
 
 An array made by ``numba.carray(pointer, shape)`` over memory it does not own
 has no reference count at all (a null meminfo, for which Numba's increments

@@ -8,7 +8,8 @@ as two machine addresses of its compiled code (numbers, looked up once per
 first-class function type ``numba.types.FunctionType(sig)``: its type
 depends only on the signature ``sig``, so the driver is compiled once per
 method and kind of ``args``, and loaded from Numba's disk cache afterwards.
-A call through the pointer costs a few nanoseconds more than an inlined one.
+A call through the pointer costs more than an inlined call (see
+``benchmarks/README.md``), and saves compiling the driver for every ``fun``.
 
 Two signatures (0-based arguments; ``vector`` is a C-contiguous float64
 array, shape (n,)):
