@@ -5,14 +5,22 @@
   when ``fun`` is jitted.
 * :func:`leapfrog` -- fixed-step Stormer-Verlet, the symplectic reference.
 
-Layout: :mod:`.tableau` (the coefficient layout), :mod:`.dop853_coefficients`
-and :mod:`.rk45_coefficients` (the numbers), :mod:`.rk` (one step, error norm,
+The readable layers, each using only the ones before it: :mod:`.tableau`
+(the coefficient layout), :mod:`.dop853_coefficients` and
+:mod:`.rk45_coefficients` (the numbers), :mod:`.rk` (one step, error norm,
 initial step, as loops over the tableau), :mod:`.dense` (dense output),
-:mod:`.unrolled` (the same, written out from the tableau: what the driver
-runs), :mod:`.calling` (returning and in-place right-hand sides),
-:mod:`.driver` (Hairer's step-size controller), :mod:`.record` (what a run keeps), :mod:`.checks`,
-:mod:`.results`, :mod:`.ivp` (the public functions), :mod:`.leapfrog`,
-:mod:`.fixed_step` (for convergence tests).
+:mod:`.record` (what a run keeps), :mod:`.controller` (Hairer's step-size
+loop), :mod:`.calling` (returning and in-place right-hand sides),
+:mod:`.checks`, :mod:`.results`, :mod:`.ivp` (the public functions),
+:mod:`.leapfrog`, :mod:`.fixed_step` (for convergence tests).
+
+:mod:`._compiled` holds what makes it fast: the step written out from the
+tableau (:mod:`._compiled.unrolled`), the compiled driver and its disk cache
+(:mod:`._compiled.driver`), the right-hand side as a function pointer
+(:mod:`._compiled.functions`, :mod:`._compiled.adapters`,
+:mod:`._compiled.rhs`), borrowed views (:mod:`._compiled.borrow`) and the
+loading of Numba (:mod:`._compiled.jit`). Importing this package does not
+import Numba.
 """
 
 from .checks import METHODS

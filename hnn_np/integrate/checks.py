@@ -84,6 +84,9 @@ def _tolerance(value, n: int, name: str) -> np.ndarray:
     return np.full(n, array) if array.ndim == 0 else np.ascontiguousarray(array)
 
 
+_TOLERANCES: dict = {}  # (rtol, atol, n) -> the arrays, read by the driver and never written
+
+
 def check_tolerances(rtol, atol, n: int) -> tuple[np.ndarray, np.ndarray]:
     """rtol and atol as arrays of shape (n,).
 
@@ -91,8 +94,15 @@ def check_tolerances(rtol, atol, n: int) -> tuple[np.ndarray, np.ndarray]:
     the rounding error of float64); atol must be positive, as dop853.f asks
     ("ATOL SHOULD BE STRICTLY POSITIVE").
     """
-    if type(rtol) is float and type(atol) is float and rtol >= 10 * UROUND and atol > 0 and math.isfinite(rtol + atol):
-        return np.full(n, rtol), np.full(n, atol)  # the usual case, checked fast (float rtol, atol)
+    if type(rtol) is float and type(atol) is float:  # the usual case, checked fast (float rtol, atol)
+        pair = _TOLERANCES.get((rtol, atol, n))
+        if pair is not None:
+            return pair
+        if rtol >= 10 * UROUND and atol > 0 and math.isfinite(rtol + atol):
+            if len(_TOLERANCES) > 64:
+                _TOLERANCES.clear()
+            pair = _TOLERANCES[(rtol, atol, n)] = (np.full(n, rtol), np.full(n, atol))
+            return pair
     rtol = _tolerance(rtol, n, "rtol")
     atol = _tolerance(atol, n, "atol")
     if rtol.min() <= 0:
@@ -159,16 +169,18 @@ _PASSED: dict = {}  # jitted funs that passed check_fun -> (inplace, n, kinds of
 
 
 def _kinds(args: tuple) -> tuple:
-    """What the compiled code of a jitted fun depends on in ``args``: the types, dtypes and shapes."""
-    return tuple((type(a), getattr(a, "dtype", None), getattr(a, "shape", None)) for a in args)
+    """What the check of a jitted fun depends on in ``args``: types, dtypes and shapes, nested."""
+    return tuple(_kinds(a) if type(a) is tuple else (type(a), getattr(a, "dtype", None), getattr(a, "shape", None))
+                 for a in args)  # fmt: skip
 
 
 def check_fun(fun, t0: float, y0: np.ndarray, args: tuple, inplace: bool = False):
-    """Call fun once at (t0, y0) to check it; return (the in-place fun to integrate, is_compiled).
+    """Call fun once at (t0, y0) to check it; return (the fun to integrate, is_compiled).
 
     Returning convention (``inplace=False``): a Numba-jitted ``fun`` must return
-    a float64 array of y0's shape; a plain Python ``fun`` may return any real
-    array_like of that shape. Either is wrapped by :func:`.calling.as_inplace`.
+    a float64 array of y0's shape, and is returned as it is (the compiled
+    driver adapts it); a plain Python ``fun`` may return any real array_like
+    of that shape, and is returned wrapped by :func:`.calling.as_inplace`.
 
     In-place convention (``inplace=True``): ``fun(t, y, dy_dt, *args)`` must
     write every entry of ``dy_dt``. It is called twice, with dy_dt prefilled
@@ -185,7 +197,7 @@ def check_fun(fun, t0: float, y0: np.ndarray, args: tuple, inplace: bool = False
     compiled = is_compiled(fun)
     passed = (bool(inplace), y0.shape[0], _kinds(args)) if compiled else None
     if compiled and _PASSED.get(fun) == passed:
-        return (fun if inplace else as_inplace(fun)), True
+        return fun, True
     if inplace:
         unwritten = np.ones(y0.shape, dtype=bool)
         for fill in (7.0, -7.0):
@@ -208,4 +220,5 @@ def check_fun(fun, t0: float, y0: np.ndarray, args: tuple, inplace: bool = False
         raise ValueError(f"fun must return real values; got dtype {dy_dt.dtype}")
     if compiled:
         _PASSED[fun] = passed
-    return as_inplace(fun), compiled
+        return fun, True
+    return as_inplace(fun), False

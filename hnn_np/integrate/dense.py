@@ -14,14 +14,14 @@ operations in the same order, so the same numbers).
 
 from __future__ import annotations
 
-from numba.extending import register_jitable
+from .jitable import jitable
 
 from .rk import stage_state
 
-__all__ = ["dense_coefficients", "dense_eval", "dense_eval_many"]
+__all__ = ["dense_coefficients", "dense_eval", "interpolate", "dense_eval_many"]
 
 
-@register_jitable
+@jitable
 def dense_coefficients(fun, t, y, y_new, h, K, y_stage, Q, tab, args):
     """Coefficients Q of the continuous extension on an accepted step [t, t + h].
 
@@ -74,7 +74,7 @@ def dense_coefficients(fun, t, y, y_new, h, K, y_stage, Q, tab, args):
     return n_ext - s - 1
 
 
-@register_jitable
+@jitable
 def dense_eval(out, row, Q, theta):
     """The interpolant at t + theta h, in Hairer's nested form (CONTD8, CONTD5).
 
@@ -99,6 +99,18 @@ def dense_eval(out, row, Q, theta):
         for r in range(last - 1, -1, -1):
             value = Q[r, i] + (theta if r % 2 == 0 else theta1) * value
         out[row, i] = value
+
+
+@jitable
+def interpolate(out, t_eval, first, last, t_old, h, Q):
+    """out[j] = the interpolant Q of the step [t_old, t_old + h] at t_eval[j], for first <= j < last.
+
+    :func:`dense_eval` at ``theta = (t_eval[j] - t_old) / h`` for each j. (The
+    compiled driver runs the same, written out for each method:
+    :mod:`._compiled.unrolled`.)
+    """
+    for j in range(first, last):
+        dense_eval(out, j, Q, (t_eval[j] - t_old) / h)
 
 
 def dense_eval_many(Q, theta):

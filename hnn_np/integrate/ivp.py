@@ -1,25 +1,23 @@
 """solve_ivp and solve_ivp_batch: scipy's interface over Hairer's DOP853 and DOPRI5.
 
-Both check their arguments (:mod:`.checks`), then run :func:`.driver.integrate`
-compiled by Numba when ``fun`` is a Numba-jitted function (a
-``numba.core.registry.CPUDispatcher``; no Python call per step) and as plain
-Python otherwise. Both versions take the same steps and give the same numbers.
+Both check their arguments (:mod:`.checks`), then run Hairer's controller
+(:func:`.controller.integrate`) with the step written out term by term
+(:mod:`._compiled.unrolled`): compiled by Numba when ``fun`` is a
+Numba-jitted function (a ``numba.core.registry.CPUDispatcher``; no Python
+call per step, :mod:`._compiled.driver`), as plain Python otherwise. Both
+take the same steps and give the same numbers.
 
 Two calling conventions (:mod:`.calling`): scipy's ``fun(t, y, *args) ->
 dy_dt``, and with ``inplace=True`` ``fun(t, y, dy_dt, *args)``, which writes
-into ``dy_dt`` and so allocates nothing per call (the faster one). The
-driver runs the step written out term by term (:mod:`.unrolled`).
+into ``dy_dt`` and so allocates nothing per call (the faster one).
 
-Compilation: the first call with a given jitted ``fun`` (and types of
-``args``) compiles the driver for it, with the written-out step inlined,
-about 11-12 s on a small machine; solve_ivp and solve_ivp_batch share the
-driver, and each adds a small entry point of its own
-(:func:`.driver.compiled_runners`, 1.5-2 s), through which a call passes
-only arrays and numbers. Later calls in the process reuse them. They cannot
-be cached on disk: Numba does not cache functions that take another jitted
-function as an argument.
-``fun`` must not keep a reference to the arrays y and dy_dt it is given
-(work arrays that are overwritten).
+Compilation: the compiled driver does not depend on ``fun``, which it calls
+through a function pointer (:mod:`._compiled.functions`): it is compiled
+once per method and kept in Numba's disk cache, and later processes load
+it. What a new ``fun`` costs is its own compilation (cached too with
+``@njit(cache=True)``). Numba is imported only when a jitted ``fun`` is
+first integrated. ``fun`` must not keep a reference to the arrays y and
+dy_dt it is given (work arrays that are overwritten).
 """
 
 from __future__ import annotations
@@ -32,10 +30,8 @@ import numpy as np
 from .checks import (
     check_args, check_fun, check_method, check_steps, check_t_eval, check_t_span, check_tolerances, check_y0,
 )  # fmt: skip
-from .driver import (
-    DONE, MAX_STEPS, NON_FINITE, STEP_TOO_SMALL,
-    compiled_runners, integrate, integrate_batch, new_work,
-)  # fmt: skip
+from ._compiled.unrolled import INTERPRETED
+from .controller import DONE, MAX_STEPS, NON_FINITE, STEP_TOO_SMALL, integrate, integrate_batch, new_work
 from .record import new_record
 from .results import BatchResult, DenseSolution, OdeResult
 
@@ -55,6 +51,22 @@ def _message(status: int, t_stop: float, h_stop: float, max_steps: int) -> str:
 
 
 _DONE_MESSAGE = _message(DONE, 0.0, 0.0, 0)
+_COMPILED: dict = {}  # tab.key -> (one, batch) entries of the compiled driver; "rhs" -> compiled_rhs
+
+
+def _compiled(tab):
+    """The compiled entries of ``tab``'s method and :func:`._compiled.rhs.compiled_rhs` (Numba loaded on first use)."""
+    pair = _COMPILED.get(tab.key)
+    if pair is None:
+        from ._compiled.jit import load
+
+        load()
+        from ._compiled.driver import entries
+        from ._compiled.rhs import compiled_rhs
+
+        _COMPILED["rhs"] = compiled_rhs
+        pair = _COMPILED[tab.key] = entries(tab)
+    return pair, _COMPILED["rhs"]
 _POOL: dict = {}  # {"size": n, "pool": ThreadPoolExecutor}, kept between calls: starting threads costs ~0.1 ms
 
 
@@ -138,11 +150,12 @@ def solve_ivp(
 
     dense = bool(dense_output)
     if compiled:
-        result = compiled_runners(fun, tab).one(
-            args, t0, t_end, y0, t_eval, rtol, atol, first_step, max_step, max_steps, dense,
-        )  # fmt: skip
+        (one, _), compiled_rhs = _compiled(tab)
+        c_addr, jit_addr, driver_args = compiled_rhs(fun, bool(inplace), args)
+        result = one(c_addr, jit_addr, driver_args, t0, t_end, y0, t_eval, rtol, atol, first_step, max_step,
+                     max_steps, dense)  # fmt: skip
     else:
-        result = integrate(
+        result = INTERPRETED.get(tab.key, integrate)(
             fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, dense,
             new_work(tab, y0.size), new_record(t0, y0, t_eval, 4 + tab.D.shape[0], dense),
         )  # fmt: skip
@@ -209,15 +222,17 @@ def solve_ivp_batch(
 
     n_batch, n = y0s.shape
     y = np.full((n_batch, t_eval.size, n), np.nan)  # filled by the driver
-    batch = compiled_runners(fun, tab).batch if compiled else None
+    if compiled:
+        (_, batch), compiled_rhs = _compiled(tab)
+        c_addr, jit_addr, driver_args = compiled_rhs(fun, bool(inplace), args)
 
     def block(rows):  # the rows[0]:rows[1] block, with its own work arrays
         start, stop = rows
         if compiled:
-            return batch(args, t0, t_end, y0s[start:stop], t_eval, rtol, atol, first_step, max_step, max_steps,
-                         y[start:stop])  # fmt: skip
+            return batch(c_addr, jit_addr, driver_args, t0, t_end, y0s[start:stop], t_eval, rtol, atol, first_step,
+                         max_step, max_steps, y[start:stop])  # fmt: skip
         return integrate_batch(
-            integrate, fun, args, t0, t_end, y0s[start:stop], t_eval, tab, rtol, atol, first_step, max_step,
+            INTERPRETED.get(tab.key, integrate), fun, args, t0, t_end, y0s[start:stop], t_eval, tab, rtol, atol, first_step, max_step,
             max_steps, new_work(tab, n), new_record(t0, y0s[0], t_eval, 4 + tab.D.shape[0], False), y[start:stop],
         )  # fmt: skip
 

@@ -19,9 +19,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
-from numba.core.registry import CPUDispatcher
-from numba.extending import register_jitable
+from .calling import is_compiled
+from .jitable import jitable
 
 from .checks import check_args, check_t_span, check_y0
 from .rk import set_row
@@ -37,7 +36,7 @@ class LeapfrogResult(NamedTuple):
     p: np.ndarray
 
 
-@register_jitable
+@jitable
 def leapfrog_steps(dH_dq, dH_dp, q0, p0, h, n_steps, args):
     """``n_steps`` Stormer-Verlet steps of size h from (q0, p0).
 
@@ -71,7 +70,19 @@ def leapfrog_steps(dH_dq, dH_dp, q0, p0, h, n_steps, args):
     return q_out, p_out
 
 
-leapfrog_steps_compiled = njit(leapfrog_steps)
+_COMPILED: list = []  # [leapfrog_steps compiled by Numba], made on first use
+
+
+def _compiled_steps():
+    """:func:`leapfrog_steps` compiled by Numba (imported and compiled on first use)."""
+    if not _COMPILED:
+        from numba import njit
+
+        from ._compiled.jit import load
+
+        load()
+        _COMPILED.append(njit(leapfrog_steps))
+    return _COMPILED[0]
 
 
 def leapfrog(dH_dq, dH_dp, t_span, q0, p0, n_steps=None, dt=None, args=()) -> LeapfrogResult:
@@ -123,8 +134,8 @@ def leapfrog(dH_dq, dH_dp, t_span, q0, p0, n_steps=None, dt=None, args=()) -> Le
             raise ValueError(f"{name} must return an array of shape {x.shape}; got {np.shape(grad(x, *args))}")
 
     h = (t_end - t0) / n_steps
-    if isinstance(dH_dq, CPUDispatcher) and isinstance(dH_dp, CPUDispatcher):
-        q, p = leapfrog_steps_compiled(dH_dq, dH_dp, q0, p0, h, int(n_steps), args)
+    if is_compiled(dH_dq) and is_compiled(dH_dp):
+        q, p = _compiled_steps()(dH_dq, dH_dp, q0, p0, h, int(n_steps), args)
     else:
 
         def as_float64(grad):

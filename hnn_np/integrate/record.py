@@ -1,13 +1,13 @@
 """What the driver keeps of an integration: outputs at steps or at t_eval, and interpolants.
 
-The driver (:func:`.driver.integrate`) calls :func:`record_step` after every
-accepted step; the compiled driver inlines it (with the method's written-out
-interpolant, see :mod:`.driver`), and it copies with plain loops, which
-Numba compiles fast. :func:`new_record` makes the empty buffers before a run (in Python,
-:mod:`.ivp`); a batch writes its outputs at t_eval straight into its result
-instead (:func:`.driver.integrate_batch`). :func:`grow`, called rarely, never
-calls ``fun``: Numba compiles it once and caches it on disk, so it can use
-NumPy's array assignments, slow as those are to compile.
+The controller (:func:`.controller.integrate`) calls :func:`record_step` after
+every accepted step; the compiled driver inlines it (with the method's
+written-out interpolant, see :mod:`._compiled.driver`), and it copies with
+plain loops, which Numba compiles fast. :func:`new_record` makes the empty
+buffers before a run; a batch writes its outputs at t_eval straight into its
+result instead (:func:`.controller.integrate_batch`). :func:`grow`, called
+rarely, never calls ``fun``, so it can use NumPy's array assignments, slow as
+those are to compile.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba.extending import register_jitable
+from .jitable import jitable
 
-from .unrolled import interpolate
+from .dense import interpolate
 from .rk import set_row
 
 __all__ = ["Record", "new_record", "record_step", "grow"]
@@ -49,7 +49,7 @@ class Record(NamedTuple):
     n_dense: int
 
 
-@register_jitable(cache=True)
+@jitable(cache=True)
 def grow(buffer):
     """A buffer with twice as many rows whose first rows are a copy of ``buffer``."""
     bigger = np.empty((2 * buffer.shape[0],) + buffer.shape[1:])
@@ -57,7 +57,7 @@ def grow(buffer):
     return bigger
 
 
-@register_jitable(cache=True)
+@jitable(cache=True)
 def new_record(t0, y0, t_eval, n_coefficients, dense):
     """Empty buffers; without t_eval the first output is (t0, y0).
 
@@ -86,7 +86,7 @@ def new_record(t0, y0, t_eval, n_coefficients, dense):
     return Record(t_out, y_out, 1, dense_t, dense_h, dense_Q, 0)
 
 
-@register_jitable
+@jitable
 def record_step(record, t_eval, t_old, t, h, y, Q, dense):
     """Record the accepted step from t_old to t = t_old + h that ended at y.
 
@@ -124,7 +124,7 @@ def record_step(record, t_eval, t_old, t, h, y, Q, dense):
         first = n_out
         while n_out < t_eval.shape[0] and (t_eval[n_out] - t) * direction <= 0.0:
             n_out += 1
-        interpolate(y_out, t_eval, first, n_out, t_old, h, Q)  # dense.dense_eval at each, written out
+        interpolate(y_out, t_eval, first, n_out, t_old, h, Q)  # dense.dense_eval at each
     else:
         if n_out == t_out.shape[0]:
             t_out, y_out = grow(t_out), grow(y_out)

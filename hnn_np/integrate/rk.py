@@ -1,11 +1,9 @@
 """One embedded explicit Runge-Kutta step, its error norm and Hairer's initial step.
 
-Every function here is plain Python using only NumPy that Numba supports, and
-is registered with :func:`numba.extending.register_jitable`: called from Python
-it runs as written (the interpreted twin), called from a Numba-compiled caller
-(:mod:`.driver`) it is compiled with it, so the compiler may inline it. (Not
-cached on disk: a cached function is linked as machine code and cannot be
-inlined; cached, these helpers made the integrator about 25% slower.)
+Every function here is plain Python using only NumPy that Numba supports,
+marked :func:`.jitable.jitable`: called from Python it runs as written (the
+interpreted twin), called from the compiled driver (:mod:`._compiled.driver`)
+it is compiled into the driver, so the compiler may inline it.
 
 The loops are written out per component, as in Hairer's Fortran: for each
 component i, the sum over stages j = 0, 1, ... in that order. So the compiled
@@ -23,7 +21,7 @@ from __future__ import annotations
 
 import math
 
-from numba.extending import register_jitable
+from .jitable import jitable
 
 __all__ = [
     "UROUND", "set_row", "all_finite", "row_finite", "matrix_finite", "scaled_sum_of_squares",
@@ -33,14 +31,14 @@ __all__ = [
 UROUND = 2.3e-16  # dop853.f / dopri5.f default WORK(1): rounding unit of float64
 
 
-@register_jitable
+@jitable
 def set_row(M, row, values):
     """M[row, :] = values, element by element (no temporary view); M (m, n), values (n,)."""
     for i in range(M.shape[1]):
         M[row, i] = values[i]
 
 
-@register_jitable
+@jitable
 def all_finite(x):
     """True when no entry of the 1-D array x is inf or NaN."""
     for i in range(x.shape[0]):
@@ -49,7 +47,7 @@ def all_finite(x):
     return True
 
 
-@register_jitable
+@jitable
 def row_finite(M, row):
     """True when no entry of the row M[row, :] is inf or NaN (without a view of the row)."""
     for i in range(M.shape[1]):
@@ -58,7 +56,7 @@ def row_finite(M, row):
     return True
 
 
-@register_jitable
+@jitable
 def matrix_finite(M):
     """True when no entry of the 2-D array M is inf or NaN."""
     for row in range(M.shape[0]):
@@ -67,7 +65,7 @@ def matrix_finite(M):
     return True
 
 
-@register_jitable
+@jitable
 def scaled_sum_of_squares(x, y0, atol, rtol):
     """sum_i (x_i / sk_i)^2 with sk_i = atol_i + rtol_i |y0_i|, summed in the order i = 0, 1, ..."""
     total = 0.0
@@ -77,7 +75,7 @@ def scaled_sum_of_squares(x, y0, atol, rtol):
     return total
 
 
-@register_jitable
+@jitable
 def stage_sum(weights, K, n_terms, i):
     """Component i of sum_{j < n_terms} weights_j k_j, summed in the order j = 0, 1, ...
 
@@ -91,7 +89,7 @@ def stage_sum(weights, K, n_terms, i):
     return total
 
 
-@register_jitable
+@jitable
 def stage_state(out, y, h, A, row, K, n_terms):
     """out = y + h sum_{j < n_terms} A[row, j] k_j, written into ``out`` (n,).
 
@@ -107,7 +105,7 @@ def stage_state(out, y, h, A, row, K, n_terms):
         out[i] = y[i] + h * total
 
 
-@register_jitable
+@jitable
 def rk_step(fun, t, y, h, K, y_stage, y_new, tab, args):
     """The stages of one explicit Runge-Kutta step from (t, y) with step h.
 
@@ -152,7 +150,7 @@ def rk_step(fun, t, y, h, K, y_stage, y_new, tab, args):
     return s - 1
 
 
-@register_jitable
+@jitable
 def error_norm(K, y, y_new, h, tab, atol, rtol):
     """Hairer's scaled local error of a step; the step is accepted when it is <= 1.
 
@@ -194,7 +192,7 @@ def error_norm(K, y, y_new, h, tab, atol, rtol):
     return error_from_sums(s5, s3, h, n, two_estimators)
 
 
-@register_jitable
+@jitable
 def error_from_sums(s5, s3, h, n, two_estimators):
     """err from the sums of squares S5 (and S3) of :func:`error_norm`."""
     if not two_estimators:
@@ -205,7 +203,7 @@ def error_from_sums(s5, s3, h, n, two_estimators):
     return abs(h) * s5 * math.sqrt(1.0 / (n * denominator))
 
 
-@register_jitable
+@jitable
 def initial_step(fun, t0, y0, f0, direction, hmax, tab, atol, rtol, args, work, f1):
     """Hairer's initial step guess (function HINIT of dop853.f and dopri5.f).
 

@@ -60,9 +60,9 @@ class Tableau(NamedTuple):
     safe, fac1, fac2, beta, expo1 : float
         Step-size controller constants of Hairer's code: safety factor, bounds
         ``fac1 <= h_new / h <= fac2``, the Lund stabilisation beta and the
-        exponent ``expo1`` of err (see :func:`.driver.integrate`).
+        exponent ``expo1`` of err (see :func:`.controller.integrate`).
     key : int
-        Which step written out term by term (:mod:`.unrolled`) serves this
+        Which step written out term by term (:mod:`._compiled.unrolled`) serves this
         tableau: 1 DOP853, 2 RK45, 0 none (the loops of :mod:`.rk`).
     """
 

@@ -1,21 +1,23 @@
-"""Hairer's adaptive driver: the step-size controller of dop853.f / dopri5.f.
+"""Hairer's adaptive step-size controller: the loop of dop853.f / dopri5.f.
 
 :func:`integrate` follows the core integrators DP86CO (dop853.f) and DOPCOR
 (dopri5.f) statement by statement, so that on any problem it takes the same
-accepted and rejected steps as the Fortran. One pass of the loop, with
-``posneg = +-1`` the direction of integration:
+accepted and rejected steps as the Fortran (E. Hairer, S. P. Norsett and
+G. Wanner, *Solving Ordinary Differential Equations I*, 2nd ed., Springer
+1993, Section II.4). One pass of the loop, with ``posneg = +-1`` the
+direction of integration:
 
 1. fail if more than ``max_steps`` steps were taken (NSTEP > NMAX) or if
    ``0.1 |h| <= |t| uround`` (step size underflow);
 2. if ``(t + 1.01 h - t_end) posneg > 0``: ``h = t_end - t``, last step;
 3. one step (:func:`.rk.rk_step`) and its scaled error err
-   (:func:`.rk.error_norm`), both as written out by :mod:`.unrolled`;
+   (:func:`.rk.error_norm`);
 4. ``fac11 = err^expo1``, ``fac = fac11 / facold^beta`` (Lund stabilisation),
    ``fac = max(1/fac2, min(1/fac1, fac / safe))``, ``h_new = h / fac``;
 5. err <= 1, accepted: ``facold = max(err, 1e-4)``; k_s = f(t + h, y_new)
    (DOP853 only; RK45 has it already); dense output if wanted
-   (:func:`.dense.dense_coefficients`, written out too); advance. Then
-   ``|h_new| <= hmax`` and, right after a rejection, ``|h_new| <= |h|``;
+   (:func:`.dense.dense_coefficients`); advance. Then ``|h_new| <= hmax``
+   and, right after a rejection, ``|h_new| <= |h|``;
 6. err > 1, rejected: ``h_new = h / min(1/fac1, fac11 / safe)``; rejections
    before the first accepted step are not counted (NREJCT).
 
@@ -27,52 +29,29 @@ Function evaluations (nfev): 2 before the first step (f(t0, y0) and HINIT's
 Euler step; 1 when ``first_step`` is given), then DOP853 11 per step + 1 per
 accepted step (+ 3 per accepted step with dense output), RK45 6 per step.
 
-Both functions here are plain Python using only what Numba supports (they run
-as written for a plain Python ``fun``):
-
-* :func:`integrate`, the controller above, for one trajectory; it writes into
-  work arrays (:class:`Work`) and output buffers (:class:`.record.Record`)
-  it is given, so that a batch allocates them once;
-* :func:`integrate_batch` (for :func:`.solve_ivp_batch`), which runs it for
-  each initial state and hands it every array as a *borrowed* view, one that
-  Numba does not reference-count (:mod:`.borrow`; this takes a third off the
-  compiled run time).
-
-``integrate_compiled[tab.key]`` (one per method, see the end of this module)
-and ``integrate_batch_compiled`` are their Numba versions, used when ``fun``
-is jitted. Python reaches them through :func:`compiled_runners`: two small
-compiled entry points per ``fun`` and method, with ``fun``, the driver and
-the tableau built in as constants, since typing those as arguments of every
-call cost more than integrating a few trajectories. :func:`.solve_ivp` runs
-the driver with arrays it owns, the batch with borrowed views; these have the
-same Numba types, so the driver is compiled once for both. Everything is
-compiled for each ``fun`` (and type of ``args``) on first use, a few
-seconds, and not cached on disk: Numba cannot cache a function that takes
-another jitted function as an argument (it would store a new copy in every
-process). What does not depend on ``fun`` is cached or small.
+Everything here is plain Python using only what Numba supports, and calls
+``fun`` in the in-place convention ``fun(t, y, dy_dt, *args)``
+(:mod:`.calling`). :func:`integrate` writes into work arrays (:class:`Work`)
+and output buffers (:class:`.record.Record`) it is given, so that a batch
+(:func:`integrate_batch`) allocates them once. :mod:`._compiled.driver`
+compiles this same code, with the step, error and dense output written out
+term by term (:mod:`._compiled.unrolled`) in place of the loops of
+:mod:`.rk` and :mod:`.dense`.
 """
 
 from __future__ import annotations
 
 import math
-import types
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
-from numba.extending import register_jitable
-
-from .borrow import borrowed, borrowed_tableau
-from .record import Record, new_record, record_step
-from .rk import UROUND, all_finite, initial_step, matrix_finite, row_finite
-from .unrolled import KERNELS
-from .unrolled import dense as dense_coefficients  # the written-out step, error and dense output, either method
-from .unrolled import error as error_norm
-from .unrolled import step as rk_step
+from .dense import dense_coefficients
+from .jitable import jitable
+from .record import Record, record_step
+from .rk import UROUND, all_finite, error_norm, initial_step, matrix_finite, rk_step, row_finite
 
 __all__ = [
-    "DONE", "MAX_STEPS", "STEP_TOO_SMALL", "NON_FINITE", "Work", "new_work",
-    "integrate", "integrate_batch", "integrate_compiled", "integrate_batch_compiled", "Runners", "compiled_runners",
+    "DONE", "MAX_STEPS", "STEP_TOO_SMALL", "NON_FINITE", "Work", "new_work", "integrate", "integrate_batch",
 ]  # fmt: skip
 
 # Exit codes of integrate: dop853.f's IDID = 1, -2, -3 (its -4 is the stiffness
@@ -106,7 +85,7 @@ class Work(NamedTuple):
     Q: np.ndarray
 
 
-@register_jitable
+@jitable
 def new_work(tab, n):
     """Uninitialised work arrays for a system of size n and tableau ``tab``."""
     return Work(np.empty((tab.A.shape[0], n)), np.empty(n), np.empty(n), np.empty(n), np.empty((4 + tab.D.shape[0], n)))
@@ -247,19 +226,17 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
     return status, record, nfev, n_steps, n_accepted, n_rejected, t, h
 
 
-def integrate_batch(
-    integrate_core, fun, args, t0, t_end, y0s, t_eval, tab, rtol, atol, first_step, max_step, max_steps, work, empty, y,
-):  # fmt: skip
+def integrate_batch(integrate_core, fun, args, t0, t_end, y0s, t_eval, tab, rtol, atol, first_step, max_step,
+                    max_steps, work, empty, y):  # fmt: skip
     """:func:`integrate` for each row of ``y0s``, outputs at ``t_eval`` written into ``y``.
 
     The work arrays are reused by every trajectory, and the outputs at t_eval
-    are written straight into ``y``. Every array is borrowed (:mod:`.borrow`).
+    are written straight into ``y``.
 
     Parameters
     ----------
     integrate_core : callable
-        :func:`integrate`, or ``integrate_compiled`` (the compiled driver that
-        :func:`.solve_ivp` calls too).
+        :func:`integrate` (or a version of it with the written-out kernels).
     fun, args, t0, t_end, tab, rtol, atol, first_step, max_step, max_steps
         As for :func:`integrate`.
     y0s : ndarray, shape (B, n)
@@ -279,131 +256,17 @@ def integrate_batch(
         Rows: status, nfev, n_steps, n_accepted, n_rejected.
     stops : ndarray, shape (2, B)
         Rows: t_stop, h_stop.
-
-    (Two arrays rather than seven: handing an array back to Python costs
-    about a microsecond.)
     """
     n_batch = y0s.shape[0]
     counts = np.empty((5, n_batch), dtype=np.int64)  # status, nfev, steps, accepted, rejected
     stops = np.empty((2, n_batch))  # t_stop, h_stop
-    K, y_work, y_new, y_stage, Q = work
-    work = Work(borrowed(K), borrowed(y_work), borrowed(y_new), borrowed(y_stage), borrowed(Q))
-    dense_t, dense_h, dense_Q = borrowed(empty.dense_t), borrowed(empty.dense_h), borrowed(empty.dense_Q)
-    tab = borrowed_tableau(tab)
-    y0s, t_eval, rtol, atol, y = borrowed(y0s), borrowed(t_eval), borrowed(rtol), borrowed(atol), borrowed(y)
     for b in range(n_batch):
-        keep_dense = np.bool_(False)  # a runtime bool, not a literal False: the
-        # compiled batch then calls the same compiled integrate as solve_ivp
-        record = Record(t_eval, y[b], 0, dense_t, dense_h, dense_Q, 0)  # outputs go straight into y[b]
+        record = Record(t_eval, y[b], 0, empty.dense_t, empty.dense_h, empty.dense_Q, 0)  # outputs go into y[b]
         result = integrate_core(
-            fun, args, t0, t_end, y0s[b], t_eval, tab, rtol, atol, first_step, max_step, max_steps, keep_dense,
+            fun, args, t0, t_end, y0s[b], t_eval, tab, rtol, atol, first_step, max_step, max_steps, False,
             work, record,
         )  # fmt: skip
         counts[0, b] = result[0]
         counts[1, b], counts[2, b], counts[3, b], counts[4, b] = result[2], result[3], result[4], result[5]
         stops[0, b], stops[1, b] = result[6], result[7]
     return counts, stops
-
-
-def _with_globals(function, names):
-    """A copy of ``function`` whose globals ``names`` (a dict) are replaced."""
-    names = {**function.__globals__, **names}
-    return types.FunctionType(function.__code__, names, function.__name__, function.__defaults__, function.__closure__)
-
-
-def _inlined(function, **names):
-    """``function`` (with its globals ``names`` replaced) to be inlined where compiled code calls it."""
-    return njit(inline="always")(_with_globals(function, names))
-
-
-def _driver(kernels):
-    """The compiled driver of one method, its written-out kernels inlined.
-
-    Numba compiles each jitted function apart and links them; LLVM does not
-    inline a callee as large as a step, so each call passed every field of
-    every array argument (the tableau alone: six arrays, some 50 machine
-    words) on the stack. Inlined (``inline="always"``, at the level of Numba's
-    IR) the step, the error, the dense output, the recording of the outputs
-    and the initial step run about 25 % faster on the spring benchmark, with
-    the same numbers, and compile no slower.
-    """
-    record = _inlined(record_step, interpolate=_inlined(kernels["interpolate"]))
-    names = dict(
-        rk_step=_inlined(kernels["rk_step"]), error_norm=_inlined(kernels["error_norm"]),
-        dense_coefficients=_inlined(kernels["dense_coefficients"]), record_step=record,
-        initial_step=_inlined(initial_step),
-    )  # fmt: skip
-    return njit(nogil=True)(_with_globals(integrate, names))
-
-
-# One compiled driver per method (tab.key -> dispatcher), each with only its own
-# written-out step: the dispatch on tab.key that `step` does is gone at compile time.
-integrate_compiled = {key: _driver(kernels) for key, kernels in KERNELS.items()}
-integrate_batch_compiled = njit(nogil=True)(integrate_batch)  # solve_ivp_batch's threads run it at once
-
-
-class Runners(NamedTuple):
-    """The compiled entry points of one jitted in-place ``fun`` and one method (:func:`compiled_runners`).
-
-    Attributes
-    ----------
-    one : callable
-        ``one(args, t0, t_end, y0, t_eval, rtol, atol, first_step, max_step,
-        max_steps, dense)``: :func:`integrate` with new work arrays and
-        record; returns what it returns.
-    batch : callable
-        ``batch(args, t0, t_end, y0s, t_eval, rtol, atol, first_step,
-        max_step, max_steps, y)``: :func:`integrate_batch`; returns what it
-        returns.
-    """
-
-    one: object
-    batch: object
-
-
-_RUNNERS: dict = {}  # (fun, tab.key) -> Runners
-
-
-def compiled_runners(fun, tab) -> Runners:
-    """Compiled entry points with ``fun``, the driver and the tableau built in as constants.
-
-    Why. A call from Python into Numba-compiled code first finds the types of
-    its arguments. Arrays, numbers and tuples of numbers are typed in C, in
-    well under a microsecond each; a jitted function passed as an argument
-    (``fun``, and the driver :func:`integrate_batch` is handed) is typed in
-    Python, about 10 us each time, and a NamedTuple of arrays (the tableau, the
-    work arrays) costs several more. Called with those, the compiled batch
-    spent some 25 us per call before it took a step: as much as integrating
-    five spring trajectories. Here ``fun``, the driver and ``tab`` are closure
-    variables, which Numba compiles in as constants, and the work arrays are
-    allocated inside, so a call passes only arrays and numbers.
-
-    Made once per (``fun``, method) and kept; each is compiled on its first
-    call (with the driver, when that is new for ``fun``). The driver itself,
-    ``integrate_compiled[tab.key]``, is shared: ``one`` and ``batch`` call it
-    with the same argument types, so it is compiled once for both.
-    """
-    key = (fun, tab.key)
-    runners = _RUNNERS.get(key)
-    if runners is not None:
-        return runners
-    core = integrate_compiled[tab.key]
-    n_coefficients = 4 + tab.D.shape[0]
-
-    @njit(nogil=True)
-    def one(args, t0, t_end, y0, t_eval, rtol, atol, first_step, max_step, max_steps, dense):
-        work = new_work(tab, y0.shape[0])
-        record = new_record(t0, y0, t_eval, n_coefficients, dense)
-        return core(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, dense, work,
-                    record)  # fmt: skip
-
-    @njit(nogil=True)
-    def batch(args, t0, t_end, y0s, t_eval, rtol, atol, first_step, max_step, max_steps, y):
-        work = new_work(tab, y0s.shape[1])  # owned here until the batch returns: it may lend borrowed views of them
-        empty = new_record(t0, y0s[0], t_eval, n_coefficients, False)
-        return integrate_batch_compiled(
-            core, fun, args, t0, t_end, y0s, t_eval, tab, rtol, atol, first_step, max_step, max_steps, work, empty, y,
-        )  # fmt: skip
-
-    runners = _RUNNERS[key] = Runners(one, batch)
-    return runners

@@ -1,13 +1,15 @@
 """The compiled integrator equals its interpreted twin; solve_ivp_batch equals a loop of solve_ivp.
 
-A Numba-jitted ``fun`` runs :func:`hnn_np.integrate.driver.integrate` compiled;
-its ``.py_func`` (the same function as plain Python) runs the same driver
-interpreted. Both take the same steps and round the same way, so the results
-are equal bit for bit.
+A Numba-jitted ``fun`` runs :func:`hnn_np.integrate.controller.integrate`
+compiled (:mod:`hnn_np.integrate._compiled.driver`); its ``.py_func`` (the
+same function as plain Python) runs the same controller interpreted. Both take
+the same steps and round the same way, so the results are equal bit for bit.
 
-One jitted field serves every test here, a small tanh MLP whose weights come
-through ``args`` (as when rolling out a learned vector field): the driver is
-compiled once per ``fun``, which costs seconds.
+A small tanh MLP whose weights come through ``args`` (as when rolling out a
+learned vector field) has arrays in ``args``: the driver is compiled for that
+kind of ``args`` once and cached. The user functions below it take their
+parameters as floats or as one vector, the kinds the precompiled driver
+serves through its adapters.
 """
 
 import math
@@ -103,7 +105,10 @@ def test_batch_reports_failures_per_trajectory():
 
 
 def test_borrowed_views_write_through_and_python_gets_the_array_itself():
-    from hnn_np.integrate.borrow import borrowed
+    from hnn_np.integrate._compiled.borrow import borrowed
+    from hnn_np.integrate._compiled.jit import load
+
+    load()
 
     @njit
     def write_through(a):
@@ -134,17 +139,97 @@ def test_no_output_is_a_borrowed_view(t_end):
         assert owns_its_memory(array)
 
 
-def test_solve_ivp_and_the_batch_share_one_compiled_driver():
-    """The batch hands the driver borrowed views, which have the types of the arrays solve_ivp passes."""
+def test_one_compiled_driver_serves_every_fun_with_a_parameter_vector():
+    """The driver's type does not depend on fun: two funs, both conventions, one signature of each entry."""
     from numba import typeof
 
-    from hnn_np.integrate.calling import as_inplace
-    from hnn_np.integrate.driver import integrate_compiled
+    from hnn_np.integrate._compiled.driver import entries
+    from hnn_np.integrate.checks import METHODS as TABLEAUS
 
-    options = dict(rtol=1e-8, atol=1e-10, args=ARGS)
-    solve_ivp(mlp_field, (0.0, 1.0), Y0S[0], t_eval=T_EVAL / 10, **options)
-    solve_ivp(mlp_field, (0.0, 1.0), Y0S[0], dense_output=True, **options)
-    solve_ivp_batch(mlp_field, (0.0, 1.0), Y0S, T_EVAL / 10, **options)
-    driven = as_inplace(mlp_field)  # the driver calls the in-place adapter of mlp_field
-    for_this_fun = [sig for sig in integrate_compiled[1].signatures if sig[0] == typeof(driven)]  # 1: DOP853
-    assert len(for_this_fun) == 1
+    params = np.array([2.0, 0.5])
+    for fun, inplace in ((damped_into, True), (damped_into_uncached, True), (damped, False)):
+        solve_ivp(fun, (0.0, 1.0), Y0S[0], rtol=1e-8, atol=1e-10, args=(params,), inplace=inplace)
+        solve_ivp_batch(fun, (0.0, 1.0), Y0S, T_EVAL / 10, rtol=1e-8, atol=1e-10, args=(params,), inplace=inplace)
+    one, batch = entries(TABLEAUS["DOP853"])
+    vector_args = [sig for sig in one.signatures if sig[2] == typeof((params,))]
+    assert len(vector_args) == 1
+    assert len([sig for sig in batch.signatures if sig[2] == vector_args[0][2]]) == 1
+
+
+# User right-hand sides of this test module, with and without cache=True, in both conventions:
+# dq/dt = p, dp/dt = -omega^2 q - gamma p with (omega^2, gamma) as two floats or one vector.
+
+
+@njit(cache=True)
+def damped(t, y, params):
+    dy_dt = np.empty(2)
+    dy_dt[0] = y[1]
+    dy_dt[1] = -params[0] * y[0] - params[1] * y[1]
+    return dy_dt
+
+
+@njit(cache=True)
+def damped_into(t, y, dy_dt, params):
+    dy_dt[0] = y[1]
+    dy_dt[1] = -params[0] * y[0] - params[1] * y[1]
+
+
+@njit
+def damped_into_uncached(t, y, dy_dt, params):
+    dy_dt[0] = y[1]
+    dy_dt[1] = -params[0] * y[0] - params[1] * y[1]
+
+
+@njit(cache=True)
+def damped_floats(t, y, omega2, gamma):
+    dy_dt = np.empty(2)
+    dy_dt[0] = y[1]
+    dy_dt[1] = -omega2 * y[0] - gamma * y[1]
+    return dy_dt
+
+
+@njit
+def damped_floats_into_uncached(t, y, dy_dt, omega2, gamma):
+    dy_dt[0] = y[1]
+    dy_dt[1] = -omega2 * y[0] - gamma * y[1]
+
+
+def damped_exact(y0, t, omega2, gamma):
+    """Closed form of the underdamped oscillator (gamma^2 < 4 omega^2), shape (2, m)."""
+    a, w = -gamma / 2, np.sqrt(omega2 - gamma**2 / 4)
+    q0, p0 = y0
+    c2 = (p0 - a * q0) / w
+    e, c, s = np.exp(a * t), np.cos(w * t), np.sin(w * t)
+    q = e * (q0 * c + c2 * s)
+    p = e * ((a * q0 + w * c2) * c + (a * c2 - w * q0) * s)
+    return np.stack([q, p])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_user_functions_in_both_conventions_equal_the_interpreted_run(method):
+    """Every combination of convention, cache and kind of args: the steps and bits of plain Python."""
+    omega2, gamma = 2.0, 0.3
+    vector = (np.array([omega2, gamma]),)
+    options = dict(method=method, rtol=1e-10, atol=1e-10, t_eval=T_EVAL)
+    reference = solve_ivp(damped.py_func, (0.0, 10.0), Y0S[1], args=vector, **options)
+    assert np.abs(reference.y - damped_exact(Y0S[1], T_EVAL, omega2, gamma)).max() < 1e-8
+    cases = [(damped, False, vector), (damped_into, True, vector), (damped_into_uncached, True, vector),
+             (damped_floats, False, (omega2, gamma)), (damped_floats_into_uncached, True, (omega2, gamma))]
+    for fun, inplace, args in cases:
+        assert_same_run(solve_ivp(fun, (0.0, 10.0), Y0S[1], args=args, inplace=inplace, **options), reference)
+        batch = solve_ivp_batch(fun, (0.0, 10.0), Y0S, T_EVAL, method=method, rtol=1e-10, atol=1e-10, args=args,
+                                inplace=inplace)  # fmt: skip
+        np.testing.assert_array_equal(batch.y[1], reference.y)
+        assert batch.nfev[1] == reference.nfev
+
+
+def test_an_exception_in_a_compiled_fun_reaches_the_caller():
+    @njit
+    def fails_late(t, y, dy_dt, params):
+        if t > 0.5:
+            raise ValueError("fun refused t > 0.5")
+        dy_dt[0] = y[1]
+        dy_dt[1] = -params[0] * y[0]
+
+    with pytest.raises(ValueError, match="refused"):
+        solve_ivp(fails_late, (0.0, 1.0), Y0S[0], args=(np.array([1.0]),), inplace=True)

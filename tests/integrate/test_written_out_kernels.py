@@ -1,4 +1,4 @@
-"""The written-out step (:mod:`hnn_np.integrate.unrolled`) equals the loops of rk.py and dense.py.
+"""The written-out step (:mod:`hnn_np.integrate._compiled.unrolled`) equals the loops of rk.py and dense.py.
 
 The loops in :mod:`hnn_np.integrate.rk` and :mod:`hnn_np.integrate.dense` are
 the reference a reader studies; the driver runs the code generated from the
@@ -16,10 +16,9 @@ from hypothesis.extra import numpy as hnp
 from numba import njit
 
 from hnn_np.integrate import METHODS, solve_ivp, solve_ivp_batch
-from hnn_np.integrate.calling import as_inplace
 from hnn_np.integrate.dense import dense_coefficients, dense_eval
 from hnn_np.integrate.rk import error_norm, rk_step
-from hnn_np.integrate.unrolled import dense, error, interpolate, step, step_source
+from hnn_np.integrate._compiled.unrolled import dense, error, interpolate, step, step_source
 
 finite = st.floats(-10.0, 10.0, allow_nan=False, allow_infinity=False)
 
@@ -112,8 +111,13 @@ def test_in_place_and_returning_funs_give_the_same_numbers():
     np.testing.assert_allclose(fast.y[:, 0], q, atol=1e-7)
 
 
-def test_the_adapter_is_made_once_per_fun():
-    assert as_inplace(spring) is as_inplace(spring)
+def test_the_adapter_of_a_returning_fun_is_made_once_per_fun():
+    from hnn_np.integrate._compiled.jit import load
+
+    load()
+    from hnn_np.integrate._compiled.adapters import inplace_of
+
+    assert inplace_of(spring, 2) is inplace_of(spring, 2) and inplace_of(spring, 2) is not inplace_of(spring, 1)
 
 
 @pytest.mark.parametrize("workers", [2, 3, 7])

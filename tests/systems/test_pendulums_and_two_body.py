@@ -70,8 +70,8 @@ def python_rhs(system):
 # --- energy and gradient ----------------------------------------------------------
 
 @given(pendulums, pendulum_states())
-def test_pendulum_energy_is_the_issue_formula(pend, x):
-    """H = 2 m g l (1 - cos q) + l^2 p^2 / (2 m), as written in issue 6 (q away from 0: no cancellation)."""
+def test_pendulum_energy_is_the_stated_formula(pend, x):
+    """H = 2 m g l (1 - cos q) + l^2 p^2 / (2 m), as stated in the class docstring (q away from 0: no cancellation)."""
     q, p = x[:, 0], x[:, 1]
     want = 2 * pend.m * pend.g * pend.l * (1 - np.cos(q)) + pend.l**2 * p**2 / (2 * pend.m)
     np.testing.assert_allclose(pend.energy(x), want, rtol=1e-9, atol=1e-12 * (1 + np.abs(want).max()))
@@ -107,6 +107,21 @@ def test_jitted_ode_equals_time_derivative(case):
     np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-300)
     np.testing.assert_allclose(np.array([system.rhs(0.0, row) for row in x]), want, rtol=1e-14,
                                atol=1e-300)
+
+
+@given(st.one_of(st.tuples(pendulums, pendulum_states()), st.tuples(damped_pendulums, pendulum_states()),
+                 st.tuples(two_bodies, two_body_states())))
+def test_in_place_ode_equals_the_returning_one_to_the_last_bit(case):
+    """ode_inplace() writes into dy_dt exactly what ode() returns (same operations), and every entry of it."""
+    system, x = case
+    fun, args = system.ode()
+    fun_into, params = system.ode_inplace()
+    assert len(params) == 1 and params[0].dtype == np.float64 and params[0].ndim == 1
+    for row in x:
+        row = np.ascontiguousarray(row)
+        dy_dt = np.full(row.shape, np.nan)
+        fun_into(0.0, row, dy_dt, *params)
+        np.testing.assert_array_equal(dy_dt, fun(0.0, row, *args))
 
 
 @given(damped_pendulums, pendulum_states())

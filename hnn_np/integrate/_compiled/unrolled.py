@@ -26,32 +26,37 @@ and the terms of each sum come in the order j = 0, 1, ... as in the loops, so
 the results are bit for bit those of :mod:`.rk` (a test holds them equal).
 ``print(step_source(DOP853, "dop853"))`` shows the code the compiler sees.
 With every coefficient a constant and every stage in one straight block, the
-compiler keeps the stages of a small system in registers: on the spring
-benchmark the compiled integration runs about three times faster than with
-the loops.
+compiler keeps the stages of a small system in registers: the compiled
+integration runs several times faster than with the loops (see
+``benchmarks/README.md``).
 
 They take the arguments of the loops they replace (``tab`` unused), so that
 :mod:`.driver` compiles one driver per method with them in place of
-:func:`.rk.rk_step`, :func:`.rk.error_norm`,
-:func:`.dense.dense_coefficients` and :func:`interpolate` (:data:`KERNELS`),
-inlined: the compiled code then holds only the method it runs, which
-compiles faster and runs about 15 % faster than the dispatch on ``tab.key``
-(1: DOP853, 2: RK45) that :func:`step`, :func:`error`, :func:`dense` and
-:func:`interpolate` (on the rows of the interpolant, 8 or 5) do for the
-interpreted driver. Like :mod:`.rk`, everything here is ``register_jitable``:
-compiled with its caller, or run as plain Python.
+:func:`..rk.rk_step`, :func:`..rk.error_norm`,
+:func:`..dense.dense_coefficients` and :func:`..dense.interpolate`
+(:data:`KERNELS`), inlined: the compiled code then holds only the method it
+runs. :data:`INTERPRETED` holds the same controller with the written-out
+kernels as plain Python (what a Python ``fun`` runs: the same numbers,
+several times faster than the loops). :func:`step`, :func:`error`,
+:func:`dense` and :func:`interpolate` dispatch on ``tab.key`` (1: DOP853,
+2: RK45) or on the rows of the interpolant (8 or 5). Like :mod:`..rk`,
+everything here is marked ``jitable``: compiled with its caller, or run as
+plain Python.
 """
 
 from __future__ import annotations
 
-from numba.extending import register_jitable
+import types
 
-from .dense import dense_eval
-from .dop853_coefficients import DOP853
-from .rk import error_from_sums
-from .rk45_coefficients import RK45
+from .. import controller
+from ..dense import dense_eval
+from ..dop853_coefficients import DOP853
+from ..jitable import jitable
+from ..record import record_step
+from ..rk import error_from_sums
+from ..rk45_coefficients import RK45
 
-__all__ = ["step_source", "step", "error", "dense", "interpolate", "KERNELS"]
+__all__ = ["step_source", "step", "error", "dense", "interpolate", "KERNELS", "with_globals", "INTERPRETED"]
 
 
 def _written_out(weights, n_terms) -> str:
@@ -118,11 +123,11 @@ def step_source(tab, name) -> str:
 
 
 def _compile(tab, name):
-    """Run the generated source; its three functions, register_jitable."""
+    """Run the generated source; its four functions, marked jitable."""
     namespace = {"error_from_sums": error_from_sums}
-    exec(compile(step_source(tab, name), f"<hnn_np.integrate.unrolled: {name}>", "exec"), namespace)  # noqa: S102
+    exec(compile(step_source(tab, name), f"<hnn_np.integrate._compiled.unrolled: {name}>", "exec"), namespace)  # noqa: S102
     parts = ("step", "error", "dense", "interpolate")
-    return tuple(register_jitable(namespace[f"{name}_{part}"]) for part in parts)
+    return tuple(jitable(namespace[f"{name}_{part}"]) for part in parts)
 
 
 dop853_step, dop853_error, dop853_dense, dop853_interpolate = _compile(DOP853, "dop853")
@@ -137,7 +142,7 @@ DOP853_ROWS = 4 + DOP853.D.shape[0]  # rows of an interpolant: 8 (DOP853), 5 (RK
 RK45_ROWS = 4 + RK45.D.shape[0]
 
 
-@register_jitable
+@jitable
 def step(fun, t, y, h, K, y_stage, y_new, tab, args):
     """:func:`.rk.rk_step` of DOP853 (``tab.key == 1``) or RK45, written out."""
     if tab.key == 1:
@@ -145,7 +150,7 @@ def step(fun, t, y, h, K, y_stage, y_new, tab, args):
     return rk45_step(fun, t, y, h, K, y_stage, y_new, tab, args)
 
 
-@register_jitable
+@jitable
 def error(K, y, y_new, h, tab, atol, rtol):
     """:func:`.rk.error_norm` of DOP853 (``tab.key == 1``) or RK45, written out."""
     if tab.key == 1:
@@ -153,7 +158,7 @@ def error(K, y, y_new, h, tab, atol, rtol):
     return rk45_error(K, y, y_new, h, tab, atol, rtol)
 
 
-@register_jitable
+@jitable
 def dense(fun, t, y, y_new, h, K, y_stage, Q, tab, args):
     """:func:`.dense.dense_coefficients` of DOP853 (``tab.key == 1``) or RK45, written out."""
     if tab.key == 1:
@@ -161,7 +166,7 @@ def dense(fun, t, y, y_new, h, K, y_stage, Q, tab, args):
     return rk45_dense(fun, t, y, y_new, h, K, y_stage, Q, tab, args)
 
 
-@register_jitable
+@jitable
 def interpolate(out, t_eval, first, last, t_old, h, Q):
     """out[j] = the interpolant Q of the step [t_old, t_old + h] at t_eval[j], for first <= j < last.
 
@@ -177,3 +182,20 @@ def interpolate(out, t_eval, first, last, t_old, h, Q):
     else:
         for j in range(first, last):
             dense_eval(out, j, Q, (t_eval[j] - t_old) / h)
+
+
+def with_globals(function, **names):
+    """A copy of ``function`` whose globals ``names`` are replaced (same code, same file, same line)."""
+    namespace = {**function.__globals__, **names}
+    return types.FunctionType(function.__code__, namespace, function.__name__, function.__defaults__,
+                              function.__closure__)  # fmt: skip
+
+
+def _controller(kernels, key):
+    """:func:`..controller.integrate` of one method with its written-out kernels, as plain Python."""
+    record = with_globals(record_step, interpolate=kernels["interpolate"])
+    return with_globals(controller.integrate, rk_step=kernels["rk_step"], error_norm=kernels["error_norm"],
+                        dense_coefficients=kernels["dense_coefficients"], record_step=record)  # fmt: skip
+
+
+INTERPRETED = {key: _controller(kernels, key) for key, kernels in KERNELS.items()}  # tab.key -> integrate

@@ -1,0 +1,27 @@
+"""Physical systems: a Hamiltonian H(q, p) and its exact vector field.
+
+=====================  =====  ==================================================
+class                  n_dof  H(q, p)
+=====================  =====  ==================================================
+:class:`MassSpring`    1      k q^2 / 2 + p^2 / (2 m)            (the paper)
+:class:`IdealPendulum` 1      2 m g l (1 - cos q) + l^2 p^2 / (2 m)
+:class:`DampedPendulum` 1     the same H, observed with friction -gamma p in
+                              dp/dt: *not* Hamiltonian
+:class:`TwoBody`       2      |p|^2 / (2 mu) - G m1 m2 / |q|, relative coords
+=====================  =====  ==================================================
+
+:mod:`.base` holds :class:`System` (states, Hamilton's equations, the jitted
+right-hand sides) and :func:`as_states`; :mod:`.spring`, :mod:`.pendulum` and
+:mod:`.two_body` one system each. Each system places initial states on a
+chosen energy level for :func:`hnn_np.data.sample_initial_states`:
+``sample_state(energies, phases)`` (the pendulums) or its own
+``sample_initial_states(n, rng, radius, energy_range, log_energy)`` (the
+two-body problem, whose bound energies are negative).
+"""
+
+from .base import System, as_states
+from .pendulum import DampedPendulum, IdealPendulum
+from .spring import MassSpring
+from .two_body import TwoBody
+
+__all__ = ["System", "MassSpring", "IdealPendulum", "DampedPendulum", "TwoBody", "as_states"]
