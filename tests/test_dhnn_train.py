@@ -223,3 +223,39 @@ def test_hnn_refit_is_unchanged_by_the_dhnn_path():
     x, dxdt = rng.uniform(-1, 1, (30, 2)), rng.standard_normal((30, 2))
     _, after = fit_output_layer("hnn", params, x, dxdt)
     assert after == pytest.approx(hnn.loss_and_grad(params, x, dxdt)[0], rel=1e-9)
+
+
+def test_an_interrupted_dhnn_run_resumed_ends_bit_for_bit_where_an_uninterrupted_one_does(
+        data, tmp_path, monkeypatch):
+    """Checkpoints carry a D-HNN run as they carry an HNN's: killed at step 14, resumed from step 10."""
+    from hnn_np import train
+
+    x, dxdt = data
+    cfg = TrainConfig(kind="dhnn", sizes=SIZES, steps=25, finetune_steps=5, batch_size=48, lr=1e-2)
+    whole = fit(x, dxdt, cfg, checkpoint=tmp_path / "whole.npz", checkpoint_every=10, progress=False)
+
+    class Killed(Exception):
+        pass
+
+    real = train._step_functions
+
+    def killed_at_14(*args):
+        step, adam = real(*args)
+        count = [0]
+
+        def maybe_kill(xb, yb, wb):
+            if count[0] == 14:
+                raise Killed
+            count[0] += 1
+            return step(xb, yb, wb)
+        return maybe_kill, adam
+
+    ckpt = tmp_path / "ckpt.npz"
+    with monkeypatch.context() as m:
+        m.setattr(train, "_step_functions", killed_at_14)
+        with pytest.raises(Killed):
+            fit(x, dxdt, cfg, checkpoint=ckpt, checkpoint_every=10, progress=False)
+    resumed = fit(x, dxdt, cfg, checkpoint=ckpt, checkpoint_every=10, resume=ckpt, progress=False)
+    bits = lambda m: b"".join(W.tobytes() + b.tobytes() for W, b in m.params)  # noqa: E731
+    assert bits(resumed) == bits(whole)
+    assert resumed.history["train_loss"].tobytes() == whole.history["train_loss"].tobytes()
