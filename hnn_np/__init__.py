@@ -7,6 +7,7 @@ Read in this order (the readable core is plain NumPy):
 
 1. :mod:`~hnn_np.mlp` -- forward pass, input gradient, input Hessian;
 2. :mod:`~hnn_np.hnn` -- the field S = J dH/dx and its second-order backprop;
+   :mod:`~hnn_np.dhnn` -- the dissipative field J dH/dx + dD/dx, the same backprop with two seeds;
    :mod:`~hnn_np.baseline` -- the MLP that predicts dx/dt; :mod:`~hnn_np.losses`;
 3. :mod:`~hnn_np.optim` -- Adam; :mod:`~hnn_np.refine` -- the exact output layer;
 4. :mod:`~hnn_np.systems`, :mod:`~hnn_np.integrate` -- the physics and DOP853;
@@ -37,7 +38,7 @@ _EXPORTS = {
     "make_dataset": "data", "train_test_split": "data", "load_dataset": "data", "save_dataset": "data",
 }  # fmt: skip
 _SUBMODULES = (
-    "mlp", "hnn", "baseline", "losses", "optim", "refine", "symplectic", "systems", "integrate",
+    "mlp", "hnn", "dhnn", "baseline", "losses", "optim", "refine", "symplectic", "systems", "integrate",
     "data", "train", "checkpoint", "model", "rollout", "evaluate", "io", "plotting", "fast",
     "paper", "studies", "cli",
 )

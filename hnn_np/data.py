@@ -226,7 +226,7 @@ def trajectories(system: System, x0s, t_eval, rtol: float = 1e-10,
     failed = np.flatnonzero(sol.status != 0)
     if failed.size:
         raise RuntimeError(f"DOP853 failed on {failed.size} trajectories: {failed[:5].tolist()}")
-    return sol.y.transpose(0, 2, 1)  # (B, 2n, T) -> (B, T, 2n)
+    return sol.states  # (B, T, 2n)
 
 
 def finite_difference(x, dt: float, order: int) -> np.ndarray:

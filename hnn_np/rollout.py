@@ -131,7 +131,7 @@ def rollout(model, x0, t_eval, method="DOP853", rtol=1e-10, atol=1e-10, how="com
     if np.any(res.status != 0):
         bad = int(np.argmax(res.status != 0))
         raise RuntimeError(f"rollout of trajectory {bad} failed (status {res.status[bad]})")
-    return np.transpose(res.y, (0, 2, 1))  # (B, n, T) -> (B, T, n)
+    return res.states  # (B, T, 2n)
 
 
 def rollout_stacked(field, x0, t_eval, rtol=1e-10, atol=None):

@@ -100,7 +100,8 @@ class BatchResult:
     ----------
     t : ndarray, shape (m,)
     y : ndarray, shape (B, n, m)
-        NaN at the times a failed trajectory did not reach.
+        NaN at the times a failed trajectory did not reach (scipy's order per
+        trajectory; :attr:`states` gives the rows-first (B, m, n) view).
     nfev, naccepted, nrejected, nsteps : ndarray of int, shape (B,)
     status : ndarray of int, shape (B,)
         0 where the trajectory reached the end, -1 where it failed.
@@ -118,6 +119,11 @@ class BatchResult:
     status: np.ndarray
     messages: list
     success: bool
+
+    @property
+    def states(self) -> np.ndarray:
+        """``y`` as rows of states, shape (B, m, n): the axis order of every module above this one."""
+        return np.transpose(self.y, (0, 2, 1))
 
     @property
     def message(self) -> str:

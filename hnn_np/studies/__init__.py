@@ -2,5 +2,7 @@
 
 :mod:`.spring` (long rollouts, radius, numerical derivatives, noise; figures
 and tables in :mod:`.spring_report`, closed-form floors in :mod:`.targets`)
-and :mod:`.systems` (pendulums and two-body). ``make studies`` runs them.
+:mod:`.systems` (pendulums and two-body, HNN against baseline) and
+:mod:`.dissipative` (the D-HNN on the damped pendulum, and how its field
+splits into J grad H and grad D). ``make studies`` runs them.
 """
