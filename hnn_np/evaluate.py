@@ -93,7 +93,7 @@ def grid_errors(model, system, radius=100.0, n=201):
     out["field"] = (np.linalg.norm(S_hat - S, axis=1) / norm).reshape(n, n)
     out["field_q"] = ((S_hat[:, 0] - S[:, 0]) / norm).reshape(n, n)
     out["field_p"] = ((S_hat[:, 1] - S[:, 1]) / norm).reshape(n, n)
-    if model.kind == "hnn":
+    if model.kind != "baseline":
         H = system.energy(x)
         H[origin] = np.nan
         out["energy"] = (np.abs(calibrated_energy(model, system, x) - H) / np.abs(H)).reshape(n, n)
@@ -119,7 +119,7 @@ def evaluate_model(model, system, x_test_traj=None, radius=100.0, n=201, return_
     metrics.update(_summary(errs["field"], "grid_field"))
     if "energy" in errs:
         metrics.update(_summary(errs["energy"], "grid_energy"))
-    if x_test_traj is not None and model.kind == "hnn":
+    if x_test_traj is not None and model.kind != "baseline":
         e = trajectory_energy_error(model, system, x_test_traj)
         metrics["traj_energy_median"] = float(np.median(e))
         metrics["traj_energy_max"] = float(e.max())

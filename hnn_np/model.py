@@ -3,11 +3,20 @@
 A :class:`Model` wraps the network parameters with the scale s the network
 learned in (s = 1 without normalization; see :class:`hnn_np.data.Scale`)::
 
-    x~ = x / s,    dx/dt = s * S~(x~),    H(x) = s**2 * H~(x~)
+    x~ = x / s,    dx/dt = s * S~(x~),    H(x) = s**2 * H~(x~),    D(x) = s**2 * D~(x~)
 
-so that :meth:`Model.energy` and :meth:`Model.time_derivative` always take and
-return physical units. ``kind`` is ``"hnn"`` (the network is an energy, the
-field its symplectic gradient) or ``"baseline"`` (the network is the field).
+so that :meth:`Model.energy`, :meth:`Model.dissipation` and
+:meth:`Model.time_derivative` always take and return physical units. ``kind``
+is ``"hnn"`` (the network is an energy, the field its symplectic gradient),
+``"dhnn"`` (the network's two outputs are an energy H and a dissipation
+potential D, the field J grad H + grad D; :mod:`hnn_np.dhnn`) or
+``"baseline"`` (the network is the field).
+
+Why s**2: the network sees x~ = x / s and predicts dx~/dt = S~(x~). With
+H(x) = s**2 H~(x / s) the chain rule gives grad H(x) = s grad~ H~(x~), so
+J grad H + grad D = s S~(x~) = dx/dt: the potentials that generate the
+physical field are the scaled outputs times s**2 (times 1 / s from x~ = x / s,
+times s from dx/dt = s dx~/dt).
 
 A model is saved as one ``.npz``: the arrays ``W0, b0, W1, b1, ...``, and a
 JSON header with the format version, kind, sizes, dtype, scale, the training
@@ -22,22 +31,22 @@ import numbers
 
 import numpy as np
 
-from . import baseline, hnn, mlp
+from . import baseline, dhnn, hnn, mlp
 from ._checks import check_params
 from .io import read_header, read_npz, save_npz
 
 __all__ = ["Model", "load_model", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
-KINDS = ("hnn", "baseline")
+KINDS = ("hnn", "baseline", "dhnn")
 
 
 class Model:
-    """A trained HNN or baseline, evaluated in physical units.
+    """A trained HNN, D-HNN or baseline, evaluated in physical units.
 
     Parameters
     ----------
-    kind : {"hnn", "baseline"}
+    kind : {"hnn", "baseline", "dhnn"}
     params : list of (W, b)
     scale : float
         The normalization scale s (1.0 when trained on raw data).
@@ -59,6 +68,8 @@ class Model:
             raise ValueError(f"a state (q, p) has an even size; params take {n_in} inputs")
         if kind == "hnn" and n_out != 1:
             raise ValueError(f"an HNN outputs one energy; params give {n_out} outputs")
+        if kind == "dhnn" and n_out != 2:
+            raise ValueError(f"a D-HNN outputs (H, D); params give {n_out} outputs")
         if kind == "baseline" and n_out != n_in:
             raise ValueError(f"a baseline outputs dx/dt of size {n_in}; params give {n_out}")
         if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not (
@@ -96,15 +107,23 @@ class Model:
 
     def energy(self, x):
         """Learned energy H(x) = s**2 H~(x / s), up to an additive constant; x (N, 2n) -> (N,)."""
-        if self.kind != "hnn":
+        if self.kind == "baseline":
             raise ValueError("a baseline model predicts dx/dt only; it has no energy")
         return self.scale**2 * mlp.forward(self.params, self._scaled(x))[:, 0]
+
+    def dissipation(self, x):
+        """A D-HNN's dissipation potential D(x) = s**2 D~(x / s), up to a constant; x (N, 2n) -> (N,)."""
+        if self.kind != "dhnn":
+            raise ValueError(f"only a D-HNN has a dissipation potential; this model is {self.kind!r}")
+        return self.scale**2 * mlp.forward(self.params, self._scaled(x))[:, 1]
 
     def time_derivative(self, x):
         """Predicted dx/dt = s S~(x / s); x (N, 2n) -> (N, 2n)."""
         x_tilde = self._scaled(x)
         if self.kind == "hnn":
             return self.scale * hnn.vector_field(self.params, x_tilde)
+        if self.kind == "dhnn":
+            return self.scale * dhnn.vector_field(self.params, x_tilde)
         return self.scale * baseline.predict(self.params, x_tilde)
 
     def rollout(self, x0, t_eval, method="DOP853", rtol=1e-10, atol=1e-10):

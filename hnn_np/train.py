@@ -1,4 +1,4 @@
-"""One training recipe: :func:`fit` trains an HNN (or a baseline) on states and their time derivatives.
+"""One training recipe: :func:`fit` trains an HNN (or a D-HNN, or a baseline) on states and their time derivatives.
 
 :class:`TrainConfig` holds every setting. Its defaults are the paper's
 recipe: Adam at lr 1e-3 on minibatches of 64 for 10000 steps, then 2000
@@ -10,10 +10,11 @@ error), and the exact least-squares output layer after Adam
 
 Each step is the readable code or its fast twin:
 
-* ``reference=True``: :func:`hnn_np.hnn.loss_and_grad` (or the baseline's)
-  and :class:`hnn_np.optim.Adam`, the code the docstrings derive;
-* ``reference=False`` (default): :class:`hnn_np.fast.StepWorkspace` and
-  :class:`hnn_np.fast.Adam`, the same numbers to rounding, without allocation.
+* ``reference=True``: :func:`hnn_np.hnn.loss_and_grad` (or the D-HNN's, or
+  the baseline's) and :class:`hnn_np.optim.Adam`, the code the docstrings derive;
+* ``reference=False`` (default): :class:`hnn_np.fast.StepWorkspace` (for a
+  D-HNN :class:`hnn_np.fast.DHNNWorkspace`) and :class:`hnn_np.fast.Adam`,
+  the same numbers to rounding, without allocation.
 
 Batches are drawn by reshuffling the training rows every epoch with a seeded
 generator. Everything the loop needs to continue goes into a checkpoint
@@ -29,7 +30,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import baseline, checkpoint as ckpt, hnn, mlp, optim
+from . import baseline, checkpoint as ckpt, dhnn, hnn, mlp, optim
 from ._checks import check_choice, check_int, check_real, check_sizes, check_states
 from .data import Scale
 from .model import KINDS, Model
@@ -48,8 +49,8 @@ class TrainingDiverged(FloatingPointError):
 class TrainConfig:
     """Every setting of a training run (JSON-serialisable; saved with the model and its checkpoints).
 
-    kind : "hnn" or "baseline"; sizes : layer sizes (an HNN ends in 1, a
-    baseline in 2n); lr, batch_size (None: full batch), steps,
+    kind : "hnn", "dhnn" or "baseline"; sizes : layer sizes (an HNN ends in
+    1, a D-HNN in 2 -- its outputs (H, D) --, a baseline in 2n); lr, batch_size (None: full batch), steps,
     finetune_steps, finetune_lr, weight_decay : Adam's phases; normalize :
     learn in the unit ball (:class:`hnn_np.data.Scale`); seed : the initial
     weights and the batch order; dtype : "float64" or "float32"; schedule,
@@ -78,7 +79,7 @@ class TrainConfig:
 
     def __post_init__(self):
         if not isinstance(self.kind, str) or self.kind not in KINDS:
-            raise ValueError(f"kind must be 'hnn' or 'baseline'; got {self.kind!r}")
+            raise ValueError(f"kind must be one of {KINDS}; got {self.kind!r}")
         object.__setattr__(self, "sizes", check_sizes(self.sizes))
         for name in ("lr", "finetune_lr"):
             check_real(getattr(self, name), name, positive=True)
@@ -108,6 +109,8 @@ class TrainConfig:
             raise ValueError(f"sizes[0] = {self.sizes[0]} does not fit x with {n_cols} columns")
         if self.kind == "hnn" and self.sizes[-1] != 1:
             raise ValueError(f"an HNN's last size must be 1 (the energy); got {self.sizes[-1]}")
+        if self.kind == "dhnn" and self.sizes[-1] != 2:
+            raise ValueError(f"a D-HNN's last size must be 2 (H, D); got {self.sizes[-1]}")
         if self.kind == "baseline" and self.sizes[-1] != n_cols:
             raise ValueError(f"a baseline's last size must be {n_cols} (dx/dt); got {self.sizes[-1]}")
         if self.batch_size is not None and self.batch_size > n_rows:
@@ -139,6 +142,8 @@ def row_weights(dxdt, how):
 
 def predict(kind, params, x):
     """The field a network of ``kind`` predicts on scaled states x."""
+    if kind == "dhnn":
+        return dhnn.vector_field(params, x)
     return hnn.vector_field(params, x) if kind == "hnn" else baseline.predict(params, x)
 
 
@@ -154,10 +159,12 @@ def evaluate_loss(kind, params, x, dxdt, chunk=4096):
 def _step_functions(cfg, params, batch_size, reference):
     """(loss_and_grad, Adam) of this run: the readable core, or its fast twins."""
     if reference:
-        core = hnn if cfg.kind == "hnn" else baseline
+        core = {"hnn": hnn, "dhnn": dhnn, "baseline": baseline}[cfg.kind]
         return (lambda x, y, w: core.loss_and_grad(params, x, y, w)), optim.Adam
-    from .fast import Adam, StepWorkspace
+    from .fast import Adam, DHNNWorkspace, StepWorkspace
 
+    if cfg.kind == "dhnn":
+        return DHNNWorkspace(params, batch_size).loss_and_grad, Adam
     return StepWorkspace(params, batch_size, kind=cfg.kind).loss_and_grad, Adam
 
 

@@ -1,21 +1,18 @@
 """hnn_np.baseline: an MLP that predicts dx/dt directly, trained by ordinary backprop.
 
-The same finite-difference references as for the HNN, with the loss written
-here from ``mlp.forward`` alone.
+The finite-difference tests are those of the HNN (the factory in
+``_gradient_cases``), with the loss written here from ``mlp.forward`` alone.
 """
 
 import numpy as np
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 from hnn_np import baseline, mlp
-from hnn_np.testing.strategies import (
-    assert_fd_agrees, baseline_sizes, one_blas_thread, param_direction_fd, problems, rel_err,
-    seeds, tensor_names, unit_direction,
-)
+from hnn_np.testing.strategies import baseline_sizes, problems
 
-RTOL = 1e-6
+from _gradient_cases import gradient_tests, random_batch
+
 SMALL_SIZES = [(2, 2), (2, 8, 2), (2, 16, 16, 2), (4, 10, 10, 10, 4)]
 PAPER_SIZES = (2, 400, 400, 400, 400, 400, 2)  # the paper's hidden layers, 2 outputs
 
@@ -26,24 +23,11 @@ def baseline_loss(params, x, dxdt, weights=None):
     return float(np.mean(w[:, None] * (mlp.forward(params, x) - dxdt) ** 2))
 
 
-def random_batch(n_in, n_rows=8, seed=0):
-    """States x and target derivatives dxdt, both standard normal."""
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((n_rows, n_in)), rng.standard_normal((n_rows, n_in))
-
-
-def assert_grads_match_entrywise_fd(params, grads, loss, eps=1e-3):
-    """Every entry against a 4-point central difference; error relative to the tensor's largest entry."""
-    for l, k, name in tensor_names(params):
-        grad = grads[l][k]
-        assert grad.shape == params[l][k].shape, name
-        fd = np.empty_like(grad)
-        for idx in np.ndindex(grad.shape):
-            E = np.zeros_like(grad)
-            E[idx] = 1.0
-            fd[idx] = param_direction_fd(loss, params, l, k, E, eps)
-        err = np.abs(grad - fd).max() / max(np.abs(grad).max(), np.abs(fd).max(), 1e-12)
-        assert err <= RTOL, f"{name}: relative error {err:.2e}"
+globals().update(gradient_tests(
+    baseline.loss_and_grad, baseline_loss, baseline.predict, small_sizes=SMALL_SIZES,
+    paper_sizes=PAPER_SIZES, sizes_strategy=baseline_sizes(), float32_sizes=[(2, 16, 16, 2)],
+    output_bias_reaches_loss=True,
+))
 
 
 def test_predict_is_the_forward_pass():
@@ -61,68 +45,6 @@ def test_loss_value_is_mean_squared_error(problem):
     assert loss == pytest.approx(baseline_loss(params, x, dxdt), rel=1e-13, abs=1e-300)
 
 
-@pytest.mark.parametrize("sizes", SMALL_SIZES, ids=str)
-def test_loss_and_grad_every_entry_matches_finite_differences(sizes):
-    """Each dL/dW[l] and dL/db[l] entry equals a central difference of the loss (rel. err <= 1e-6)."""
-    params = mlp.init_params(sizes, seed=1)
-    x, dxdt = random_batch(sizes[0])
-    _, grads = baseline.loss_and_grad(params, x, dxdt)
-    assert_grads_match_entrywise_fd(params, grads, lambda p: baseline_loss(p, x, dxdt))
-
-
-@pytest.mark.parametrize("sizes", SMALL_SIZES, ids=str)
-def test_weighted_loss_and_grad_match_finite_differences(sizes):
-    """With per-row weights (one of them 0) the gradient is again checked entry by entry."""
-    params = mlp.init_params(sizes, seed=2)
-    x, dxdt = random_batch(sizes[0], seed=1)
-    weights = np.random.default_rng(2).uniform(0, 3, len(x))
-    weights[0] = 0.0
-    loss, grads = baseline.loss_and_grad(params, x, dxdt, weights=weights)
-    assert loss == pytest.approx(baseline_loss(params, x, dxdt, weights), rel=1e-13)
-    assert_grads_match_entrywise_fd(params, grads, lambda p: baseline_loss(p, x, dxdt, weights))
-
-
-@given(problems(baseline_sizes()), seeds, st.booleans())
-def test_random_direction_derivative_matches_finite_differences(problem, seed, weighted):
-    """For any small net, <dL/dT, V> = d/ds L(T + s V) for a random unit V, one number per tensor T."""
-    _, params, x, dxdt = problem
-    rng = np.random.default_rng(seed)
-    weights = rng.uniform(0, 2, len(x)) if weighted else None
-    loss_value, grads = baseline.loss_and_grad(params, x, dxdt, weights=weights)
-    loss = lambda p: baseline_loss(p, x, dxdt, weights)  # noqa: E731
-    for l, k, name in tensor_names(params):
-        V = unit_direction(rng, grads[l][k].shape)
-        fd = param_direction_fd(loss, params, l, k, V)
-        floor = 1e-3 * np.linalg.norm(grads[l][k])  # V nearly orthogonal to the gradient
-        assert_fd_agrees(np.sum(grads[l][k] * V), fd, loss_value, RTOL, floor, name)
-
-
-@pytest.fixture
-def single_threaded_blas():
-    """Small products of a big network: one BLAS thread is fastest on a shared machine."""
-    with one_blas_thread():
-        yield
-
-
-def test_paper_network_gradient_matches_finite_differences(single_threaded_blas):
-    """The (2, 400 x 5, 2) network: a random direction per tensor plus its largest entry."""
-    params = mlp.init_params(PAPER_SIZES, seed=1)
-    x, dxdt = random_batch(2, n_rows=16, seed=3)
-    loss_value, grads = baseline.loss_and_grad(params, x, dxdt)
-    loss = lambda p: baseline_loss(p, x, dxdt)  # noqa: E731
-    assert loss_value == pytest.approx(loss(params), rel=1e-13)
-    rng = np.random.default_rng(4)
-    for l, k, name in tensor_names(params):
-        grad = grads[l][k]
-        V = unit_direction(rng, grad.shape)
-        fd = param_direction_fd(loss, params, l, k, V)
-        assert rel_err(np.sum(grad * V), fd) <= RTOL, f"{name} along a random direction"
-        E = np.zeros_like(grad)
-        idx = np.unravel_index(np.argmax(np.abs(grad)), grad.shape)
-        E[idx] = 1.0
-        assert rel_err(grad[idx], param_direction_fd(loss, params, l, k, E)) <= RTOL, f"{name}{list(idx)}"
-
-
 def test_output_bias_gradient_is_the_mean_residual():
     """dL/db[L-1] = 2 sum_rows(r) / (N 2n): unlike the HNN, the baseline's output bias matters."""
     params = mlp.init_params((2, 8, 2), seed=0)
@@ -132,33 +54,7 @@ def test_output_bias_gradient_is_the_mean_residual():
     np.testing.assert_allclose(grads[-1][1], 2 * r.sum(axis=0) / r.size, rtol=1e-13)
 
 
-# --- float32, reproducibility, input checks -------------------------------------------------
-
-@given(seeds)
-def test_float32_loss_and_grad(seed):
-    """float32 in gives float32 predictions and gradients, close to the float64 ones."""
-    sizes = (2, 16, 16, 2)
-    p64 = mlp.init_params(sizes, seed=seed)
-    p32 = mlp.init_params(sizes, seed=seed, dtype=np.float32)
-    x, dxdt = random_batch(2, seed=seed % 1000)
-    loss64, g64 = baseline.loss_and_grad(p64, x, dxdt)
-    loss32, g32 = baseline.loss_and_grad(p32, x.astype(np.float32), dxdt.astype(np.float32))
-    assert loss32 == pytest.approx(loss64, rel=1e-4)
-    assert baseline.predict(p32, x.astype(np.float32)).dtype == np.float32
-    for l, k, name in tensor_names(p64):
-        assert g32[l][k].dtype == np.float32, name
-        assert np.abs(g32[l][k] - g64[l][k]).max() <= 1e-3 * (np.abs(g64[l][k]).max() + 1e-12), name
-
-
-def test_repeated_calls_are_bit_identical():
-    """The same inputs give the same loss and gradient bits every time."""
-    params = mlp.init_params((2, 64, 64, 2), seed=0)
-    x, dxdt = random_batch(2, n_rows=50)
-    loss_a, grads_a = baseline.loss_and_grad(params, x, dxdt)
-    loss_b, grads_b = baseline.loss_and_grad(params, x, dxdt)
-    assert loss_a == loss_b
-    for (a, b), (c, d) in zip(grads_a, grads_b):
-        assert a.tobytes() == c.tobytes() and b.tobytes() == d.tobytes()
+# --- input checks -------------------------------------------------
 
 
 @pytest.mark.parametrize("sizes", [(2, 8, 1), (2, 8, 4), (4, 3)], ids=str)

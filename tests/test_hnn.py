@@ -21,11 +21,12 @@ from hnn_np import symplectic
 from hnn_np.symplectic import apply_J, apply_J_T
 from hnn_np.testing.mutants import without_tanh_second_term
 from hnn_np.testing.strategies import (
-    assert_fd_agrees, hnn_sizes, one_blas_thread, param_direction_fd, params_for, perturbed,
-    problems, rel_err, seeds, states, tensor_names, unit_direction,
+    hnn_sizes, param_direction_fd, params_for, perturbed, problems, rel_err, states, tensor_names,
+    unit_direction,
 )
 
-RTOL = 1e-6  # finite differences against backprop, float64
+from _gradient_cases import RTOL, gradient_tests, random_batch
+
 SMALL_SIZES = [(2, 1), (2, 8, 1), (2, 16, 16, 1), (4, 10, 10, 10, 1)]
 PAPER_SIZES = (2, 400, 400, 400, 400, 400, 1)  # the paper network (see mlp.init_params)
 
@@ -41,33 +42,6 @@ def hnn_loss(params, x, dxdt, weights=None):
     S = J_times(mlp.input_gradient(params, x))
     w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)
     return float(np.mean(w[:, None] * (S - dxdt) ** 2))
-
-
-def random_batch(n_in, n_rows=8, seed=0):
-    """States x and (unrelated) target derivatives dxdt, both standard normal."""
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((n_rows, n_in)), rng.standard_normal((n_rows, n_in))
-
-
-def assert_grads_match_entrywise_fd(params, grads, loss, eps=1e-3):
-    """Every entry of every tensor against a 4-point central difference of ``loss``.
-
-    The error of an entry is measured relative to the largest gradient entry of
-    its tensor, so entries that are almost zero do not turn round-off into a
-    large relative error.
-    """
-    for l, k, name in tensor_names(params):
-        grad = grads[l][k]
-        fd = np.empty_like(grad)
-        for idx in np.ndindex(grad.shape):
-            E = np.zeros_like(grad)
-            E[idx] = 1.0
-            fd[idx] = param_direction_fd(loss, params, l, k, E, eps)
-        scale = max(np.abs(grad).max(), np.abs(fd).max())
-        if scale == 0:  # the output bias of an HNN: no influence, no gradient
-            continue
-        err = np.abs(grad - fd).max() / scale
-        assert err <= RTOL, f"{name}: relative error {err:.2e}"
 
 
 # --- the loss value and the vector field ---------------------------------------------
@@ -113,80 +87,13 @@ def test_apply_J_T_is_the_transpose_of_apply_J():
     np.testing.assert_array_equal(apply_J_T(v), v @ J_matrix(4))
 
 
-# --- gradients against finite differences ----------------------------------------------
+# --- gradients against finite differences (the shared factory of _gradient_cases) --------
 
-@pytest.mark.parametrize("sizes", SMALL_SIZES, ids=str)
-def test_loss_and_grad_every_entry_matches_finite_differences(sizes):
-    """Each dL/dW[l] and dL/db[l] entry equals a central difference of the loss (rel. err <= 1e-6)."""
-    params = mlp.init_params(sizes, seed=1)
-    x, dxdt = random_batch(sizes[0])
-    _, grads = hnn.loss_and_grad(params, x, dxdt)
-    assert_grads_match_entrywise_fd(params, grads, lambda p: hnn_loss(p, x, dxdt))
-
-
-@pytest.mark.parametrize("sizes", SMALL_SIZES, ids=str)
-def test_weighted_loss_and_grad_match_finite_differences(sizes):
-    """With row weights w, loss = sum_ij w_i r_ij**2 / (N 2n); its gradient is checked entry by entry."""
-    params = mlp.init_params(sizes, seed=2)
-    x, dxdt = random_batch(sizes[0], seed=1)
-    weights = np.random.default_rng(2).uniform(0, 3, len(x))
-    weights[3] = 0.0  # a dropped row
-    loss, grads = hnn.loss_and_grad(params, x, dxdt, weights=weights)
-    assert loss == pytest.approx(hnn_loss(params, x, dxdt, weights), rel=1e-13)
-    assert_grads_match_entrywise_fd(params, grads, lambda p: hnn_loss(p, x, dxdt, weights))
-
-
-@given(problems(hnn_sizes()), seeds, st.booleans())
-def test_random_direction_derivative_matches_finite_differences(problem, seed, weighted):
-    """For any small net, <dL/dT, V> = d/ds L(T + s V) for a random unit V, one number per tensor T."""
-    _, params, x, dxdt = problem
-    rng = np.random.default_rng(seed)
-    weights = rng.uniform(0, 2, len(x)) if weighted else None
-    loss_value, grads = hnn.loss_and_grad(params, x, dxdt, weights=weights)
-    loss = lambda p: hnn_loss(p, x, dxdt, weights)  # noqa: E731
-    for l, k, name in tensor_names(params):
-        V = unit_direction(rng, grads[l][k].shape)
-        fd = param_direction_fd(loss, params, l, k, V)
-        # A random V can be nearly orthogonal to the gradient; the floor keeps
-        # the relative error meaningful then (1e-3 of the largest possible value).
-        floor = 1e-3 * np.linalg.norm(grads[l][k])
-        assert_fd_agrees(np.sum(grads[l][k] * V), fd, loss_value, RTOL, floor, name)
-
-
-@pytest.fixture
-def single_threaded_blas():
-    """Small products of a big network: one BLAS thread is fastest on a shared machine."""
-    with one_blas_thread():
-        yield
-
-
-def test_paper_network_gradient_matches_finite_differences(single_threaded_blas):
-    """The full (2, 400 x 5, 1) network: one random direction per tensor plus its largest entry.
-
-    Checking 650k entries one by one is too slow, but a wrong line of the
-    backprop changes almost every entry of some tensor, so a random direction
-    sees it; the single largest entry of each tensor is checked on its own too.
-    """
-    params = mlp.init_params(PAPER_SIZES, seed=1)
-    x, dxdt = random_batch(2, n_rows=16, seed=3)
-    loss_value, grads = hnn.loss_and_grad(params, x, dxdt)
-    loss = lambda p: hnn_loss(p, x, dxdt)  # noqa: E731
-    assert loss_value == pytest.approx(loss(params), rel=1e-13)
-    rng = np.random.default_rng(4)
-    L = len(params)
-    for l, k, name in tensor_names(params):
-        grad = grads[l][k]
-        if (l, k) == (L - 1, 1):
-            assert not grad.any()  # the output bias; see test_output_bias_gets_zero_gradient
-            continue
-        V = unit_direction(rng, grad.shape)
-        fd = param_direction_fd(loss, params, l, k, V)
-        assert rel_err(np.sum(grad * V), fd) <= RTOL, f"{name} along a random direction"
-        E = np.zeros_like(grad)
-        idx = np.unravel_index(np.argmax(np.abs(grad)), grad.shape)
-        E[idx] = 1.0
-        fd = param_direction_fd(loss, params, l, k, E)
-        assert rel_err(grad[idx], fd) <= RTOL, f"{name}{list(idx)}"
+globals().update(gradient_tests(
+    hnn.loss_and_grad, hnn_loss, hnn.vector_field, small_sizes=SMALL_SIZES, paper_sizes=PAPER_SIZES,
+    sizes_strategy=hnn_sizes(), float32_sizes=[(2, 16, 16, 1), (4, 8, 8, 1)],
+    output_bias_reaches_loss=False,
+))
 
 
 # --- the tanh'' term ---------------------------------------------------------------------
@@ -358,32 +265,6 @@ def test_integer_weights_act_as_repeated_rows():
 
 
 # --- float32, reproducibility, input checks ---------------------------------------------------
-
-@given(seeds, st.sampled_from([(2, 16, 16, 1), (4, 8, 8, 1)]))
-def test_float32_loss_and_grad(seed, sizes):
-    """float32 in gives float32 gradients close to the float64 ones (a float32-sized tolerance)."""
-    p64 = mlp.init_params(sizes, seed=seed)
-    p32 = mlp.init_params(sizes, seed=seed, dtype=np.float32)
-    x, dxdt = random_batch(sizes[0], seed=seed % 1000)
-    loss64, g64 = hnn.loss_and_grad(p64, x, dxdt)
-    loss32, g32 = hnn.loss_and_grad(p32, x.astype(np.float32), dxdt.astype(np.float32))
-    assert loss32 == pytest.approx(loss64, rel=1e-4)
-    assert hnn.vector_field(p32, x.astype(np.float32)).dtype == np.float32
-    for (l, k, name) in tensor_names(p64):
-        assert g32[l][k].dtype == np.float32, name
-        scale = np.abs(g64[l][k]).max() + 1e-12
-        assert np.abs(g32[l][k] - g64[l][k]).max() <= 1e-3 * scale, name
-
-
-def test_repeated_calls_are_bit_identical():
-    """The same inputs give the same loss and gradient bits every time (no hidden state, no races)."""
-    params = mlp.init_params((2, 64, 64, 1), seed=0)
-    x, dxdt = random_batch(2, n_rows=50)
-    loss_a, grads_a = hnn.loss_and_grad(params, x, dxdt)
-    loss_b, grads_b = hnn.loss_and_grad(params, x, dxdt)
-    assert loss_a == loss_b
-    for (a, b), (c, d) in zip(grads_a, grads_b):
-        assert a.tobytes() == c.tobytes() and b.tobytes() == d.tobytes()
 
 
 def test_loss_and_grad_does_not_modify_its_inputs():

@@ -316,7 +316,7 @@ def test_finetune_phase_uses_finetune_lr(data):
     (dict(finetune_lr=0.0), "finetune_lr must be a positive"),
     (dict(steps=-1), "steps must be >= 0"),
     (dict(finetune_steps=-5), "finetune_steps must be >= 0"),
-    (dict(kind="lstm"), "kind must be 'hnn' or 'baseline'"),
+    (dict(kind="lstm"), "kind must be one of"),
     (dict(sizes=(4, 16, 1)), "does not fit x with 2 columns"),
     (dict(sizes=(2, 16, 2)), "last size must be 1"),
     (dict(kind="baseline", sizes=(2, 16, 1)), "last size must be 2"),

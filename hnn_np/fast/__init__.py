@@ -4,20 +4,23 @@ Nothing here is new math. :mod:`.kernels` fuses the elementwise lines of the
 readable core (:mod:`hnn_np.mlp`, :mod:`hnn_np.hnn`, :mod:`hnn_np.baseline`)
 into single passes, each kernel ``name`` beside its NumPy formula
 ``name_np``; :mod:`.step` computes :func:`hnn_np.hnn.loss_and_grad` (or the
-baseline's) into buffers allocated once; :mod:`.adam` is
+baseline's) into buffers allocated once, :mod:`.dhnn_step` the same for
+:func:`hnn_np.dhnn.loss_and_grad`; :mod:`.adam` is
 :class:`hnn_np.optim.Adam` with its update as one loop. Tests hold each of
 them equal to the readable code.
 """
 
 from .adam import Adam
+from .dhnn_step import DHNNWorkspace
 from .step import StepWorkspace
 
-__all__ = ["StepWorkspace", "Adam", "warm_up"]
+__all__ = ["StepWorkspace", "DHNNWorkspace", "Adam", "warm_up"]
 
 
 def warm_up():
     """Compile (or load from Numba's on-disk cache) every kernel of the fast path."""
-    from . import adam, kernels
+    from . import adam, dhnn_step, kernels
 
     kernels.warm_up()
+    dhnn_step.warm_up()
     adam.warm_up()
