@@ -1,12 +1,15 @@
 """Command line: ``hnn-np`` or ``python -m hnn_np``.
 
-    hnn-np list                                  the named experiments
+    hnn-np list                                  every named experiment (hnn_np.catalog)
     hnn-np train EXPERIMENT --out DIR [...]      train, evaluate and save one experiment
+    hnn-np fit DATA --kind hnn --out DIR [...]   learn measured trajectories (.npz or .csv) and
+                                                 report rollouts on the held-out ones
     hnn-np evaluate MODEL [--radius R --n N]     metrics of a saved spring model, as JSON
     hnn-np figures [--quick] [--out DIR]         every figure of the paper
     hnn-np ablation [--out FILE]                 the measured effect of each change of best-*
     hnn-np studies [--quick] [--only PART]       beyond the paper: long rollouts, radius, stencils,
-                                                 noise, pendulums and two-body (figures/studies/)
+                                                 noise, pendulums, two-body and the real pendulum
+                                                 (figures/studies/)
 
 Every bad argument or file ends the command with one line on stderr and exit status 2.
 """
@@ -58,12 +61,59 @@ def _grid_points(text):
     return value
 
 
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1; got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction strictly between 0 and 1; got {text!r}")
+    return value
+
+
+def _widths(text):
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected hidden widths such as 64,64; got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive hidden widths such as 64,64; got {text!r}")
+    return values
+
+
+def _fit_parser(sub):
+    f = sub.add_parser("fit", help="learn measured trajectories from a .npz or .csv file",
+                       description="Learn dx/dt of measured trajectories (a time column and state columns "
+                                   "q_1..q_n, p_1..p_n), hold some out, and roll the learned field out "
+                                   "from each held-out trajectory's first state. Writes OUT/model.npz, "
+                                   "OUT/metrics.json, OUT/rollouts.npz.")
+    f.add_argument("data", help="a .npz (one 1-D array per column) or .csv (header line, then numbers)")
+    f.add_argument("--kind", choices=["hnn", "baseline", "dhnn"], default="hnn", help="the model (default hnn)")
+    f.add_argument("--out", required=True, help="folder for model.npz, metrics.json, rollouts.npz")
+    f.add_argument("--time", default="t", help="the time column (default t)")
+    f.add_argument("--columns", help="state columns in order, e.g. theta,omega (default: every other column)")
+    f.add_argument("--trajectory", help="a column numbering the trajectories (default: one trajectory)")
+    f.add_argument("--order", type=int, choices=[2, 4, 6], default=4, help="central-difference order (default 4)")
+    f.add_argument("--stride", type=_positive_int, default=1,
+                   help="stencil step of STRIDE samples, STRIDE*dt (default 1)")
+    f.add_argument("--every", type=_positive_int, help="keep a row every EVERY samples (default STRIDE)")
+    f.add_argument("--split", choices=["trajectory", "time"], default="trajectory",
+                   help="hold out the last trajectories, or the end of each (default trajectory)")
+    f.add_argument("--validation", type=_fraction, default=0.25, help="held-out fraction (default 0.25)")
+    f.add_argument("--hidden", type=_widths, default=(64, 64), help="hidden widths (default 64,64)")
+    f.add_argument("--steps", type=_nonnegative_int, default=3000, help="Adam steps (default 3000)")
+    f.add_argument("--lr", type=_positive_real, default=3e-3, help="initial learning rate (default 3e-3)")
+    f.add_argument("--batch-size", type=_positive_int, default=256, help="minibatch rows (default 256)")
+    f.add_argument("--seed", type=_nonnegative_int, default=0, help="seed of the weights and batches")
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def _parser():
     p = argparse.ArgumentParser(prog="hnn-np", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("list", help="list the named experiments")
+    sub.add_parser("list", help="list every named experiment")
 
     t = sub.add_parser("train", help="train, evaluate and save one named experiment")
     t.add_argument("experiment", help="experiment name (see `hnn-np list`)")
@@ -74,6 +124,8 @@ def _parser():
     t.add_argument("--resume", action="store_true", help="continue from OUT/EXPERIMENT/checkpoint.npz")
     t.add_argument("--quick", action="store_true", help="a few steps only: exercise the pipeline")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    _fit_parser(sub)
 
     e = sub.add_parser("evaluate", help="metrics of a saved spring model on the meshgrid, as JSON")
     e.add_argument("model", help="a model.npz written by `hnn-np train`")
@@ -96,23 +148,33 @@ def _parser():
     x.add_argument("--quick", action="store_true", help="tiny settings: the whole pipeline in seconds")
     x.add_argument("--out", default="figures/studies", help="folder for the PNGs and tables")
     x.add_argument("--runs", default="runs/studies", help="folder for models (default: runs/studies)")
-    x.add_argument("--only", choices=["spring", "systems"], help="only the spring studies or only the systems")
+    x.add_argument("--only", choices=["spring", "systems", "real-pendulum"],
+                   help="only the spring studies, the systems, or the real pendulum")
     return p
 
 
 def _run(args):
     if args.command == "list":
-        from .paper.experiments import EXPERIMENTS
+        from .catalog import catalog
 
-        for name, exp in EXPERIMENTS.items():
-            print(f"{name:22s} {exp.title}")
+        for name, entry in catalog().items():
+            print(f"{name:24s} {entry.group:14s} {entry.title}")
     elif args.command == "train":
-        from .paper.experiments import run_experiment
+        from .catalog import run
 
-        _, metrics = run_experiment(args.experiment, args.out, steps=args.steps, seed=args.seed,
-                                    dtype=args.dtype, quick=args.quick, resume=args.resume,
-                                    progress=False if args.quiet else None)
+        _, metrics = run(args.experiment, args.out, steps=args.steps, seed=args.seed, dtype=args.dtype,
+                         quick=args.quick, resume=args.resume, progress=False if args.quiet else None)
         print(json.dumps(metrics, indent=2, sort_keys=True))
+    elif args.command == "fit":
+        from .fit_data import fit_data
+
+        report = fit_data(args.data, args.out, kind=args.kind, time=args.time, columns=args.columns,
+                          trajectory=args.trajectory, order=args.order, stride=args.stride,
+                          every=args.every,
+                          split=args.split, validation=args.validation, hidden=args.hidden,
+                          steps=args.steps, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
+                          progress=False if args.quiet else None)
+        print(json.dumps(report, indent=2, sort_keys=True))
     elif args.command == "evaluate":
         from .evaluate import evaluate_model
         from .io import save_json
@@ -137,14 +199,18 @@ def _run(args):
 
         write_ablation(args.out, run_ablation(args.runs))
     elif args.command == "studies":
-        if args.only != "systems":
+        if args.only in (None, "spring"):
             from .studies.spring_report import make_spring_studies
 
             make_spring_studies(args.out, args.runs, quick=args.quick)
-        if args.only != "spring":
+        if args.only in (None, "systems"):
             from .studies.systems import run_systems
 
             run_systems(args.out, args.runs, quick=args.quick)
+        if args.only in (None, "real-pendulum"):
+            from .studies.real_pendulum import run_all
+
+            run_all(args.out, args.runs, quick=args.quick, progress=False)
 
 
 def main(argv=None) -> int:

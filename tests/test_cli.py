@@ -7,6 +7,10 @@ exit codes are exercised exactly as a user meets them. The one training run
 in-process through :func:`hnn_np.cli.main`, which is what the entry point
 calls; the compiled integrator it needs is then shared with the other tests
 of the session instead of being compiled again in a fresh process.
+
+``hnn-np fit`` learns a damped oscillator written to CSV with its closed-form
+solution, so the rollout report can be held against the exact trajectory;
+every bad data file or argument must end in one line on stderr and status 2.
 """
 
 import contextlib
@@ -18,9 +22,13 @@ import sys
 import numpy as np
 import pytest
 
+from hnn_np import catalog as catalog_module
 from hnn_np import cli
+from hnn_np.catalog import catalog
 from hnn_np.paper.experiments import EXPERIMENTS
 from hnn_np.model import load_model
+from hnn_np.studies.real_pendulum import RUNS
+from hnn_np.studies.systems import SYSTEM_RUNS
 
 GRID_KEYS = {"grid_field_median", "grid_field_p99", "grid_field_max", "grid_field_within_0.001",
              "grid_field_within_0.0005", "grid_energy_median", "grid_energy_p99", "grid_energy_max",
@@ -64,9 +72,12 @@ def test_list_prints_every_experiment_with_its_title():
     res = run("list")
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
-    assert len(lines) == len(EXPERIMENTS)
-    for line, (name, exp) in zip(lines, EXPERIMENTS.items()):
-        assert line.split()[0] == name and line.endswith(exp.title)
+    names = [line.split()[0] for line in lines]
+    assert names == list(catalog())
+    assert set(EXPERIMENTS) | set(SYSTEM_RUNS) | set(RUNS) == set(names)
+    assert names[:len(EXPERIMENTS)] == list(EXPERIMENTS)  # the spring's names, first and unchanged
+    for line, entry in zip(lines, catalog().values()):
+        assert line.endswith(entry.title)
 
 
 def test_an_unknown_experiment_exits_2_with_a_message(tmp_path):
@@ -139,3 +150,133 @@ def test_evaluate_prints_and_writes_the_metrics_of_a_saved_model(trained, tmp_pa
     assert 0 <= metrics["grid_field_within_0.001"] <= 1
     assert metrics["grid_field_median"] <= metrics["grid_field_p99"] <= metrics["grid_field_max"]
 
+
+# --- hnn-np fit DATA: a damped oscillator in CSV, with its closed-form solution -----------
+
+W, GAMMA = 2.0, 0.1
+AMPLITUDES = (1.0, 1.6, 1.2, 1.4)  # the held-out last one lies between those trained on
+
+
+def damped(t, A, phi):
+    """q = A e^{-gamma t / 2} cos(w_d t + phi), p = dq/dt: x'' + gamma x' + W^2 x = 0."""
+    wd = np.sqrt(W**2 - GAMMA**2 / 4)
+    e = A * np.exp(-GAMMA * t / 2)
+    return e * np.cos(wd * t + phi), e * (-GAMMA / 2 * np.cos(wd * t + phi) - wd * np.sin(wd * t + phi))
+
+
+@pytest.fixture(scope="module")
+def csv_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "osc.csv"
+    lines = ["t,q,p,run"]
+    for k in range(4):
+        t = 0.01 * np.arange(400)
+        q, p = damped(t, AMPLITUDES[k], 0.5 * k)
+        lines += [f"{a!r},{b!r},{c!r},{k}" for a, b, c in zip(t.tolist(), q.tolist(), p.tolist())]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main(*args):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["baseline", "dhnn"])
+def test_fit_writes_a_model_and_a_rollout_report_against_the_measurement(csv_file, tmp_path, kind):
+    out = tmp_path / "fit"
+    code, stdout, stderr = main("fit", str(csv_file), "--kind", kind, "--out", str(out), "--columns", "q,p",
+                                "--trajectory", "run", "--order", "6", "--stride", "2", "--hidden", "16,16",
+                                "--steps", "300", "--quiet")
+    assert code == 0, stderr
+    report = json.loads(stdout)
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "model.npz", "rollouts.npz"]
+    assert json.loads((out / "metrics.json").read_text()) == report
+    model = load_model(out / "model.npz")
+    assert model.kind == kind and model.sizes == [2, 16, 16, 2]
+    with np.load(out / "rollouts.npz") as z:
+        t, measured, rolled = z["t_3"], z["measured_3"], z["rollout_3"]
+    q, p = damped(t, AMPLITUDES[3], 1.5)
+    np.testing.assert_allclose(measured, np.column_stack([q, p]), atol=1e-12)  # the held-out trajectory
+    rms = np.sqrt(np.mean((rolled - measured) ** 2, axis=0))
+    np.testing.assert_allclose([report["rms_q_traj3"], report["rms_p_traj3"]], rms, rtol=1e-12)
+    # the learned field follows the held-out swing (a field of zero would leave an error of about std(q))
+    assert report["rms_q_traj3"] < 0.3 * np.std(measured[:, 0])
+    assert set(report) >= {"omega0", "decay_rate", "train_seconds", "n_train_rows"}
+
+
+def test_a_split_by_time_holds_out_the_end_of_every_trajectory(csv_file, tmp_path):
+    code, stdout, stderr = main("fit", str(csv_file), "--kind", "hnn", "--out", str(tmp_path / "f"),
+                                "--columns", "q,p", "--trajectory", "run", "--split", "time", "--steps", "5",
+                                "--hidden", "8", "--quiet")
+    assert code == 0, stderr
+    report = json.loads(stdout)
+    assert {f"rms_q_traj{k}" for k in range(4)} <= set(report)
+
+
+
+def bad_csv(tmp_path, text):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("text, columns, message", [
+    ("t,q,p\n0,1,0\n0.1,abc,0\n0.2,1,0\n0.3,1,0\n", "q,p", "line 3 column 'q': expected a number, got 'abc'"),
+    ("time,q,p\n0,1,0\n0.1,1,0\n0.2,1,0\n", "q,p", "has no time column 't'"),
+    ("t,q,p\n0,1,0\n0.2,1,0\n0.1,1,0\n0.3,1,0\n", "q,p", "strictly increasing"),
+    ("t,q,p\n0,1,0\n0.1,nan,0\n0.2,1,0\n0.3,1,0\n", "q,p", "column 'q' has a non-finite value"),
+    ("t,q,p,r\n0,1,0,1\n0.1,1,0,1\n0.2,1,0,1\n0.3,1,0,1\n", "q,p,r", "needs states (q, p) of even size"),
+])
+def test_a_bad_data_file_exits_2_with_one_line(tmp_path, text, columns, message):
+    out = tmp_path / "out"
+    res = run("fit", bad_csv(tmp_path, text), "--out", str(out), "--columns", columns, "--split", "time")
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.startswith("hnn-np fit: error: data file") or "even size" in res.stderr
+    assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in res.stderr and not out.exists()  # nothing half-written
+
+
+@pytest.mark.parametrize("args, message", [
+    (["fit", "missing.csv", "--out", "o"], "does not exist"),
+    (["fit", "x.csv", "--out", "o", "--order", "3"], "invalid choice"),
+    (["fit", "x.csv", "--out", "o", "--kind", "lstm"], "invalid choice"),
+    (["fit", "x.csv", "--out", "o", "--split", "random"], "invalid choice"),
+    (["fit", "x.csv", "--out", "o", "--stride", "0"], "expected a positive integer"),
+    (["fit", "x.csv", "--out", "o", "--validation", "1.5"], "strictly between 0 and 1"),
+    (["fit", "x.csv", "--out", "o", "--hidden", "16,a"], "hidden widths"),
+    (["fit", "x.csv"], "required: --out"),
+    (["train", "ideal-pendulum", "--resume", "--out", "o"], "cannot resume"),
+])
+def test_bad_arguments_exit_2_with_one_line(tmp_path, args, message):
+    res = subprocess.run([sys.executable, "-m", "hnn_np", *args], capture_output=True, text=True, timeout=300,
+                         cwd=tmp_path)
+    assert res.returncode == 2 and message in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr and not (tmp_path / "o").exists()
+
+
+def test_a_registered_runner_replaces_an_entry_and_train_calls_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(catalog_module, "_EXTRA", {})
+    calls = []
+
+    def runner(out, **kw):
+        calls.append((out, kw))
+        return None, {"ok": 1.0}
+
+    with pytest.raises(ValueError, match="exists already"):
+        catalog_module.register("two-body", "Two bodies", runner)
+    catalog_module.register("two-body", "Two bodies, own runner", runner, group="systems", replace=True)
+    assert catalog()["two-body"].title == "Two bodies, own runner"
+    code, stdout, _ = main("train", "two-body", "--out", str(tmp_path), "--steps", "7", "--quiet")
+    assert code == 0 and json.loads(stdout) == {"ok": 1.0}
+    assert calls[0][0] == str(tmp_path) and calls[0][1]["steps"] == 7
+
+
+def test_train_runs_a_real_pendulum_experiment_by_name(tmp_path):
+    code, stdout, stderr = main("train", "real-pendulum-baseline", "--quick", "--out", str(tmp_path), "--quiet")
+    assert code == 0, stderr
+    metrics = json.loads(stdout)
+    assert metrics["authors_theta_rms_seg4"] == pytest.approx(1.47e-2, abs=5e-5)
+    model = load_model(tmp_path / "real-pendulum-baseline" / "model.npz")
+    assert model.kind == "baseline" and model.config["experiment"] == "real-pendulum-baseline"

@@ -1,0 +1,79 @@
+"""hnn_np.studies.real_pendulum: the authors' model reproduced, the yardsticks, and a quick run end to end.
+
+The authors' rollouts are checked twice: against the RMS errors their data's
+README states (1.47e-2 and 2.05e-2 rad on segments 4 and 5) and against
+scipy's DOP853 on the same field (the oracle). The energy and the
+linearisation are checked against their closed forms.
+"""
+
+import json
+
+import numpy as np
+import pytest
+import scipy.integrate
+
+from hnn_np.datasets import load_real_pendulum, real_pendulum_params
+from hnn_np.model import load_model
+from hnn_np.studies import real_pendulum as rp
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_real_pendulum()
+
+
+@pytest.fixture(scope="module")
+def authors(data):
+    return rp.authors_metrics(data)
+
+
+def test_the_authors_rollouts_reproduce_their_validation_errors(authors):
+    metrics, _ = authors
+    assert metrics["theta_rms_seg4"] == pytest.approx(1.47e-2, abs=5e-5)
+    assert metrics["theta_rms_seg5"] == pytest.approx(2.05e-2, abs=5e-5)
+    assert metrics["omega_rms_seg4"] == pytest.approx(0.138, abs=5e-4)
+    assert metrics["omega_rms_seg5"] == pytest.approx(0.162, abs=5e-4)
+
+
+def test_our_dop853_rollout_of_the_authors_model_matches_scipys(data, authors):
+    _, curves = authors
+    field = rp.authors_field()
+    t, x = data.t[4], data.x[4]
+    ref = scipy.integrate.solve_ivp(lambda _t, y: field(y[None])[0], (t[0], t[-1]), x[0], method="DOP853",
+                                    t_eval=t, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(curves["seg4"], ref.y.T, atol=1e-6)
+
+
+def test_energy_and_linearisation_have_their_closed_forms(authors):
+    p = real_pendulum_params()
+    M = p["m1"] * p["a1"] ** 2 + p["I1"]
+    assert rp.energy(np.array([[np.pi, 0.0]]))[0] == pytest.approx(0.0, abs=1e-15)
+    assert rp.energy(np.array([[0.0, 0.0]]))[0] == pytest.approx(2 * p["a1"] * p["g"] * p["m1"])
+    assert rp.energy(np.array([[np.pi, 2.0]]))[0] == pytest.approx(2 * M)
+    metrics, _ = authors
+    assert metrics["omega0"] == pytest.approx(np.sqrt(p["a1"] * p["g"] * p["m1"] / M), rel=1e-7)
+    assert metrics["decay_rate"] == pytest.approx(p["k1"] / M, rel=1e-6)
+    assert metrics["measured_energy_ratio_seg5"] < metrics["energy_ratio_seg5"]  # friction is not viscous
+
+
+def test_the_files_omega_differs_from_the_differences_of_theta_by_about_004(data):
+    check = rp.velocity_check(data, orders=(2, 4), strides=(1, 10))
+    assert 0.03 < check["order2_stride10"] < 0.05
+    assert check["order4_stride1"] > check["order4_stride10"]  # the encoder's steps, amplified by 1 / dt
+
+
+def test_a_quick_run_saves_a_model_in_data_units_and_its_rollouts(tmp_path, data):
+    model, metrics = rp.run_real_pendulum("real-pendulum-hnn", tmp_path, quick=True, progress=False)
+    folder = tmp_path / "real-pendulum-hnn"
+    assert sorted(p.name for p in folder.iterdir()) == ["metrics.json", "model.npz", "rollouts.npz"]
+    loaded = load_model(folder / "model.npz")
+    x = data.x[4][:50]
+    np.testing.assert_array_equal(loaded.time_derivative(x), model.time_derivative(x))
+    saved = json.loads((folder / "metrics.json").read_text())
+    assert saved["experiment"] == "real-pendulum-hnn"
+    assert saved["authors_theta_rms_seg4"] == pytest.approx(1.47e-2, abs=5e-5)
+    assert saved["energy_ratio_seg4"] == pytest.approx(1.0, abs=0.05)  # an HNN keeps its own energy ...
+    assert saved["measured_energy_ratio_seg4"] < 0.7  # ... while the pendulum loses it
+    with np.load(folder / "rollouts.npz") as z:
+        np.testing.assert_array_equal(z["measured_seg4"], data.x[4])
+        assert z["model_seg5"].shape == data.x[5].shape
