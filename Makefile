@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 HYPOTHESIS_PROFILE ?= ci
 QUICK  ?=
 
-.PHONY: all test figures studies ablation bench venv clean
+.PHONY: all test figures studies real-pendulum ablation bench venv clean
 
 all: test
 
@@ -32,6 +32,10 @@ figures: $(STAMP)
 # beyond the paper: long rollouts, radius sweep, stencils, noise, more systems (figures/studies/)
 studies: $(STAMP)
 	$(PY) -m hnn_np studies $(if $(QUICK),--quick --out runs/quick/studies --runs runs/quick/studies-runs,)
+
+# the real pendulum's measured swing: D-HNN, HNN and baseline against the authors' physics model
+real-pendulum: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 $(PY) -m hnn_np studies --only real-pendulum
 
 ablation: $(STAMP)
 	$(PY) -m hnn_np ablation

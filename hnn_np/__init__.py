@@ -40,7 +40,7 @@ _EXPORTS = {
 _SUBMODULES = (
     "mlp", "hnn", "dhnn", "baseline", "losses", "optim", "refine", "symplectic", "systems", "integrate",
     "data", "train", "checkpoint", "model", "rollout", "evaluate", "io", "plotting", "fast",
-    "paper", "studies", "cli",
+    "measured", "fit_data", "catalog", "datasets", "testing", "paper", "studies", "cli",
 )
 
 __all__ = sorted(_EXPORTS)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 
 __all__ = ["main"]
@@ -148,8 +149,9 @@ def _parser():
     x.add_argument("--quick", action="store_true", help="tiny settings: the whole pipeline in seconds")
     x.add_argument("--out", default="figures/studies", help="folder for the PNGs and tables")
     x.add_argument("--runs", default="runs/studies", help="folder for models (default: runs/studies)")
-    x.add_argument("--only", choices=["spring", "systems", "real-pendulum"],
-                   help="only the spring studies, the systems, or the real pendulum")
+    x.add_argument("--only", choices=["spring", "systems", "dissipative", "real-pendulum"],
+                   help="only the spring studies, the systems, the D-HNN on the damped pendulum, "
+                        "or the real pendulum")
     return p
 
 
@@ -207,6 +209,10 @@ def _run(args):
             from .studies.systems import run_systems
 
             run_systems(args.out, args.runs, quick=args.quick)
+        if args.only in (None, "dissipative"):
+            from .studies.dissipative import run_dissipative
+
+            run_dissipative(args.out, os.path.join(args.runs, "dissipative"), quick=args.quick)
         if args.only in (None, "real-pendulum"):
             from .studies.real_pendulum import run_all
 
