@@ -102,8 +102,10 @@ class Adam:
                 )
             if dW.dtype != W.dtype or db.dtype != b.dtype:
                 raise ValueError(f"grads[{l}] dtype {dW.dtype} does not match params dtype {W.dtype}")
-            if not (np.isfinite(dW).all() and np.isfinite(db).all()):
-                raise ValueError(f"grads[{l}] has non-finite values (NaN or inf); expected finite gradients")
+            limit = np.sqrt(np.finfo(W.dtype).max)  # beyond it, g**2 in the second moment overflows
+            if not (np.abs(dW).max() <= limit and np.abs(db).max() <= limit):  # False for NaN too
+                raise ValueError(f"grads[{l}] has non-finite values or entries beyond {limit:.3g}, whose "
+                                 f"square overflows {W.dtype}; expected finite gradients of moderate size")
         self.t += 1
         for (W, b), (dW, db), (mW, mb), (vW, vb) in zip(self.params, grads, self.m, self.v):
             for p, g, m, v in ((W, dW, mW, vW), (b, db, mb, vb)):
