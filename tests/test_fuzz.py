@@ -93,7 +93,7 @@ ENTRY = {
 def test_a_forward_function_returns_clean_output_or_value_error(name, data):
     fn, n_out, shape = ENTRY[name]
     params = data.draw(junk_params(n_out))
-    x = data.draw(junk_arrays())
+    x = data.draw(junk_arrays()) if data.draw(st.booleans()) else np.full((3, 2), data.draw(st.sampled_from(VALUES)))
     rows = x.shape[0] if x.ndim == 2 else None
     dtype = params[0][0].dtype if isinstance(params, list) and params and isinstance(params[0], tuple) else None
     clean_or_value_error(lambda: fn(params, x), shape(rows) if rows else None, dtype)
@@ -104,8 +104,8 @@ def test_a_forward_function_returns_clean_output_or_value_error(name, data):
 @given(data=st.data())
 def test_a_loss_returns_a_clean_loss_and_gradient_or_value_error(core, data):
     params = data.draw(junk_params(1 if core is hnn else 2))
-    x = data.draw(junk_arrays()) if data.draw(st.booleans()) else np.ones((3, 2))
-    dxdt = data.draw(junk_arrays())
+    x = data.draw(junk_arrays()) if data.draw(st.booleans()) else np.full((3, 2), data.draw(st.sampled_from(VALUES)))
+    dxdt = data.draw(junk_arrays()) if data.draw(st.booleans()) else np.full((3, 2), data.draw(st.sampled_from(VALUES)))
     weights = data.draw(st.one_of(st.none(), junk_arrays(max_dims=1)))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
