@@ -103,7 +103,7 @@ class Adam:
             if dW.dtype != W.dtype or db.dtype != b.dtype:
                 raise ValueError(f"grads[{l}] dtype {dW.dtype} does not match params dtype {W.dtype}")
             limit = np.sqrt(np.finfo(W.dtype).max)  # beyond it, g**2 in the second moment overflows
-            if not (np.abs(dW).max() <= limit and np.abs(db).max() <= limit):  # False for NaN too
+            if not all(-limit <= g.min() and g.max() <= limit for g in (dW, db)):  # NaN fails; no temporaries
                 raise ValueError(f"grads[{l}] has non-finite values or entries beyond {limit:.3g}, whose "
                                  f"square overflows {W.dtype}; expected finite gradients of moderate size")
         self.t += 1
