@@ -23,7 +23,7 @@ marks an adjoint, dloss/d(that)), each forward line followed by its adjoint::
 
 from __future__ import annotations
 
-from ._checks import check_array, check_params, check_weights
+from ._checks import check_array, check_params, check_weights, finite_result
 from .losses import mse_and_adjoint
 from .mlp import forward_cache
 
@@ -44,12 +44,14 @@ def _check(params, x, dxdt=None):
     return x, check_array(dxdt, "dxdt", n_in, dtype, n_rows=x.shape[0])
 
 
+@finite_result
 def predict(params, x):
     """Predicted time derivative; x (N, 2n) -> (N, 2n)."""
     x = _check(params, x)
     return forward_cache(params, x).out
 
 
+@finite_result
 def loss_and_grad(params, x, dxdt, weights=None):
     """Baseline loss mean((out - dxdt)**2) and its gradient (plain backprop).
 

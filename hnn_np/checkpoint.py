@@ -100,19 +100,28 @@ def load(path, fp, params, opt, rng, hist, n_rows) -> LoopState:
         raise ValueError(f"{what} {path!r} was made on other data: the {', '.join(differ)} differ")
 
     total = len(hist["train_loss"])
-    try:
-        step, pos, adam_t = (int(header[k]) for k in ("step", "pos", "adam_t"))
-        test_step, test_loss = list(header["test_step"]), list(header["test_loss"])
-        rng_state = header["rng"]
-    except (KeyError, TypeError, ValueError) as e:
-        raise ValueError(f"{what} {path!r} has a bad header: {e!r}") from None
+    missing = [k for k in ("step", "pos", "adam_t", "test_step", "test_loss", "rng") if k not in header]
+    if missing:
+        raise ValueError(f"{what} {path!r} has a bad header: it lacks {missing}")
+    step, pos, adam_t = (header[k] for k in ("step", "pos", "adam_t"))
+    test_step, test_loss, rng_state = header["test_step"], header["test_loss"], header["rng"]
     for name, value, hi in (("step", step, total), ("pos", pos, n_rows), ("adam_t", adam_t, total)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{what} {path!r}: {name} must be an integer; got {value!r}")
         if not 0 <= value <= hi:
             raise ValueError(f"{what} {path!r}: {name} = {value} is outside [0, {hi}]")
     if adam_t != step:
         raise ValueError(f"{what} {path!r}: Adam's step {adam_t} differs from the loop's {step}")
+    if not (isinstance(test_step, list) and isinstance(test_loss, list)):
+        raise ValueError(f"{what} {path!r}: test_step and test_loss must be lists")
     if len(test_step) != len(test_loss):
         raise ValueError(f"{what} {path!r}: test_step and test_loss differ in length")
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in test_step) or \
+            test_step != sorted(set(test_step)) or any(not 1 <= s <= step for s in test_step):
+        raise ValueError(f"{what} {path!r}: test_step must be increasing integers in [1, step = {step}]; "
+                         f"got {test_step!r}")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in test_loss):
+        raise ValueError(f"{what} {path!r}: test_loss must be numbers; got {test_loss!r}")
 
     def array(key, shape, dtype, finite=True):
         if key not in data:
@@ -133,14 +142,19 @@ def load(path, fp, params, opt, rng, hist, n_rows) -> LoopState:
     for l, ((W, b), (mW, mb), (vW, vb)) in enumerate(zip(params, opt.m, opt.v)):
         for dst, key in ((W, "W"), (b, "b"), (mW, "mW"), (mb, "mb"), (vW, "vW"), (vb, "vb")):
             restored.append((dst, array(f"{key}{l}", dst.shape, dst.dtype)))
+            if key.startswith("v") and (restored[-1][1] < 0).any():
+                raise ValueError(f"{what} {path!r}: '{key}{l}' has negative entries; a second moment is >= 0")
     if f"W{len(params)}" in data:
         raise ValueError(f"{what} {path!r} has more layers than the network's {len(params)}")
     train_loss = array("train_loss", (total,), np.float64, finite=False)
     lr = array("lr", (total,), np.float64, finite=False)
+    if not (np.isfinite(train_loss[:step]).all() and np.isfinite(lr[:step]).all() and (lr[:step] > 0).all()):
+        raise ValueError(f"{what} {path!r}: the first step = {step} entries of train_loss and lr must be "
+                         "finite (and lr > 0)")
     try:
         probe = np.random.Generator(type(rng.bit_generator)())
         probe.bit_generator.state = rng_state
-    except (TypeError, ValueError, KeyError) as e:
+    except (TypeError, ValueError, KeyError, OverflowError, AttributeError) as e:
         raise ValueError(f"{what} {path!r} has a bad generator state: {e!r}") from None
 
     for dst, src in restored:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._checks import check_choice, check_dtype, check_int, check_real, check_seed, check_states
 from .integrate import solve_ivp_batch
 from .io import read_header, read_npz, save_npz
 from .systems import MassSpring, System, as_states
@@ -75,21 +76,33 @@ class Dataset:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        for name in _ARRAYS:
+            value = getattr(self, name)
+            if type(value) is not np.ndarray:
+                raise ValueError(f"{name} must be a numpy.ndarray; got {type(value).__name__}")
         if self.x.ndim != 2 or len(self.x) == 0 or self.x.shape[1] % 2 or self.x.dtype.kind != "f":
-            raise ValueError(f"x must be a non-empty float array (N, 2n); got {self.x.shape}")
+            raise ValueError(f"x must be a non-empty float array (N, 2n); got {self.x.dtype} {self.x.shape}")
         N = len(self.x)
         if self.dx_dt.shape != self.x.shape or self.dx_dt.dtype != self.x.dtype:
             raise ValueError(f"dx_dt must match x ({self.x.shape}, {self.x.dtype}); "
                              f"got ({self.dx_dt.shape}, {self.dx_dt.dtype})")
         if self.t.ndim != 1 or len(self.t) == 0 or N % len(self.t):
             raise ValueError(f"t must be 1-D with a length dividing N = {N}; got {self.t.shape}")
+        if self.t.dtype.kind != "f":
+            raise ValueError(f"t must be a float array; got dtype {self.t.dtype}")
         if self.traj.shape != (N,) or self.traj.dtype.kind not in "iu":
-            raise ValueError(f"traj must be integer ids of shape ({N},); got {self.traj.shape}")
+            raise ValueError(f"traj must be integer ids of shape ({N},); got {self.traj.dtype} {self.traj.shape}")
         if self.energy.shape != (N,):
             raise ValueError(f"energy must have shape ({N},); got {self.energy.shape}")
+        if self.energy.dtype.kind != "f":
+            raise ValueError(f"energy must be a float array; got dtype {self.energy.dtype}")
         for name in ("x", "dx_dt", "t", "energy"):
             if not np.isfinite(getattr(self, name)).all():
                 raise ValueError(f"{name} has non-finite values")
+        if not isinstance(self.system, str):
+            raise ValueError(f"system must be a string (the system's repr); got {type(self.system).__name__}")
+        if not isinstance(self.meta, dict):
+            raise ValueError(f"meta must be a dict; got {type(self.meta).__name__}")
 
 
 @dataclass(frozen=True)
@@ -108,13 +121,21 @@ class Scale:
     s: float
 
     def __post_init__(self):
-        if not (np.isfinite(self.s) and self.s > 0):
-            raise ValueError(f"s must be a positive finite scale; got {self.s!r}")
+        check_real(self.s, "s", positive=True)
 
     @classmethod
     def fit(cls, x) -> "Scale":
-        """The scale s = max_i ||x_i||_2 of states x, shape (N, 2n)."""
-        return cls(float(np.sqrt((np.asarray(x, dtype=np.float64) ** 2).sum(axis=-1)).max()))
+        """The scale s = max_i ||x_i||_2 of states x, shape (N, 2n), real and finite."""
+        x = check_states(x, "x")
+        with np.errstate(over="ignore"):
+            s = float(np.sqrt((x ** 2).sum(axis=-1)).max())
+        if s == 0:
+            raise ValueError("s must be a positive finite scale, but x is all zeros; "
+                             "expected states that are not all zero")
+        if not np.isfinite(s):
+            raise ValueError("x is too large to scale: its squared norms overflow float64 "
+                             "(expected |x| below ~1e154)")
+        return cls(s)
 
     def transform(self, x):
         return x / self.s  # x~ = x / s
@@ -157,9 +178,12 @@ def sample_initial_states(system: System, n: int, rng: np.random.Generator,
     x0s : ndarray, shape (n, 2n)
     energies : ndarray, shape (n,)
     """
-    _check_count(n, "n", 1)
-    if not (np.isfinite(radius) and radius > 0):
-        raise ValueError(f"radius must be a positive finite number; got {radius!r}")
+    _check_system(system)
+    check_int(n, "n", 1)
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+    check_real(radius, "radius", positive=True)
+    _check_bool(log_energy, "log_energy")
     lo, hi = _check_pair(energy_range, "energy_range")
     if not (0 < lo <= hi < np.inf):
         raise ValueError(f"energy_range must be fractions 0 < lo <= hi of E_max; got {(lo, hi)}")
@@ -212,8 +236,12 @@ def trajectories(system: System, x0s, t_eval, rtol: float = 1e-10,
     -------
     x : ndarray, shape (B, T, 2n), float64
     """
+    _check_system(system)
     x0s = np.ascontiguousarray(as_states(x0s, system.n_dof, "x0s"), dtype=np.float64)
-    t_eval = np.asarray(t_eval, dtype=np.float64)
+    rtol = check_real(rtol, "rtol", positive=True)
+    if atol is not None:
+        atol = check_real(atol, "atol", positive=True)
+    t_eval = _real_array(t_eval, "t_eval").astype(np.float64)
     increasing = t_eval.ndim == 1 and len(t_eval) >= 2 and (np.diff(t_eval) > 0).all()
     if not (increasing and np.isfinite(t_eval).all()):
         raise ValueError(f"t_eval must be >= 2 finite, strictly increasing times; got {t_eval!r}")
@@ -236,21 +264,32 @@ def finite_difference(x, dt: float, order: int) -> np.ndarray:
     with c_s = ``CENTRAL_WEIGHTS[order]``; the error is O(dt**order).
 
     x : array, shape (..., T + 2h, d)  ->  dx_dt : array, shape (..., T, d)
+
+    ``x`` must be real and finite; integer states are differenced in float64,
+    floating ones in their own dtype.
     """
-    if order not in CENTRAL_WEIGHTS:
-        raise ValueError(f"order must be one of {tuple(CENTRAL_WEIGHTS)}; got {order!r}")
-    if not (np.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be a positive finite step; got {dt!r}")
-    x = np.asarray(x)
-    h = order // 2
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order not in CENTRAL_WEIGHTS:
+        raise ValueError(f"order must be one of the integers {tuple(CENTRAL_WEIGHTS)}; got {order!r}")
+    dt = check_real(dt, "dt", positive=True)
+    x = _real_array(x, "x")
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)  # integer states
+    if not np.isfinite(x).all():
+        raise ValueError("x has non-finite values (NaN or inf); expected finite states")
+    h = int(order) // 2
     if x.ndim < 2 or x.shape[-2] <= 2 * h:
         raise ValueError(f"x needs more than {2 * h} samples on axis -2 for order {order}; "
                          f"got shape {x.shape}")
     T = x.shape[-2] - 2 * h
     dx_dt = np.zeros(x.shape[:-2] + (T, x.shape[-1]), dtype=x.dtype)
-    for s, c in enumerate(CENTRAL_WEIGHTS[order], start=1):
-        dx_dt += c * (x[..., h + s:h + s + T, :] - x[..., h - s:h - s + T, :])
-    return dx_dt / dt
+    with np.errstate(over="ignore", invalid="ignore"):
+        for s, c in enumerate(CENTRAL_WEIGHTS[int(order)], start=1):
+            dx_dt += c * (x[..., h + s:h + s + T, :] - x[..., h - s:h - s + T, :])
+        dx_dt = dx_dt / dt
+    if not np.isfinite(dx_dt).all():
+        raise ValueError(f"the differences of x over dt = {dt!r} overflow {x.dtype}; "
+                         "expected states and a step of moderate size")
+    return dx_dt
 
 
 def make_dataset(system: System | None = None, n_traj: int = 100, n_obs: int = 50,
@@ -275,20 +314,17 @@ def make_dataset(system: System | None = None, n_traj: int = 100, n_obs: int = 5
     drawn last, so it never changes the clean trajectories.
     """
     system = MassSpring() if system is None else system
-    _check_count(n_traj, "n_traj", 1)
-    _check_count(n_obs, "n_obs", 2)
+    _check_system(system)
+    check_int(n_traj, "n_traj", 1)
+    check_int(n_obs, "n_obs", 2)
     t0, t1 = _check_pair(t_span, "t_span")
-    if not (np.isfinite(t0) and np.isfinite(t1) and t1 > t0):
+    if not t1 > t0:
         raise ValueError(f"t_span must be finite with t_1 > t_0; got {t_span!r}")
-    if derivative not in DERIVATIVES:
-        raise ValueError(f"derivative must be one of {DERIVATIVES}; got {derivative!r}")
-    if not (np.isfinite(noise_std) and noise_std >= 0):
-        raise ValueError(f"noise_std must be finite and >= 0; got {noise_std!r}")
-    if np.dtype(dtype) not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64; got {dtype!r}")
-    if seed is not None and not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an int or None; got {seed!r}")
-
+    check_choice(derivative, "derivative", DERIVATIVES)
+    check_real(noise_std, "noise_std", 0.0)
+    check_real(rtol, "rtol", positive=True)
+    dtype = check_dtype(dtype)
+    seed = check_seed(seed)
     rng = np.random.default_rng(seed)
     x0s, energies = sample_initial_states(system, n_traj, rng, radius, energy_range, log_energy)
     h = 0 if derivative == "analytic" else int(derivative[2:]) // 2  # stencil half-width
@@ -316,6 +352,10 @@ def train_test_split(ds: Dataset, test_fraction: float = 0.5, seed: int | None =
     Both sides keep the row order and the trajectory ids of ``ds``.
     Returns ``(train, test)``.
     """
+    if not isinstance(ds, Dataset):
+        raise ValueError(f"ds must be a Dataset; got {type(ds).__name__}")
+    test_fraction = check_real(test_fraction, "test_fraction")
+    seed = check_seed(seed)
     ids = np.unique(ds.traj)
     n_test = round(test_fraction * len(ids)) if 0 < test_fraction < 1 else 0
     if not 0 < n_test < len(ids):
@@ -334,9 +374,15 @@ def train_test_split(ds: Dataset, test_fraction: float = 0.5, seed: int | None =
 
 
 def save_dataset(path, ds: Dataset) -> None:
-    """Write ``ds`` to ``path`` as .npz, atomically."""
+    """Write ``ds`` to ``path`` as .npz, atomically; ``ds.meta`` must be JSON-serialisable."""
+    if not isinstance(ds, Dataset):
+        raise ValueError(f"ds must be a Dataset; got {type(ds).__name__}")
+    try:
+        meta = json.dumps(ds.meta, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"ds.meta must be JSON-serialisable (finite numbers, strings, lists, dicts): {e}") from None
     save_npz(path, {**{k: getattr(ds, k) for k in _ARRAYS}, "system": np.array(ds.system),
-                    "meta": np.array(json.dumps(ds.meta))})
+                    "meta": np.array(meta)})
 
 
 def load_dataset(path) -> Dataset:
@@ -366,13 +412,28 @@ def _json_seed(seed):
 
 
 def _check_pair(value, name: str) -> tuple[float, float]:
+    """Two finite real numbers (not bools, not strings)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise ValueError(f"{name} must be a pair of numbers; got {value!r}")
+    return check_real(value[0], f"{name}[0]"), check_real(value[1], f"{name}[1]")
+
+
+def _check_bool(value, name: str) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False; got {value!r}")
+
+
+def _check_system(system) -> None:
+    if not isinstance(system, System):
+        raise ValueError(f"system must be a hnn_np.systems.System; got {type(system).__name__}")
+
+
+def _real_array(x, name: str) -> np.ndarray:
+    """``x`` as an array of real numbers: floats or integers, not bool, complex, object or strings."""
     try:
-        lo, hi = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair of numbers; got {value!r}") from None
-    return lo, hi
-
-
-def _check_count(value, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+        x = np.asarray(x)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name} must be a rectangular numeric array; {e}") from None
+    if x.dtype.kind not in "fiu":
+        raise ValueError(f"{name} must be a real numeric array (floats or integers); got dtype {x.dtype}")
+    return x

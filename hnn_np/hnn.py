@@ -81,7 +81,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_array, check_params, check_weights
+from ._checks import check_array, check_params, check_weights, finite_result
 from .losses import mse_and_adjoint
 from .mlp import forward_cache, input_gradient_cache
 from .symplectic import apply_J, apply_J_T
@@ -100,6 +100,7 @@ def _check(params, x, dxdt=None):
     return x, check_array(dxdt, "dxdt", n_in, dtype, n_rows=x.shape[0])
 
 
+@finite_result
 def vector_field(params, x):
     """The learned vector field S = (dH/dp, -dH/dq).
 
@@ -119,6 +120,7 @@ def vector_field(params, x):
     return apply_J(input_gradient_cache(params, fwd).g[0])  # S = J dH_dx
 
 
+@finite_result
 def loss_and_grad(params, x, dxdt, weights=None):
     """HNN loss mean((S - dxdt)**2) and its gradient for every parameter.
 

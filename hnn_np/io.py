@@ -17,6 +17,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -84,7 +85,12 @@ def read_npz(path, what: str) -> dict:
     Raises ``ValueError`` if the file is missing, not a zip of ``.npy``
     arrays, or holds object arrays (nothing is unpickled).
     """
-    path = os.fspath(path)
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise ValueError(f"the path of the {what} must be a str or os.PathLike; got {type(path).__name__}") from None
+    if os.path.isdir(path):
+        raise ValueError(f"{what} {path!r} is a folder; expected an .npz file")
     if not os.path.isfile(path):
         raise ValueError(f"{what} {path!r} does not exist")
     if not zipfile.is_zipfile(path):
@@ -94,8 +100,9 @@ def read_npz(path, what: str) -> dict:
             if not isinstance(f, np.lib.npyio.NpzFile):
                 raise ValueError("not an .npz archive")
             data = {k: f[k] for k in f.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as e:
-        raise ValueError(f"{what} {path!r} is not a readable .npz: {e}") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError, zlib.error, NotImplementedError,
+            OverflowError, MemoryError) as e:
+        raise ValueError(f"{what} {path!r} is not a readable .npz: {type(e).__name__}: {e}") from None
     for key, value in data.items():  # NumPy hands back a member without the .npy magic as bytes
         if not isinstance(value, np.ndarray):
             raise ValueError(f"{what} {path!r} is not a readable .npz: {key!r} is not a .npy array")
@@ -114,6 +121,8 @@ def read_header(data: dict, key: str, path, what: str) -> dict:
         header = json.loads(str(arr))
     except json.JSONDecodeError as e:
         raise ValueError(f"{what} {path!r} has a corrupt {key!r}: {e}") from None
+    except RecursionError:
+        raise ValueError(f"{what} {path!r} has a corrupt {key!r}: JSON nested too deeply") from None
     if not isinstance(header, dict):
         raise ValueError(f"{what} {path!r}: {key!r} must be a JSON object; got {type(header).__name__}")
     return header

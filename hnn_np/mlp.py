@@ -38,7 +38,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import check_array, check_params, check_sizes
+from ._checks import check_array, check_dtype, check_params, check_seed, check_sizes, finite_result
 
 __all__ = [
     "init_params", "forward", "input_gradient", "input_hessian",
@@ -61,7 +61,7 @@ def init_params(sizes, seed=0, dtype=np.float64):
     ----------
     sizes : sequence of int
         ``(n_0, ..., n_L)``, e.g. the paper's ``(2, 400, 400, 400, 400, 400, 1)``.
-    seed : int
+    seed : int >= 0, or None
         Seed of ``numpy.random.default_rng``: the same seed gives the same
         numbers, bit for bit.
     dtype : float32 or float64
@@ -72,9 +72,8 @@ def init_params(sizes, seed=0, dtype=np.float64):
         ``W`` (n_l, n_{l+1}) and ``b`` (n_{l+1},), C-contiguous.
     """
     sizes = check_sizes(sizes)
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64; got {dtype}")
+    dtype = check_dtype(dtype)
+    seed = check_seed(seed)
     rng = np.random.default_rng(seed)
     params = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
@@ -145,6 +144,7 @@ def _check(params, x):
     return x
 
 
+@finite_result
 def forward(params, x):
     """Network output for a batch of inputs.
 
@@ -161,6 +161,7 @@ def forward(params, x):
     return forward_cache(params, x).out
 
 
+@finite_result
 def input_gradient(params, x):
     """Gradient of output 0 with respect to the input, dH/dx.
 
@@ -177,6 +178,7 @@ def input_gradient(params, x):
     return input_gradient_cache(params, forward_cache(params, x)).g[0]
 
 
+@finite_result
 def input_hessian(params, x):
     """Hessian of output 0 with respect to the input, d2H/dx2.
 

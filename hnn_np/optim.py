@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from ._checks import check_params
+from ._checks import check_int, check_params, check_real
 
 __all__ = ["Adam", "adam_update", "cosine_lr"]
 
@@ -70,17 +70,9 @@ class Adam:
             for name, arr in (("W", W), ("b", b)):
                 if not arr.flags.c_contiguous or not arr.flags.writeable:
                     raise ValueError(f"params[{l}] {name} must be a writeable C-contiguous array")
-        if not (len(betas) == 2 and all(0.0 <= beta < 1.0 for beta in betas)):
-            raise ValueError(f"betas must be two numbers in [0, 1); got {betas!r}")
-        if not eps >= 0.0:
-            raise ValueError(f"eps must be >= 0; got {eps!r}")
-        if not weight_decay >= 0.0:
-            raise ValueError(f"weight_decay must be >= 0; got {weight_decay!r}")
         self.params = params
         self.lr = lr
-        self.betas = (float(betas[0]), float(betas[1]))
-        self.eps = float(eps)
-        self.weight_decay = float(weight_decay)
+        self.betas, self.eps, self.weight_decay = _check_hyper(betas, eps, weight_decay)
         self.t = 0  # number of steps taken
         self.m = [(np.zeros_like(W), np.zeros_like(b)) for W, b in params]
         self.v = [(np.zeros_like(W), np.zeros_like(b)) for W, b in params]
@@ -91,22 +83,29 @@ class Adam:
 
     @lr.setter
     def lr(self, value):
-        value = float(value)
-        if not (math.isfinite(value) and value > 0.0):
-            raise ValueError(f"lr must be a positive finite number; got {value!r}")
-        self._lr = value
+        self._lr = check_real(value, "lr", positive=True)
 
     def step(self, grads):
-        """Apply one Adam update with ``grads`` (shaped like ``params``)."""
+        """Apply one Adam update with ``grads`` (shaped like ``params``, finite)."""
+        if not isinstance(grads, (list, tuple)):
+            raise ValueError(f"grads must be a list of (dL_dW, dL_db) pairs; got {type(grads).__name__}")
         if len(grads) != len(self.params):
             raise ValueError(f"grads has {len(grads)} layers but params has {len(self.params)}")
-        for l, ((W, b), (dW, db)) in enumerate(zip(self.params, grads)):
+        for l, ((W, b), layer) in enumerate(zip(self.params, grads)):
+            if not isinstance(layer, (list, tuple)) or len(layer) != 2 or \
+                    not all(type(g) is np.ndarray for g in layer):
+                raise ValueError(f"grads[{l}] must be a pair of numpy arrays (dL_dW, dL_db)")
+            dW, db = layer
             if dW.shape != W.shape or db.shape != b.shape:
                 raise ValueError(
                     f"grads[{l}] has shapes {dW.shape}, {db.shape}; params[{l}] has {W.shape}, {b.shape}"
                 )
             if dW.dtype != W.dtype or db.dtype != b.dtype:
                 raise ValueError(f"grads[{l}] dtype {dW.dtype} does not match params dtype {W.dtype}")
+            limit = np.sqrt(np.finfo(W.dtype).max)  # beyond it, g**2 in the second moment overflows
+            if not all(-limit <= g.min() and g.max() <= limit for g in (dW, db)):  # NaN fails; no temporaries
+                raise ValueError(f"grads[{l}] has non-finite values or entries beyond {limit:.3g}, whose "
+                                 f"square overflows {W.dtype}; expected finite gradients of moderate size")
         self.t += 1
         for (W, b), (dW, db), (mW, mb), (vW, vb) in zip(self.params, grads, self.m, self.v):
             for p, g, m, v in ((W, dW, mW, vW), (b, db, mb, vb)):
@@ -122,17 +121,50 @@ class Adam:
                 "eps": self.eps, "weight_decay": self.weight_decay}
 
     def load_state_dict(self, state: dict):
-        """Restore what :meth:`state_dict` returned (moments are copied in place)."""
+        """Restore what :meth:`state_dict` returned (moments are copied in place).
+
+        The state is checked whole before anything changes: moments shaped
+        like ``params``, finite, v >= 0; t an integer >= 0; the
+        hyper-parameters as the constructor checks them.
+        """
+        if not isinstance(state, dict):
+            raise ValueError(f"state must be a dict from state_dict(); got {type(state).__name__}")
+        missing = sorted({"t", "m", "v", "lr", "betas", "eps", "weight_decay"} - set(state))
+        if missing:
+            raise ValueError(f"state lacks the keys {missing}")
+        for key in ("m", "v"):
+            check_params(state[key], f"state[{key!r}]")
+            if len(state[key]) != len(self.params):
+                raise ValueError(f"state[{key!r}] has {len(state[key])} layers; params has {len(self.params)}")
+            for l, ((W, b), (mW, mb)) in enumerate(zip(self.params, state[key])):
+                if (mW.shape, mb.shape, mW.dtype) != (W.shape, b.shape, W.dtype):
+                    raise ValueError(f"state[{key!r}][{l}] is {mW.dtype} {mW.shape}, {mb.shape}; "
+                                     f"params[{l}] is {W.dtype} {W.shape}, {b.shape}")
+                if key == "v" and ((mW < 0).any() or (mb < 0).any()):
+                    raise ValueError(f"state['v'][{l}] has negative entries; a second moment is >= 0")
+        t = check_int(state["t"], "state['t']", 0)
+        lr = check_real(state["lr"], "state['lr']", positive=True)
+        hyper = _check_hyper(state["betas"], state["eps"], state["weight_decay"])
         for mine, theirs in ((self.m, state["m"]), (self.v, state["v"])):
             for (a, b), (c, d) in zip(mine, theirs):
                 a[...] = c
                 b[...] = d
-        self.t = int(state["t"])
-        self.lr = state["lr"]
-        self.betas = tuple(state["betas"])
-        self.eps = float(state["eps"])
-        self.weight_decay = float(state["weight_decay"])
+        self.t = t
+        self.lr = lr
+        self.betas, self.eps, self.weight_decay = hyper
 
+
+def _check_hyper(betas, eps, weight_decay):
+    """(betas, eps, weight_decay) as floats: betas two numbers in [0, 1), eps and weight_decay finite >= 0."""
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2) of numbers in [0, 1); got {betas!r}")
+    checked = []
+    for i, beta in enumerate(betas):
+        beta = check_real(beta, f"betas[{i}]", 0.0)
+        if not beta < 1.0:
+            raise ValueError(f"betas[{i}] must be in [0, 1); got {beta!r}")
+        checked.append(beta)
+    return tuple(checked), check_real(eps, "eps", 0.0), check_real(weight_decay, "weight_decay", 0.0)
 
 def cosine_lr(step: int, total: int, lr_max: float, lr_min: float = 0.0) -> float:
     """Cosine decay from lr_max at step 0 to lr_min at step ``total``.

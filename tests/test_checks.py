@@ -50,6 +50,11 @@ BAD_X = {
     "-inf": (nan_in_row(0, -np.inf), "x has non-finite values in row 0"),
     "float32 x": (np.zeros((N, 2), np.float32), "x has dtype float32 but params are float64"),
     "strings": (np.full((N, 2), "a"), "x must be a numeric array"),
+    "bool": (np.zeros((N, 2), bool), "x must be a numeric array of real floats or integers; got dtype bool"),
+    "complex": (np.zeros((N, 2), complex), "x must be a numeric array of real floats or integers; got dtype complex"),
+    "object": (np.zeros((N, 2)).astype(object), "x must be a numeric array of real floats or integers; got dtype object"),
+    "ragged list": ([[0.0, 1.0], [0.0]], "x must be a rectangular numeric array"),
+    "None": (None, "x is required"),
 }
 
 
@@ -94,7 +99,23 @@ BAD_PARAMS = {
     "float16": (lambda n: _params((2, n), dtype=np.float16), r"params\[0\] W must be float32 or float64"),
     "mixed W, b": (_mixed_b, r"params mix dtypes: params\[0\] b is float32"),
     "mixed layers": (_mixed_layers, r"params mix dtypes: params\[1\] W is float32"),
+    "NaN in W": (lambda n: _with(_params((2, 4), (4, n)), 0, 0, np.nan),
+                 r"params\[0\] W has non-finite values \(NaN or inf\); expected finite weights"),
+    "inf in the output bias": (lambda n: _with(_params((2, 4), (4, n)), 1, 1, np.inf),
+                               r"params\[1\] b has non-finite values"),
+    "-inf in b": (lambda n: _with(_params((2, 4), (4, n)), 0, 1, -np.inf), r"params\[0\] b has non-finite"),
+    "empty hidden layer": (lambda n: _params((2, 0), (0, n)), r"params\[0\] W has an empty axis, shape \(2, 0\)"),
+    "np.matrix W": (lambda n: [(_matrix(n), np.zeros(n))],
+                    r"params\[0\] W must be a numpy.ndarray; got matrix"),
+    "list W": (lambda n: [(np.zeros((2, n)).tolist(), np.zeros(n))], r"params\[0\] W must be a numpy.ndarray; got list"),
+    "W, b flat": (lambda n: [np.zeros((2, n)), np.zeros(n)], r"params\[0\] must be a \(W, b\) pair; got ndarray"),
 }
+
+
+def _with(params, layer, part, value):
+    """``params`` with entry 0 of W (part 0) or b (part 1) of ``layer`` set to ``value``."""
+    params[layer][part].flat[0] = value
+    return params
 
 
 @entry_points
@@ -105,6 +126,40 @@ def test_bad_params_are_rejected_with_their_position(fn, n_out, case):
     params = make(n_out)
     with pytest.raises(ValueError, match=match):
         fn(params, np.zeros((N, 2)))
+
+
+def _steep(n_out):
+    """A 2-4-n_out tanh network whose output weights 1.7e308 make dH/dx overflow at x = 0.25."""
+    return [(np.ones((2, 4)), np.zeros(4)), (np.full((4, n_out), 1.7e308), np.zeros(n_out))]
+
+
+HUGE_X = np.full((N, 2), 1.7e308)
+OVERFLOWS = {
+    "mlp.forward, huge x": lambda: mlp.forward([(np.ones((2, 1)), np.zeros(1))], HUGE_X),
+    "baseline.predict, huge x": lambda: baseline.predict([(np.ones((2, 2)), np.zeros(2))], HUGE_X),
+    "baseline.loss_and_grad, huge x": lambda: baseline.loss_and_grad([(np.ones((2, 2)), np.zeros(2))], HUGE_X,
+                                                                     np.zeros((N, 2))),
+    "hnn.loss_and_grad, huge targets": lambda: hnn.loss_and_grad(mlp.init_params((2, 4, 1)), np.ones((N, 2)),
+                                                                 np.full((N, 2), 1e200)),
+    "baseline.loss_and_grad, huge targets": lambda: baseline.loss_and_grad(
+        mlp.init_params((2, 4, 2)), np.ones((N, 2)), np.full((N, 2), 1e200)),
+    "hnn.loss_and_grad, huge row weights": lambda: hnn.loss_and_grad(
+        mlp.init_params((2, 4, 1)), np.ones((N, 2)), np.ones((N, 2)), np.full(N, 1e308)),
+    "mlp.input_gradient, huge weights": lambda: mlp.input_gradient(_steep(1), np.full((N, 2), 0.25)),
+    "mlp.input_hessian, huge weights": lambda: mlp.input_hessian(_steep(1), np.full((N, 2), 0.25)),
+    "hnn.vector_field, huge weights": lambda: hnn.vector_field(_steep(1), np.full((N, 2), 0.25)),
+}
+
+
+@pytest.mark.parametrize("case", list(OVERFLOWS))
+def test_a_result_that_overflows_is_refused_not_returned(case):
+    """Finite input can overflow float64 inside the network: refused by name, never returned as inf/NaN."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no overflow warning escapes
+        with pytest.raises(ValueError, match=case.split(",")[0].replace(".", r"\.")
+                           + " overflowed float64: its result has non-finite values"):
+            OVERFLOWS[case]()
 
 
 def test_complex_x_is_rejected():
@@ -162,3 +217,24 @@ def test_check_weights_none_and_conversion():
     assert w.dtype == np.float32 and w.tolist() == [1, 0, 2]
     with pytest.raises(ValueError, match="weights must be finite and >= 0; row 0"):
         check_weights([np.nan, 1, 1], x.astype(np.float64))
+
+
+@pytest.mark.parametrize("weights, match", [
+    (np.ones(3, complex), "weights must be real numbers .*; got dtype complex128"),
+    (np.ones(3, bool), "weights must be real numbers .*; got dtype bool"),
+    (np.array(["1", "1", "1"]), "weights must be real numbers .*; got dtype <U1"),
+    (np.ones(3).astype(object), "weights must be real numbers .*; got dtype object"),
+    ([1.0, [1.0], 1.0], "weights must be a rectangular numeric array"),
+    (np.ones(4), r"weights must have shape \(3,\)"),
+])
+def test_check_weights_refuses_what_is_not_real_numbers(weights, match):
+    with pytest.raises(ValueError, match=match):
+        check_weights(weights, np.zeros((3, 2)))
+
+
+def _matrix(n):
+    """An np.matrix W (NumPy warns that the subclass is discouraged; that warning is not under test)."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        return np.asmatrix(np.zeros((2, n)))
