@@ -75,6 +75,9 @@ class Model:
         if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not (
                 np.isfinite(scale) and scale > 0):
             raise ValueError(f"scale must be a positive finite number; got {scale!r}")
+        for name, value in (("config", config), ("metrics", metrics), ("history", history)):
+            if value is not None and not isinstance(value, dict):
+                raise ValueError(f"{name} must be a dict or None; got {type(value).__name__}")
         self.kind = kind
         self.params = params
         self.scale = float(scale)

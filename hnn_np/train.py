@@ -256,12 +256,18 @@ def fit(x, dxdt, config=None, *, x_test=None, dxdt_test=None, checkpoint=None, c
             xb = x_tr if idx is None else x_tr[idx]
             yb = y_tr if idx is None else y_tr[idx]
             wb = None if w_tr is None else (w_tr if idx is None else w_tr[idx])
-            loss, grads = loss_and_grad(xb, yb, wb)
+            where = f"; the last good checkpoint is {checkpoint!r}" if checkpoint else ""
+            try:
+                loss, grads = loss_and_grad(xb, yb, wb)
+            except ValueError as e:  # the readable path refuses non-finite weights and results
+                raise TrainingDiverged(f"{e} at step {step}{where}") from None
             if not math.isfinite(loss):
-                where = f"; the last good checkpoint is {checkpoint!r}" if checkpoint else ""
                 raise TrainingDiverged(f"loss became {loss} at step {step}{where}")
             opt.lr = cfg.lr_at(step)
-            opt.step(grads)
+            try:
+                opt.step(grads)
+            except ValueError as e:  # Adam refuses non-finite gradients
+                raise TrainingDiverged(f"{e} at step {step}{where}") from None
             hist["train_loss"][step], hist["lr"][step] = loss, opt.lr
             done = step + 1
             if has_test and (done % cfg.eval_every == 0 or done == total):

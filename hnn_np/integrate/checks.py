@@ -35,7 +35,7 @@ def check_method(method) -> Tableau:
 def _finite_float(value, name: str) -> float:
     if type(value) is float and math.isfinite(value):  # the usual case, checked fast
         return value
-    if not isinstance(value, numbers.Real) or not np.isfinite(value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not np.isfinite(value):
         raise ValueError(f"{name} must be a finite real number; got {value!r}")
     return float(value)
 
@@ -76,6 +76,8 @@ def _tolerance(value, n: int, name: str) -> np.ndarray:
         if not math.isfinite(value):
             raise ValueError(f"{name} must be finite; got {value!r}")
         return np.full(n, float(value))
+    if isinstance(value, (bool, np.bool_, str, bytes)) or np.asarray(value).dtype.kind not in "fiu":
+        raise ValueError(f"{name} must be a real number or array of reals; got {value!r}")
     array = np.asarray(value, dtype=np.float64)
     if array.ndim > 1 or (array.ndim == 1 and array.shape != (n,)):
         raise ValueError(f"{name} must be a scalar or have shape ({n},); got shape {array.shape}")
@@ -116,6 +118,8 @@ def check_tolerances(rtol, atol, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def check_t_eval(t_eval, t0: float, t_end: float) -> np.ndarray:
     """t_eval as float64 (m,), strictly monotone in the direction t0 -> t_end, inside the interval."""
+    if np.asarray(t_eval).dtype.kind not in "fiu":
+        raise ValueError(f"t_eval must be real times (floats or integers); got dtype {np.asarray(t_eval).dtype}")
     array = np.asarray(t_eval, dtype=np.float64)
     if array.ndim != 1 or array.size == 0:
         raise ValueError(f"t_eval must be a non-empty 1-D array; got shape {array.shape}")
@@ -153,7 +157,7 @@ def check_steps(first_step, max_step, max_steps, t0: float, t_end: float) -> tup
             raise ValueError(f"first_step {first_step} exceeds the length of t_span {abs(t_end - t0)}")
     if type(max_step) is not float and not isinstance(max_step, numbers.Real) or np.isnan(max_step) or max_step <= 0:
         raise ValueError(f"max_step must be positive (np.inf for no limit); got {max_step!r}")
-    if type(max_steps) is not int and not isinstance(max_steps, numbers.Integral) or max_steps < 1:
+    if isinstance(max_steps, (bool, np.bool_)) or not isinstance(max_steps, numbers.Integral) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer; got {max_steps!r}")
     return first_step, float(max_step), int(max_steps)
 

@@ -16,6 +16,8 @@ gradient per step.
 
 from __future__ import annotations
 
+import numbers
+
 from typing import NamedTuple
 
 import numpy as np
@@ -121,17 +123,20 @@ def leapfrog(dH_dq, dH_dp, t_span, q0, p0, n_steps=None, dt=None, args=()) -> Le
     if (n_steps is None) == (dt is None):
         raise ValueError("give exactly one of n_steps and dt")
     if dt is not None:
-        if not (np.isfinite(dt) and dt > 0):
+        if isinstance(dt, (bool, np.bool_)) or not isinstance(dt, numbers.Real) or not (np.isfinite(dt) and dt > 0):
             raise ValueError(f"dt must be a positive number; got {dt!r}")
         n_steps = int(round(length / dt))
         if n_steps < 1 or abs(n_steps * dt - length) > 1e-9 * length:
             raise ValueError(f"dt = {dt} must divide the length of t_span {length}")
-    if not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
+    if isinstance(n_steps, (bool, np.bool_)) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
         raise ValueError(f"n_steps must be a positive integer; got {n_steps!r}")
     args = check_args(args)
     for name, grad, x in (("dH_dq", dH_dq, q0), ("dH_dp", dH_dp, p0)):
-        if np.shape(grad(x, *args)) != x.shape:
-            raise ValueError(f"{name} must return an array of shape {x.shape}; got {np.shape(grad(x, *args))}")
+        out = np.asarray(grad(x, *args))
+        if out.shape != x.shape:
+            raise ValueError(f"{name} must return an array of shape {x.shape}; got {out.shape}")
+        if out.dtype.kind not in "fiu":
+            raise ValueError(f"{name} must return real values; got dtype {out.dtype}")
 
     h = (t_end - t0) / n_steps
     if is_compiled(dH_dq) and is_compiled(dH_dp):
