@@ -1,4 +1,4 @@
-"""hnn_np.field: the learned field compiled for rollouts, and Model.rollout.
+"""hnn_np.rollout: the learned field compiled for rollouts, and Model.rollout.
 
 Every jitted kernel has a plain NumPy twin, and a test holds them equal:
 :func:`hnn_field` and :func:`baseline_field` must give, state by state,
