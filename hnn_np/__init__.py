@@ -39,7 +39,7 @@ _EXPORTS = {
 }  # fmt: skip
 _SUBMODULES = (
     "mlp", "hnn", "dhnn", "baseline", "losses", "optim", "refine", "symplectic", "systems", "integrate",
-    "data", "train", "checkpoint", "model", "rollout", "evaluate", "io", "plotting", "fast",
+    "data", "scale", "train", "checkpoint", "model", "rollout", "evaluate", "io", "plotting", "fast",
     "measured", "fit_data", "catalog", "datasets", "testing", "paper", "studies", "cli",
 )
 
