@@ -118,11 +118,12 @@ def check_tolerances(rtol, atol, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def check_t_eval(t_eval, t0: float, t_end: float) -> np.ndarray:
     """t_eval as float64 (m,), strictly monotone in the direction t0 -> t_end, inside the interval."""
-    if np.asarray(t_eval).dtype.kind not in "fiu":
-        raise ValueError(f"t_eval must be real times (floats or integers); got dtype {np.asarray(t_eval).dtype}")
-    array = np.asarray(t_eval, dtype=np.float64)
-    if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"t_eval must be a non-empty 1-D array; got shape {array.shape}")
+    raw = np.asarray(t_eval)
+    if raw.ndim != 1 or raw.size == 0:
+        raise ValueError(f"t_eval must be a non-empty 1-D array; got shape {raw.shape}")
+    if raw.dtype.kind not in "fiu":
+        raise ValueError(f"t_eval must be real times (floats or integers); got dtype {raw.dtype}")
+    array = raw.astype(np.float64, copy=False)
     direction = 1.0 if t_end > t0 else -1.0
     low, high = min(t0, t_end), max(t0, t_end)
     # The usual case in two NumPy calls: strictly monotone in the direction of
