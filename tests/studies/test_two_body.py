@@ -95,7 +95,8 @@ def test_bad_data_settings_raise(kw, name):
 
 
 @pytest.mark.parametrize("kw, name", [(dict(seed=-1), "seed"), (dict(seed=1.5), "seed"), (dict(quick=1), "quick"),
-                                      (dict(data={"n": 3}), "data"), (dict(train={"lr": -1.0}), "lr")])
+                                      (dict(data={"n": 3}), "data"), (dict(train={"lr": -1.0}), "lr"),
+                                      (dict(scale=0.0), "scale"), (dict(train={"normalize": True}), "normalize")])
 def test_bad_run_arguments_raise(tmp_path, kw, name):
     with pytest.raises(ValueError, match=name):
         run_two_body(tmp_path, **{"quick": True, **kw})
