@@ -85,6 +85,17 @@ def _pendulum_runner(name):
     return runner
 
 
+def _two_body_runner(out, steps=None, seed=None, dtype=None, quick=False, resume=False, progress=None):
+    from .studies.two_body import run_two_body
+
+    if dtype not in (None, "float64"):
+        raise ValueError(f"experiment 'two-body' trains in float64 only; got dtype {dtype!r}")
+    if resume:
+        raise ValueError("experiment 'two-body' cannot resume; train it again")
+    return run_two_body(out, quick=quick, seed=0 if seed is None else seed, log=lambda _line: None,
+                        train=None if steps is None else {"steps": steps})
+
+
 def catalog() -> dict:
     """{name: Entry} of every experiment: the paper's, the systems', the real pendulum's, then registered ones."""
     from .paper.experiments import EXPERIMENTS
@@ -96,6 +107,8 @@ def catalog() -> dict:
                       "systems", _system_runner(n)) for n, r in SYSTEM_RUNS.items()]
     entries += [Entry(n, r.title, "real-pendulum", _pendulum_runner(n)) for n, r in RUNS.items()]
     table = {e.name: e for e in entries}
+    table["two-body"] = Entry("two-body", "TwoBody: the HNN on exact Kepler states (hnn_np.studies.two_body)",
+                              "systems", _two_body_runner)
     for name, entry in _EXTRA.items():
         table[name] = entry
     return table
