@@ -25,24 +25,23 @@ import sys
 __all__ = ["main"]
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
-    return value
+def _int_at_least(minimum, what):
+    """An argparse type: an integer >= ``minimum``, refused with ``what`` it should be."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}; got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what}; got {text!r}")
+        return value
+
+    return parse
 
 
-def _nonnegative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {text!r}")
-    return value
+_positive_int = _int_at_least(1, "a positive integer")
+_nonnegative_int = _int_at_least(0, "an integer >= 0")
+_grid_points = _int_at_least(3, "at least 3 grid points")
 
 
 def _positive_real(text):
@@ -52,13 +51,6 @@ def _positive_real(text):
         raise argparse.ArgumentTypeError(f"expected a positive number; got {text!r}") from None
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"expected a positive finite number; got {text!r}")
-    return value
-
-
-def _grid_points(text):
-    value = _positive_int(text)
-    if value < 3:
-        raise argparse.ArgumentTypeError(f"expected at least 3 grid points; got {text!r}")
     return value
 
 
