@@ -201,7 +201,7 @@ def bench_parts(N, dtype, reps):
     """Where the fast step's time goes: loss_and_grad, Adam (fast and reference kernel), the
     weight gradient as one stacked product (K = 2N) against two products and an add, and the
     step's 24 elementwise passes alone."""
-    from hnn_np import kernels
+    from hnn_np.fast import kernels
     x, dxdt = _batch(N, dtype)
     params = mlp.init_params(SIZES, seed=0, dtype=dtype)
     opt_fast, opt_ref = fast.Adam(params), optim.Adam(mlp.init_params(SIZES, seed=0, dtype=dtype))
@@ -230,14 +230,14 @@ def bench_parts(N, dtype, reps):
 
     def elementwise():
         for _ in range(hidden):
-            fast.add_bias(out, bias, out)
+            kernels.add_bias(out, bias, out)
             np.tanh(out, out=out)
-        fast.top_mul_tanh_prime(W_top, a, out)
+        kernels.top_mul_tanh_prime(W_top, a, out)
         for _ in range(2 * (hidden - 1)):
             kernels.mul_tanh_prime(u, a, out=out)
-        fast.top_adjoints(a, W_top, u, dW_top, out, db)
+        kernels.top_adjoints(a, W_top, u, dW_top, out, db)
         for _ in range(hidden - 1):
-            fast.second_adjoint_sum(a, u, v, w_, out, db)
+            kernels.second_adjoint_sum(a, u, v, w_, out, db)
 
     fns = {"loss_and_grad": lambda: ws.loss_and_grad(x, dxdt), "adam_fast": lambda: opt_fast.step(grads),
            "adam_ref": lambda: opt_ref.step(grads), "wgrad_stacked": stacked, "wgrad_two_add": two_and_add,
@@ -356,7 +356,7 @@ def run(quick=False, batches=BATCHES, blas_threads=None, peers=True):
         from threadpoolctl import threadpool_limits
         with threadpool_limits(blas_threads, user_api="blas"):
             return run(quick, batches, peers=peers)
-    from hnn_np import kernels
+    from hnn_np.fast import kernels
     kernels.warm_up()
     fast.warm_up()
     reps = {64: 20, 1024: 5, 5000: 2} if quick else {64: 100, 1024: 25, 5000: 9}
