@@ -18,6 +18,7 @@ import scipy.integrate
 from _hamiltonians import EPS, Pendulum, RandomSeparable, leapfrog_with_tangent
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from test_flow_symplectic import separable_problems  # the same pendulum / random separable H
 from hnn_np.testing.strategies import values
 
 from hnn_np.integrate import leapfrog, solve_ivp
@@ -117,19 +118,6 @@ def test_no_drift_check_rejects_rk45_at_a_loose_tolerance(x0):
 
 
 # --- reversibility ------------------------------------------------------------------
-
-@st.composite
-def separable_problems(draw):
-    """(ham, q0, p0): the pendulum or a random separable H with d = 1 or 2."""
-    if draw(st.booleans()):
-        ham = PENDULUM
-    else:
-        ham = RandomSeparable(draw(st.sampled_from([1, 2])), seed=draw(st.integers(0, 2**16)),
-                              scale=draw(st.floats(0.5, 2.0)))
-    q0 = np.array([draw(values(np.float64, 2.0)) for _ in range(ham.d)])
-    p0 = np.array([draw(values(np.float64, 2.0)) for _ in range(ham.d)])
-    return ham, q0, p0
-
 
 def reversal_error(integrate, ham, q0, p0, h, n):
     """|x_0 - (map with -h)^n (map with h)^n x_0|_max, and the scale of the states visited."""
