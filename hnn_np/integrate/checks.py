@@ -14,13 +14,15 @@ import numpy as np
 
 from .calling import as_inplace, is_compiled
 from .dop853_coefficients import DOP853
+from .jitable import jitable
 from .rk import UROUND
 from .rk45_coefficients import RK45
 from .tableau import Tableau
 
 __all__ = [
     "METHODS", "check_method", "check_t_span", "check_y0", "check_tolerances",
-    "check_t_eval", "check_steps", "check_args", "check_fun",
+    "check_t_eval", "check_steps", "check_args", "check_fun", "checked_before", "is_vector",
+    "Y0_NOT_FINITE", "T_EVAL_INVALID", "values_valid",
 ]  # fmt: skip
 
 METHODS = {"DOP853": DOP853, "RK45": RK45}
@@ -69,6 +71,37 @@ def check_y0(y0, name: str = "y0", ndim: int = 1) -> np.ndarray:
         bad = np.argwhere(~np.isfinite(array))[:3].tolist()
         raise ValueError(f"{name} has non-finite values (at indices {bad}{', ...' if len(bad) == 3 else ''})")
     return array
+
+
+def is_vector(value) -> bool:
+    """A non-empty float64 C-contiguous ndarray of shape (n,): the form the driver takes as it is."""
+    return type(value) is np.ndarray and value.ndim == 1 and value.dtype == np.float64 and value.flags.c_contiguous \
+        and value.shape[0] > 0
+
+
+Y0_NOT_FINITE = 1  # what values_valid reports (the controller's exit codes are <= 0)
+T_EVAL_INVALID = 2
+
+
+@jitable
+def values_valid(y0, t0, t_end, t_eval):
+    """The checks of :func:`check_y0` and :func:`check_t_eval` that read every value, as one loop each.
+
+    0 when y0 is finite and t_eval lies in t_span, strictly monotone in the
+    direction of integration (a NaN fails every comparison); else
+    ``Y0_NOT_FINITE`` or ``T_EVAL_INVALID``. The compiled driver makes these
+    checks itself for a vector y0 and t_eval (see :func:`.ivp.solve_ivp`), and
+    the Python check then gives the error's message.
+    """
+    for i in range(y0.shape[0]):
+        if not np.isfinite(y0[i]):
+            return Y0_NOT_FINITE
+    low, high = min(t0, t_end), max(t0, t_end)
+    direction = 1.0 if t_end > t0 else -1.0
+    for i in range(t_eval.shape[0]):
+        if not (low <= t_eval[i] <= high) or (i > 0 and not (direction * (t_eval[i] - t_eval[i - 1]) > 0.0)):
+            return T_EVAL_INVALID
+    return 0
 
 
 def _tolerance(value, n: int, name: str) -> np.ndarray:
@@ -177,6 +210,12 @@ def _kinds(args: tuple) -> tuple:
     """What the check of a jitted fun depends on in ``args``: types, dtypes and shapes, nested."""
     return tuple(_kinds(a) if type(a) is tuple else (type(a), getattr(a, "dtype", None), getattr(a, "shape", None))
                  for a in args)  # fmt: skip
+
+
+def checked_before(fun, inplace: bool, n: int, args: tuple) -> bool:
+    """True when the jitted ``fun`` passed :func:`check_fun` for this convention, size and kinds of ``args``."""
+    passed = _PASSED.get(fun)
+    return passed is not None and passed == (bool(inplace), n, _kinds(args))
 
 
 def check_fun(fun, t0: float, y0: np.ndarray, args: tuple, inplace: bool = False):

@@ -18,6 +18,14 @@ it. What a new ``fun`` costs is its own compilation (cached too with
 ``@njit(cache=True)``). Numba is imported only when a jitted ``fun`` is
 first integrated. ``fun`` must not keep a reference to the arrays y and
 dy_dt it is given (work arrays that are overwritten).
+
+The Python around a compiled run is kept to a few microseconds: a jitted
+``fun`` is checked once per convention, size and kind of ``args``
+(:func:`.checks.check_fun`), and when it is called again with float64
+vectors y0 and t_eval, the two checks that read every value (y0 finite,
+t_eval inside t_span and strictly monotone) are made by the compiled
+driver (:func:`.checks.values_valid`); when it reports one, the Python check
+raises its error.
 """
 
 from __future__ import annotations
@@ -27,8 +35,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .calling import is_compiled
 from .checks import (
     check_args, check_fun, check_method, check_steps, check_t_eval, check_t_span, check_tolerances, check_y0,
+    checked_before, is_vector,
 )  # fmt: skip
 from ._compiled.unrolled import INTERPRETED
 from .controller import DONE, MAX_STEPS, NON_FINITE, STEP_TOO_SMALL, integrate, integrate_batch, new_work
@@ -51,6 +61,7 @@ def _message(status: int, t_stop: float, h_stop: float, max_steps: int) -> str:
 
 
 _DONE_MESSAGE = _message(DONE, 0.0, 0.0, 0)
+_NO_T_EVAL = np.zeros(0)  # t_eval=None: outputs at every step (read, never written)
 _COMPILED: dict = {}  # tab.key -> (one, batch) entries of the compiled driver; "rhs" -> compiled_rhs
 
 
@@ -141,34 +152,46 @@ def solve_ivp(
     """
     tab = check_method(method)
     t0, t_end = check_t_span(t_span)
-    y0 = check_y0(y0)
-    rtol, atol = check_tolerances(rtol, atol, y0.size)
-    t_eval = np.zeros(0) if t_eval is None else check_t_eval(t_eval, t0, t_end)
     first_step, max_step, max_steps = check_steps(first_step, max_step, max_steps, t0, t_end)
     args = check_args(args)
-    fun, compiled = check_fun(fun, t0, y0, args, inplace)
+    # A jitted fun checked before, with vectors y0 and t_eval: the compiled
+    # driver reads their values (values_valid), the rest is checked here.
+    deferred = (is_compiled(fun) and is_vector(y0) and (t_eval is None or is_vector(t_eval))
+                and checked_before(fun, inplace, y0.shape[0], args))  # fmt: skip
+    if deferred:
+        compiled, t_eval = True, _NO_T_EVAL if t_eval is None else t_eval
+    else:
+        y0 = check_y0(y0)
+        t_eval = _NO_T_EVAL if t_eval is None else check_t_eval(t_eval, t0, t_end)
+        fun, compiled = check_fun(fun, t0, y0, args, inplace)
+    rtol, atol = check_tolerances(rtol, atol, y0.shape[0])
 
     dense = bool(dense_output)
     if compiled:
         (one, _), compiled_rhs = _compiled(tab)
         c_addr, jit_addr, driver_args = compiled_rhs(fun, bool(inplace), args)
-        result = one(c_addr, jit_addr, driver_args, t0, t_end, y0, t_eval, rtol, atol, first_step, max_step,
-                     max_steps, dense)  # fmt: skip
+        counts, t_stop, h_stop, t, y, dense_t, dense_h, dense_Q = one(
+            c_addr, jit_addr, driver_args, t0, t_end, y0, t_eval, rtol, atol, first_step, max_step, max_steps, dense,
+        )  # fmt: skip
+        if counts[0] > 0:  # values_valid found a bad y0 or t_eval: the Python check says what
+            check_y0(y0)
+            check_t_eval(t_eval, t0, t_end)
+            raise AssertionError(f"values_valid reported {counts[0]} for a valid y0 and t_eval")
     else:
-        result = INTERPRETED.get(tab.key, integrate)(
+        status, record, *counts, t_stop, h_stop = INTERPRETED.get(tab.key, integrate)(
             fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, dense,
             new_work(tab, y0.size), new_record(t0, y0, t_eval, 4 + tab.D.shape[0], dense),
         )  # fmt: skip
-    status, record, nfev, nsteps, naccepted, nrejected, t_stop, h_stop = result
-    n, n_dense = record.n, record.n_dense
-    t, y = record.t[:n].copy(), record.y[:n].T.copy()
-    sol = None
-    if dense and n_dense > 0:
-        sol = DenseSolution(record.dense_t[:n_dense].copy(), record.dense_h[:n_dense].copy(), record.dense_Q[:n_dense].copy())
+        counts = [status, *counts]
+        n, n_dense = record.n, record.n_dense
+        t, y = record.t[:n].copy(), record.y[:n].T.copy()
+        dense_t, dense_h, dense_Q = record.dense_t[:n_dense], record.dense_h[:n_dense], record.dense_Q[:n_dense]
+    status, nfev, nsteps, naccepted, nrejected = (int(c) for c in counts)
     return OdeResult(
-        t=t, y=y, sol=sol, nfev=int(nfev), naccepted=int(naccepted), nrejected=int(nrejected),
-        nsteps=int(nsteps), status=0 if status == DONE else -1,
-        message=_message(status, float(t_stop), float(h_stop), max_steps), success=bool(status == DONE),
+        t=t, y=y, sol=DenseSolution(dense_t, dense_h, dense_Q) if dense and dense_t.shape[0] > 0 else None,
+        nfev=nfev, naccepted=naccepted, nrejected=nrejected, nsteps=nsteps, status=0 if status == DONE else -1,
+        message=_DONE_MESSAGE if status == DONE else _message(status, float(t_stop), float(h_stop), max_steps),
+        success=status == DONE,
     )  # fmt: skip
 
 

@@ -132,3 +132,53 @@ def test_a_jitted_fun_is_checked_again_for_a_new_size_or_kind_of_args():
         solve_ivp_batch(first_two, (0.0, 1.0), [[1.0, 2.0, 3.0]], **ok)
     with pytest.raises(ValueError, match="must write every entry"):
         solve_ivp(first_two, (0.0, 1.0), [1.0, 2.0, 3.0], **ok)
+
+
+# A jitted fun that passed its check, called again with vectors y0 and t_eval:
+# the compiled driver checks their values (values_valid) and the Python check
+# gives the message. The same bad values must raise the same errors as on the
+# first call, in both directions of time.
+VALUE_ERRORS = [(bad, match) for bad, match in BAD_CALLS
+                if set(bad) <= {"y0", "t_eval", "t_span"} and ("non-finite" in match or "t_eval must" in match)]
+
+
+@pytest.mark.parametrize("bad, match", VALUE_ERRORS, ids=[m[:40] for _, m in VALUE_ERRORS])
+def test_a_jitted_fun_called_again_gets_the_same_errors_for_bad_values(bad, match):
+    from numba import njit
+
+    @njit
+    def decay_into(t, y, dy_dt):
+        for i in range(y.shape[0]):
+            dy_dt[i] = -y[i]
+
+    call = dict(GOOD, fun=decay_into, inplace=True)
+    for t_span, t_eval in (((0.0, 1.0), np.array([0.0, 0.5, 1.0])), ((1.0, 0.0), np.array([1.0, 0.5, 0.0]))):
+        assert solve_ivp(**(call | dict(y0=np.array([1.0, 2.0]), t_span=t_span, t_eval=t_eval))).success
+        assert solve_ivp(**(call | dict(y0=np.array([1.0, 2.0]), t_span=t_span))).success  # checked before now
+    bad = {k: np.array(v, dtype=float) if k != "t_span" else v for k, v in bad.items()}
+    if "y0" in bad:
+        bad["y0"] = np.resize(bad["y0"], 2)
+    with pytest.raises(ValueError, match=match):
+        solve_ivp(**(call | bad))
+
+
+@given(y0=st.lists(T_VALUES, min_size=1, max_size=3), t_eval=st.lists(T_VALUES, min_size=0, max_size=5),
+       backward=st.booleans(), sort=st.booleans())
+def test_values_valid_accepts_exactly_what_the_python_checks_accept(y0, t_eval, backward, sort):
+    from numba import njit
+
+    from hnn_np.integrate._compiled.jit import load
+    from hnn_np.integrate.checks import check_t_eval, check_y0, values_valid
+
+    load()
+    t0, t_end = (1.0, 0.0) if backward else (0.0, 1.0)
+    y0, t_eval = np.array(y0), np.array(sorted(t_eval, reverse=backward) if sort else t_eval)
+    try:
+        check_y0(y0)
+        if t_eval.size:
+            check_t_eval(t_eval, t0, t_end)
+        expected = 0
+    except ValueError as error:
+        expected = 1 if "y0" in str(error) else 2
+    assert values_valid(y0, t0, t_end, t_eval) == expected  # the interpreted twin
+    assert njit(values_valid)(y0, t0, t_end, t_eval) == expected  # compiled, as in the driver

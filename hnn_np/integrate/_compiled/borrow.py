@@ -18,9 +18,11 @@ of an array (its Numba type unchanged); the compiled batch
 loop.
 
 The rule that keeps this safe: a borrowed view must not outlive the array it
-was made from. Here the owners are the arguments of the compiled call, held by
-the Python caller until the call returns, and no borrowed view is returned to
-Python (the batch returns arrays it allocated itself).
+was made from. Here the owners are the arguments of the compiled function that
+borrows them, held by its caller until it returns (never a local variable of
+that function: Numba frees a local array after its last use, which may be the
+call that borrows it), and no borrowed view is returned to Python (the
+entries return arrays they allocated themselves).
 
 Called from Python (the interpreted twin) :func:`borrowed` returns its
 argument unchanged.

@@ -4,8 +4,12 @@
 calls (:mod:`..ivp`):
 
 * ``one(c_addr, jit_addr, args, t0, t_end, y0, t_eval, rtol, atol,
-  first_step, max_step, max_steps, dense)``: :func:`..controller.integrate`
-  with new work arrays and record; returns what it returns;
+  first_step, max_step, max_steps, dense)``: :func:`..checks.values_valid`,
+  then :func:`..controller.integrate` with new work arrays and record, both
+  handed over as borrowed views; returns ``(counts, t_stop, h_stop, t, y,
+  dense_t, dense_h, dense_Q)``: ``counts`` = (status, nfev, steps, accepted,
+  rejected), status the controller's or values_valid's code, and the
+  record's outputs cut to their lengths, y as (n, m);
 * ``batch(c_addr, jit_addr, args, t0, t_end, y0s, t_eval, rtol, atol,
   first_step, max_step, max_steps, y)``: :func:`integrate_batch_borrowed`;
   returns what it returns.
@@ -21,9 +25,10 @@ What is compiled: :func:`..controller.integrate` with the method's
 written-out step, error, dense output and interpolant (:mod:`.unrolled`)
 and the initial step, each inlined at the level of Numba's IR (LLVM does
 not inline a callee as large as a step; inlined, they ran faster, see
-``benchmarks/README.md``). The batch hands every array to the controller as
-a borrowed view (:mod:`.borrow`), which has the same Numba type, so one
-compiled controller serves both entries.
+``benchmarks/README.md``). Both entries hand every array to the controller
+as a borrowed view (:mod:`.borrow`), which has the same Numba type, so one
+compiled controller serves both; owned, the arrays' reference counting took
+half the time of a small system's ``solve_ivp``.
 
 The cache is keyed by the source of the whole integrator: a change to any of
 its modules (the controller, the kernels, ...) compiles the entries again.
@@ -37,6 +42,7 @@ import os
 import numpy as np
 from numba import njit
 
+from ..checks import values_valid
 from ..controller import Work, integrate, new_work
 from ..record import Record, new_record, record_step
 from ..rk import initial_step
@@ -44,7 +50,7 @@ from .borrow import borrowed, borrowed_tableau
 from .functions import rhs_function
 from .unrolled import KERNELS, with_globals
 
-__all__ = ["integrate_batch_borrowed", "entries"]
+__all__ = ["integrate_one_borrowed", "integrate_batch_borrowed", "entries"]
 
 
 def integrate_batch_borrowed(fun, args, t0, t_end, y0s, t_eval, tab, rtol, atol, first_step,
@@ -77,6 +83,32 @@ def integrate_batch_borrowed(fun, args, t0, t_end, y0s, t_eval, tab, rtol, atol,
         counts[1, b], counts[2, b], counts[3, b], counts[4, b] = result[2], result[3], result[4], result[5]
         stops[0, b], stops[1, b] = result[6], result[7]
     return counts, stops
+
+
+def integrate_one_borrowed(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step,
+                           max_steps, dense, work, record):  # fmt: skip
+    """:func:`..controller.integrate` with every array borrowed; its outputs cut to length and copied.
+
+    The caller owns ``work`` and ``record`` until this returns (a borrowed
+    view must not outlive its array; in one function, Numba frees an array
+    after its last use, which may be the call that borrows it). Returns
+    ``(counts, t_stop, h_stop, t, y, dense_t, dense_h, dense_Q)`` with
+    ``counts`` = (status, nfev, steps, accepted, rejected) and y as (n, m).
+    ``integrate_core`` is a global (:func:`entries` sets it), as for the batch.
+    """
+    K, y_work, y_new, y_stage, Q = work
+    work = Work(borrowed(K), borrowed(y_work), borrowed(y_new), borrowed(y_stage), borrowed(Q))
+    record = Record(borrowed(record.t), borrowed(record.y), record.n, borrowed(record.dense_t),
+                    borrowed(record.dense_h), borrowed(record.dense_Q), record.n_dense)  # fmt: skip
+    status, record, nfev, n_steps, n_accepted, n_rejected, t_stop, h_stop = integrate_core(
+        fun, args, t0, t_end, borrowed(y0), borrowed(t_eval), borrowed_tableau(tab), borrowed(rtol),
+        borrowed(atol), first_step, max_step, max_steps, dense, work, record,
+    )  # fmt: skip
+    # The buffers are the borrowed views, or owned ones if they grew: copied out either way.
+    n, n_dense = record.n, record.n_dense
+    counts = np.array([status, nfev, n_steps, n_accepted, n_rejected])
+    return (counts, t_stop, h_stop, record.t[:n].copy(), record.y[:n].T.copy(), record.dense_t[:n_dense].copy(),
+            record.dense_h[:n_dense].copy(), record.dense_Q[:n_dense].copy())  # fmt: skip
 
 
 def _inlined(function, **names):
@@ -117,11 +149,16 @@ def _entry_functions(method, source):
 
     def one(c_addr, jit_addr, args, t0, t_end, y0, t_eval, rtol, atol, first_step, max_step, max_steps, dense):
         method, source  # noqa: B018  (read, so that they are closure cells: they key the cache)
+        invalid = values_valid(y0, t0, t_end, t_eval)
+        if invalid:
+            empty = np.empty(0)
+            return (np.array([invalid, 0, 0, 0, 0]), t0, 0.0, empty, np.empty((y0.shape[0], 0)), empty, empty,
+                    np.empty((0, N_COEFFICIENTS, y0.shape[0])))  # fmt: skip
         fun = rhs_function(c_addr, jit_addr, args)
-        work = new_work(TAB, y0.shape[0])
+        work = new_work(TAB, y0.shape[0])  # owned here until ONE returns: it lends borrowed views
         record = new_record(t0, y0, t_eval, N_COEFFICIENTS, dense)
-        return CONTROLLER(fun, args, t0, t_end, y0, t_eval, TAB, rtol, atol, first_step, max_step, max_steps,
-                          dense, work, record)  # fmt: skip
+        return ONE(fun, args, t0, t_end, y0, t_eval, TAB, rtol, atol, first_step, max_step, max_steps, dense,
+                   work, record)  # fmt: skip
 
     def batch(c_addr, jit_addr, args, t0, t_end, y0s, t_eval, rtol, atol, first_step, max_step, max_steps, y):
         method, source  # noqa: B018
@@ -146,8 +183,9 @@ def entries(tab):
         if not _ENTRIES:
             _ENTRIES["source"] = _source_hash()
         controller = _controller(KERNELS[tab.key])
+        single = njit(nogil=True)(with_globals(integrate_one_borrowed, integrate_core=controller))
         batch = njit(nogil=True)(with_globals(integrate_batch_borrowed, integrate_core=controller))
-        names = dict(TAB=tab, N_COEFFICIENTS=4 + tab.D.shape[0], CONTROLLER=controller, BATCH=batch)
+        names = dict(TAB=tab, N_COEFFICIENTS=4 + tab.D.shape[0], ONE=single, BATCH=batch)
         one, batch = _entry_functions(tab.key, _ENTRIES["source"])
         pair = _ENTRIES[tab.key] = tuple(
             njit(cache=True, nogil=True)(with_globals(f, **names)) for f in (one, batch)
