@@ -12,7 +12,7 @@ Read in this order (the readable core is plain NumPy):
 3. :mod:`~hnn_np.optim` -- Adam; :mod:`~hnn_np.refine` -- the exact output layer;
 4. :mod:`~hnn_np.systems`, :mod:`~hnn_np.integrate` -- the physics and DOP853;
 5. :mod:`~hnn_np.data`, :mod:`~hnn_np.train` (:func:`fit`), :mod:`~hnn_np.model`,
-   :mod:`~hnn_np.rollout`, :mod:`~hnn_np.evaluate`;
+   :mod:`~hnn_np.ensemble`, :mod:`~hnn_np.rollout`, :mod:`~hnn_np.evaluate`;
 6. :mod:`~hnn_np.paper` (the paper's experiments and figures) and
    :mod:`~hnn_np.studies` (beyond the paper).
 
@@ -39,8 +39,8 @@ _EXPORTS = {
 }  # fmt: skip
 _SUBMODULES = (
     "mlp", "hnn", "dhnn", "baseline", "losses", "optim", "refine", "symplectic", "systems", "integrate",
-    "data", "scale", "train", "checkpoint", "model", "rollout", "evaluate", "io", "plotting", "fast",
-    "measured", "fit_data", "catalog", "datasets", "testing", "paper", "studies", "cli",
+    "data", "scale", "train", "checkpoint", "model", "ensemble", "rollout", "evaluate", "io", "plotting", "fast",
+    "measured", "differences", "fit_data", "catalog", "datasets", "testing", "paper", "studies", "cli",
 )
 
 __all__ = sorted(_EXPORTS)

@@ -90,6 +90,10 @@ def _fit_parser(sub):
     f.add_argument("--stride", type=_positive_int, default=1,
                    help="stencil step of STRIDE samples, STRIDE*dt (default 1)")
     f.add_argument("--every", type=_positive_int, help="keep a row every EVERY samples (default STRIDE)")
+    f.add_argument("--velocities", choices=["recorded", "differences"], default="recorded",
+                   help="velocity columns as recorded, or differences of the positions (default recorded)")
+    f.add_argument("--members", type=_positive_int, default=1,
+                   help="train MEMBERS networks from seeds SEED, SEED+1, ...; the model is their mean (default 1)")
     f.add_argument("--split", choices=["trajectory", "time"], default="trajectory",
                    help="hold out the last trajectories, or the end of each (default trajectory)")
     f.add_argument("--validation", type=_fraction, default=0.25, help="held-out fraction (default 0.25)")
@@ -167,7 +171,7 @@ def _run(args):
                           every=args.every,
                           split=args.split, validation=args.validation, hidden=args.hidden,
                           steps=args.steps, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
-                          progress=False if args.quiet else None)
+                          velocities=args.velocities, members=args.members, progress=False if args.quiet else None)
         print(json.dumps(report, indent=2, sort_keys=True))
     elif args.command == "evaluate":
         from .evaluate import evaluate_model

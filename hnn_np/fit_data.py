@@ -8,10 +8,14 @@ The steps, each from :mod:`hnn_np.measured`:
    end of every trajectory;
 3. :func:`~hnn_np.measured.derivative_targets` -- central differences of
    order 2, 4 or 6 with a stencil step of ``stride`` samples, a row kept
-   every ``every`` samples, on the training part;
+   every ``every`` samples, on the training part; with
+   ``velocities="differences"`` the velocity columns are first replaced by
+   differences of the positions (:func:`~hnn_np.measured.velocities_from_positions`);
 4. :func:`~hnn_np.measured.learn` -- :func:`hnn_np.fit` in a normalized frame
    (Adam with a cosine decay, then the exact least-squares output layer),
-   folded back into a Model in data units;
+   folded back into a Model in data units; ``members`` > 1 networks from
+   seeds ``seed, seed + 1, ...`` are stacked into one, their mean
+   (:func:`hnn_np.ensemble.stack_models`);
 5. from each held-out trajectory's first measured state, the learned field
    is rolled out over that trajectory's times with our DOP853 (rtol = atol =
    1e-10), and the RMS error of every state column is reported.
@@ -27,40 +31,49 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 
 import numpy as np
 
+from .ensemble import stack_models
 from .io import save_json, save_npz
-from .measured import derivative_targets, learn, linearization, load_measured, split
+from .measured import derivative_targets, learn, linearization, load_measured, split, velocities_from_positions
 from .rollout import rollout
 from .train import TrainConfig
 
-__all__ = ["fit_data", "KINDS"]
+__all__ = ["fit_data", "KINDS", "VELOCITIES"]
 
 KINDS = ("hnn", "baseline", "dhnn")
+VELOCITIES = ("recorded", "differences")
 
 
 def fit_data(path, out, *, kind="hnn", time="t", columns=None, trajectory=None, order=4, stride=1, every=None,
              split="trajectory", validation=0.25, hidden=(64, 64), steps=3000, lr=3e-3, batch_size=256,
-             seed=0, rtol=1e-10, progress=None) -> dict:
+             seed=0, rtol=1e-10, velocities="recorded", members=1, progress=None) -> dict:
     """Load, split, difference, learn, roll out and save; returns the report (also ``out/metrics.json``).
 
     See the module docstring; the keyword arguments are those of ``hnn-np fit``.
     """
     return _fit_data(path, out, kind, time, columns, trajectory, order, stride, every, split, validation,
-                     hidden, steps, lr, batch_size, seed, rtol, progress)
+                     hidden, steps, lr, batch_size, seed, rtol, velocities, members, progress)
 
 
 def _fit_data(path, out, kind, time_column, columns, trajectory, order, stride, every, how, validation, hidden,
-              steps, lr, batch_size, seed, rtol, progress):
+              steps, lr, batch_size, seed, rtol, velocities, members, progress):
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
+    if velocities not in VELOCITIES:
+        raise ValueError(f"velocities must be one of {VELOCITIES}; got {velocities!r}")
+    if isinstance(members, bool) or not isinstance(members, (int, np.integer)) or members < 1:
+        raise ValueError(f"members must be a positive integer; got {members!r}")
     data = load_measured(path, time=time_column, columns=columns, trajectory=trajectory)
     d = len(data.columns)
     if kind != "baseline" and d % 2:
         raise ValueError(f"an {kind.upper()} needs states (q, p) of even size; {path!r} gives "
                          f"{d} state columns {list(data.columns)}")
     train, val = split(data, how, validation)
+    if velocities == "differences":
+        train = velocities_from_positions(train, order, stride)
     x, dx_dt, _ = derivative_targets(train, order, stride, every)
     n_out = {"hnn": 1, "baseline": d, "dhnn": 2}[kind]
     config = TrainConfig(kind=kind, sizes=(d, *hidden, n_out), lr=lr, batch_size=min(batch_size, len(x)),
@@ -68,12 +81,14 @@ def _fit_data(path, out, kind, time_column, columns, trajectory, order, stride, 
                          refit_output=True, seed=seed)
     config.validate(*x.shape)
     t0 = time.perf_counter()
-    model = learn(x, dx_dt, config, progress=progress)
+    fitted = [learn(x, dx_dt, replace(config, seed=seed + k), progress=progress) for k in range(int(members))]
     seconds = time.perf_counter() - t0
+    model = fitted[0] if members == 1 else stack_models(fitted, config=fitted[0].config, metrics=fitted[0].metrics)
 
     report = dict(data=os.fspath(path), columns=list(data.columns), kind=kind, order=order, stride=stride, every=every,
                   dt=data.dt, split=how, validation=validation, n_trajectories=len(data),
                   n_train_rows=len(x), train_seconds=seconds, steps=steps, hidden=list(hidden), seed=seed,
+                  velocities=velocities, members=int(members),
                   refit_loss_after=model.metrics.get("refit_loss_after"))
     arrays, per_column = {}, {c: [] for c in data.columns}
     for k, t, xv in zip(val.ids, val.t, val.x):
@@ -93,7 +108,7 @@ def _fit_data(path, out, kind, time_column, columns, trajectory, order, stride, 
         except np.linalg.LinAlgError:
             pass
     model.config.update(data=os.fspath(path), columns=list(data.columns), order=order, stride=stride,
-                        split=how, validation=validation)
+                        split=how, validation=validation, velocities=velocities, members=int(members))
     model.metrics = {**model.metrics, **{k: v for k, v in report.items() if isinstance(v, float)}}
     model.save(os.path.join(out, "model.npz"))
     save_npz(os.path.join(out, "rollouts.npz"), arrays)

@@ -6,15 +6,10 @@ are contiguous and its times strictly increasing with one constant step dt).
 :func:`load_measured` reads an ``.npz`` (one 1-D array per column) or a CSV
 (a header line of column names, then one row of numbers per sample).
 
-Targets are central finite differences (the weights of
-:data:`hnn_np.data.CENTRAL_WEIGHTS`) of every state column, of order 2, 4 or
-6, with a stencil step of ``stride`` samples (k = stride)::
-
-    dx_dt[j] = sum_{s=1}^{h} c_s (x[j + s k] - x[j - s k]) / (k dt),    h = order / 2
-
-The error of a difference has two parts: truncation, O((stride dt)**order),
-and the measurement noise e, amplified to about |e| / (stride dt). A stride
-trades the second for the first.
+Targets are central finite differences of every state column
+(:mod:`hnn_np.differences`, re-exported here): :func:`derivative_targets`,
+and :func:`velocities_from_positions` for data whose recorded velocities
+should be replaced by differences of the positions.
 
 Learning in a normalized frame. States are centred and scaled,
 x~ = (x - c) / sigma, and the network learns dx~/dt = (dx/dt) / sigma (time
@@ -42,9 +37,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import CENTRAL_WEIGHTS
+from .differences import derivative_targets, velocities_from_positions
 
-__all__ = ["Measured", "load_measured", "derivative_targets", "split", "normalization",
+__all__ = ["Measured", "load_measured", "derivative_targets", "velocities_from_positions", "split", "normalization",
            "fold_normalization", "rollout_rms", "SPLITS"]
 
 SPLITS = ("trajectory", "time")
@@ -217,45 +212,6 @@ def load_measured(path, time="t", columns=None, trajectory=None) -> Measured:
         raise ValueError(f"data file {path!r}: every trajectory must have the same time step; "
                          f"got {min(dts):g} to {max(dts):g}")
     return Measured(tuple(ts), tuple(xs), tuple(columns), tuple(ids), path)
-
-
-def derivative_targets(data: Measured, order=4, stride=1, every=None):
-    """States and central-difference targets of every trajectory.
-
-    The stencil spans ``stride`` samples per step (step k dt, k = stride);
-    a row is kept at every ``every``-th sample (default: ``stride``, so that
-    the stencils do not overlap)::
-
-        dx_dt[j] = sum_{s=1}^{h} c_s (x[j + s k] - x[j - s k]) / (k dt)
-
-    Returns
-    -------
-    x, dx_dt : ndarray, shape (N, d)
-        The states at the centres of the stencils and their differences,
-        all trajectories stacked.
-    traj : ndarray, shape (N,)
-        The position of each row's trajectory in ``data``.
-    """
-    if order not in CENTRAL_WEIGHTS:
-        raise ValueError(f"order must be one of {tuple(CENTRAL_WEIGHTS)}; got {order!r}")
-    every = stride if every is None else every
-    for name, value in (("stride", stride), ("every", every)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    h, k = order // 2, int(stride)
-    xs, ys, ks = [], [], []
-    for n, x in enumerate(data.x):
-        centre = np.arange(h * k, len(x) - h * k, every)  # (T',)
-        if not len(centre):
-            raise ValueError(f"trajectory {data.ids[n]} of {data.source!r} has {len(x)} samples; order "
-                             f"{order} at stride {stride} needs more than {2 * h * k}")
-        dx_dt = np.zeros((len(centre), x.shape[1]))
-        for s, c in enumerate(CENTRAL_WEIGHTS[order], start=1):
-            dx_dt += c * (x[centre + s * k] - x[centre - s * k])
-        xs.append(x[centre])
-        ys.append(dx_dt / (k * data.dt))
-        ks.append(np.full(len(centre), n))
-    return np.concatenate(xs), np.concatenate(ys), np.concatenate(ks)
 
 
 def split(data: Measured, how="trajectory", validation=0.25):

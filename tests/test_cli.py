@@ -215,6 +215,24 @@ def test_a_split_by_time_holds_out_the_end_of_every_trajectory(csv_file, tmp_pat
     assert {f"rms_q_traj{k}" for k in range(4)} <= set(report)
 
 
+def test_fit_with_velocities_from_positions_and_members_saves_their_mean(csv_file, tmp_path):
+    from hnn_np.ensemble import stack_models
+
+    common = ["--kind", "dhnn", "--columns", "q,p", "--trajectory", "run", "--order", "4", "--stride", "2",
+              "--hidden", "8", "--steps", "20", "--velocities", "differences", "--quiet"]
+    runs = {}
+    for name, extra in (("both", ["--members", "2"]), ("seed0", ["--seed", "0"]), ("seed1", ["--seed", "1"])):
+        code, stdout, stderr = main("fit", str(csv_file), "--out", str(tmp_path / name), *common, *extra)
+        assert code == 0, stderr
+        runs[name] = (json.loads(stdout), load_model(tmp_path / name / "model.npz"))
+    report, model = runs["both"]
+    assert report["members"] == 2 and report["velocities"] == "differences" and model.sizes == [2, 16, 2]
+    mean = stack_models([runs["seed0"][1], runs["seed1"][1]])  # the same two networks, trained alone
+    x = np.random.default_rng(0).normal(size=(5, 2))
+    np.testing.assert_allclose(model.time_derivative(x), mean.time_derivative(x), rtol=1e-12, atol=1e-12)
+    recorded = main("fit", str(csv_file), "--out", str(tmp_path / "rec"), *common[:-3], "--quiet")
+    assert recorded[0] == 0 and json.loads(recorded[1])["n_train_rows"] > report["n_train_rows"]  # no ends dropped
+
 
 def bad_csv(tmp_path, text):
     path = tmp_path / "bad.csv"
@@ -280,3 +298,17 @@ def test_train_runs_a_real_pendulum_experiment_by_name(tmp_path):
     assert metrics["authors_theta_rms_seg4"] == pytest.approx(1.47e-2, abs=5e-5)
     model = load_model(tmp_path / "real-pendulum-baseline" / "model.npz")
     assert model.kind == "baseline" and model.config["experiment"] == "real-pendulum-baseline"
+
+
+@pytest.mark.parametrize("extra, message", [
+    (dict(velocities="smoothed"), "velocities must be one of"),
+    (dict(members=0), "members must be a positive integer"),
+    (dict(members=True), "members must be a positive integer"),
+    (dict(kind="lstm"), "kind must be one of"),
+])  # fmt: skip
+def test_fit_data_refuses_bad_arguments_before_writing(csv_file, tmp_path, extra, message):
+    from hnn_np.fit_data import fit_data
+
+    with pytest.raises(ValueError, match=message):
+        fit_data(csv_file, tmp_path / "out", columns="q,p", trajectory="run", **extra)
+    assert not (tmp_path / "out").exists()

@@ -173,3 +173,37 @@ def test_linearization_finds_the_equilibrium_and_eigenvalues_of_a_damped_oscilla
     assert lin["omega0"] == pytest.approx(w0, rel=1e-8)
     assert lin["omega_d"] == pytest.approx(np.sqrt(w0**2 - gamma**2 / 4), rel=1e-8)
     assert lin["decay_rate"] == pytest.approx(gamma, rel=1e-6)
+
+
+def test_velocities_from_positions_are_the_differences_of_q_at_their_order():
+    """On q = A cos(w t + phi) the recorded p is replaced by the difference of q: -A w sin(w t + phi)."""
+    from hnn_np.measured import velocities_from_positions
+
+    w, dt = 2.0, 0.005
+    rows = oscillator(2, T=400, dt=dt, w=w)
+    delayed = [(k, t, q, np.roll(p, 3)) for k, t, q, p in rows]  # a recorded velocity 3 samples late
+    errors = []
+    for stride in (4, 2):
+        out = velocities_from_positions(load_measured_from(delayed), order=4, stride=stride)
+        for (k, t, q, p), t_new, x_new in zip(rows, out.t, out.x):
+            keep = np.isin(t, t_new)
+            assert len(t_new) == len(t) - 2 * 2 * stride  # order / 2 * stride samples dropped at each end
+            np.testing.assert_array_equal(x_new[:, 0], q[keep])  # positions untouched
+            errors.append(np.max(np.abs(x_new[:, 1] - p[keep])))
+    assert max(errors) < 1e-5  # the delay of the recorded velocity (3 dt: 0.03 here) is gone
+    assert errors[0] / errors[2] == pytest.approx(2.0**4, rel=0.1)
+
+
+def test_velocities_from_positions_rejects_bad_arguments():
+    from hnn_np.measured import Measured, velocities_from_positions
+
+    data = load_measured_from(oscillator(1, T=50))
+    with pytest.raises(ValueError, match="order must be one of"):
+        velocities_from_positions(data, order=3)
+    with pytest.raises(ValueError, match="stride must be a positive integer"):
+        velocities_from_positions(data, stride=0)
+    with pytest.raises(ValueError, match="too short"):
+        velocities_from_positions(data, order=6, stride=10)
+    odd = Measured(data.t, (data.x[0][:, :1],), ("q",), (0,))
+    with pytest.raises(ValueError, match="positions, velocities"):
+        velocities_from_positions(odd)

@@ -77,3 +77,18 @@ def test_a_quick_run_saves_a_model_in_data_units_and_its_rollouts(tmp_path, data
     with np.load(folder / "rollouts.npz") as z:
         np.testing.assert_array_equal(z["measured_seg4"], data.x[4])
         assert z["model_seg5"].shape == data.x[5].shape
+
+
+def test_the_d_hnn_is_the_mean_of_its_members_and_trains_on_theta_alone(tmp_path, data):
+    """real-pendulum: 5 members stacked into one D-HNN, trained on (theta, dtheta/dt) from the encoder."""
+    from hnn_np.studies.real_pendulum import RUNS, training_data
+
+    run = RUNS["real-pendulum"]
+    assert run.kind == "dhnn" and run.members == 5 and run.velocity == "theta"
+    x, dx_dt = training_data(run, data.subset([0]))
+    np.testing.assert_array_equal(x[:, 1], dx_dt[:, 0])  # the state's omega is the dtheta/dt target itself
+    model, metrics = rp.run_real_pendulum("real-pendulum", tmp_path, quick=True, progress=False)
+    assert model.kind == "dhnn" and model.sizes == [2, 40, 40, 2]  # QUICK: (8, 8) x 5 members
+    assert len(metrics["members_theta_rms_seg4"]) == 5
+    loaded = load_model(tmp_path / "real-pendulum" / "model.npz")
+    np.testing.assert_array_equal(loaded.dissipation(data.x[5][:20]), model.dissipation(data.x[5][:20]))
