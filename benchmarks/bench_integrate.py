@@ -82,6 +82,9 @@ def run(n_traj: int = 100, repeats: int = 20, verbose: bool = True) -> dict:
         "in place": lambda: solve_ivp_batch(fun_inplace, (0.0, T_END), x0s, t_eval, **in_place),
         "in place, 2 threads": lambda: solve_ivp_batch(fun_inplace, (0.0, T_END), x0s, t_eval, workers=2, **in_place),
         "returning fun": lambda: solve_ivp_batch(fun, (0.0, T_END), x0s, t_eval, **options),
+        "in place, specialize": lambda: solve_ivp_batch(fun_inplace, (0.0, T_END), x0s, t_eval, specialize=True,
+                                                        **in_place),
+        "returning, specialize": lambda: solve_ivp_batch(fun, (0.0, T_END), x0s, t_eval, specialize=True, **options),
     }  # fmt: skip
 
     compile_seconds, batches = {}, {}
@@ -142,6 +145,9 @@ def run(n_traj: int = 100, repeats: int = 20, verbose: bool = True) -> dict:
         "ours_us_per_traj": 1e6 * per_traj["in place"],
         "ours_2threads_us_per_traj": 1e6 * per_traj["in place, 2 threads"],
         "ours_returning_us_per_traj": 1e6 * per_traj["returning fun"],
+        "ours_specialized_us_per_traj": 1e6 * per_traj["in place, specialize"],
+        "ours_specialized_returning_us_per_traj": 1e6 * per_traj["returning, specialize"],
+        "compile_specialized_s": compile_seconds["in place, specialize"],
         "ours_one_call_each_us_per_traj": 1e6 * float(np.median(single_times)),
         "ours_batch_ms": 1e3 * per_traj["in place"] * n_traj,
         "compile_inplace_s": compile_seconds["in place"],
@@ -151,6 +157,8 @@ def run(n_traj: int = 100, repeats: int = 20, verbose: bool = True) -> dict:
         "speedup_vs_scipy": scipy_per_traj / per_traj["in place"],
         "speedup_vs_scipy_2threads": scipy_per_traj / per_traj["in place, 2 threads"],
         "speedup_vs_scipy_returning": scipy_per_traj / per_traj["returning fun"],
+        "speedup_vs_scipy_specialized": scipy_per_traj / per_traj["in place, specialize"],
+        "speedup_vs_scipy_specialized_returning": scipy_per_traj / per_traj["returning, specialize"],
         "speedup_vs_scipy_one_call_each": scipy_per_traj / float(np.median(single_times)),
         "ours_nfev_mean": float(reference.nfev.mean()),
         "scipy_nfev_mean": float(np.mean(scipy_nfev)),
@@ -204,22 +212,27 @@ def python_around(fun, args, x0, t_eval, calls: int = 3000) -> dict:
 
 def print_table(r: dict) -> None:
     print(r["setting"], f"({r['n_traj']} trajectories)")
-    print(f"{'':30} {'us/traj':>9} {'vs scipy':>9} {'nfev':>7} {'max |y - exact|':>16}")
+    print(f"{'':34} {'us/traj':>9} {'vs scipy':>9} {'nfev':>7} {'max |y - exact|':>16}")
     rows = [("ours, in place (1 thread)", r["ours_us_per_traj"], r["ours_nfev_mean"], r["ours_max_abs_error"]),
             ("ours, in place, 2 threads", r["ours_2threads_us_per_traj"], r["ours_nfev_mean"], r["ours_max_abs_error"]),
             ("ours, returning fun", r["ours_returning_us_per_traj"], r["ours_nfev_mean"], r["ours_max_abs_error"]),
+            ("ours, in place, specialize=True", r["ours_specialized_us_per_traj"], r["ours_nfev_mean"],
+             r["ours_max_abs_error"]),
+            ("ours, returning, specialize=True", r["ours_specialized_returning_us_per_traj"], r["ours_nfev_mean"],
+             r["ours_max_abs_error"]),
             ("ours, solve_ivp per trajectory", r["ours_one_call_each_us_per_traj"], r["ours_nfev_mean"],
              r["ours_max_abs_error"]),
             ("scipy solve_ivp DOP853", r["scipy_us_per_traj"], r["scipy_nfev_mean"], r["scipy_max_abs_error"])]
     for name, us, nfev, err in rows:
-        print(f"{name:30} {us:9.2f} {r['scipy_us_per_traj'] / us:8.0f}x {nfev:7.1f} {err:16.2e}")
-    print(f"{'ours, plain Python':30} {r['ours_plain_python_us_per_traj']:9.1f}")
-    print(f"our four variants give identical results: {r['ours_identical_across_variants']}; "
+        print(f"{name:34} {us:9.2f} {r['scipy_us_per_traj'] / us:8.0f}x {nfev:7.1f} {err:16.2e}")
+    print(f"{'ours, plain Python':34} {r['ours_plain_python_us_per_traj']:9.1f}")
+    print(f"our six variants give identical results: {r['ours_identical_across_variants']}; "
           f"rms |y - exact|: ours {r['ours_rms_abs_error']:.2e}, scipy {r['scipy_rms_abs_error']:.2e}")
     print(f"solve_ivp on one trajectory: {r['solve_ivp_one_us']:.1f} us, of which the compiled integration "
           f"{r['integration_alone_us']:.1f} us and the Python around it {r['python_around_us']:.1f} us")
     print(f"first call in this process (compile, or load from the disk cache): in place "
-          f"{r['compile_inplace_s']:.2f} s, returning fun {r['compile_returning_s']:.2f} s")
+          f"{r['compile_inplace_s']:.2f} s, returning fun {r['compile_returning_s']:.2f} s; specialize=True "
+          f"(compiled in every process) {r['compile_specialized_s']:.1f} s")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@
   that Numba has nothing cached for them; the package's own compiled code
   is in the cache, from an earlier run), and on later runs (the same copy
   again); it reports the first system ``solve_ivp`` on its own too;
+* later runs again in processes where ``import scipy`` fails, as in an
+  installation without scipy (Numba imports ``scipy.linalg`` when its
+  compiler starts, if it can);
 * the same script with scipy (``startup/first_script_scipy.py``);
 * with ``cold=True`` also once with an empty Numba cache: what the very
   first run after installing costs (the driver compiled and stored).
@@ -41,9 +44,15 @@ def _process(args, env=None, cwd=None) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def _script(path, env=None) -> dict:
+# Numba imports scipy.linalg (for its BLAS) when it starts its compiler, if scipy is installed; a
+# process where ``import scipy`` fails stands for an installation without scipy (hnn_np does not need it).
+WITHOUT_SCIPY = "import sys, runpy; sys.modules['scipy'] = None; runpy.run_path({!r}, run_name='__main__')"
+
+
+def _script(path, env=None, without_scipy=False) -> dict:
     start = time.perf_counter()
-    out = json.loads(_process([path], env=env, cwd=os.path.dirname(path)))
+    args = ["-c", WITHOUT_SCIPY.format(path)] if without_scipy else [path]
+    out = json.loads(_process(args, env=env, cwd=os.path.dirname(path)))
     out["process_s"] = time.perf_counter() - start  # with the interpreter's own start and exit
     return out
 
@@ -67,8 +76,10 @@ def run(repeats: int = 3, cold: bool = False, verbose: bool = True) -> dict:
             copies.append(shutil.copy(SCRIPT, folder))
         first = [_script(path) for path in copies]  # each copy's functions are new to Numba's cache
         later = [_script(copies[0]) for _ in range(repeats)]
+        no_scipy = [_script(copies[0], without_scipy=True) for _ in range(repeats)]
         scipy_rows = [_script(SCIPY_SCRIPT) for _ in range(repeats)]
-        for name, rows in (("first_time", first), ("later", later), ("scipy", scipy_rows)):
+        for name, rows in (("first_time", first), ("later", later), ("later_without_scipy", no_scipy),
+                           ("scipy", scipy_rows)):
             out[name] = {key: _median(rows, key) for key in rows[0]}
         if cold:
             env = {**os.environ, "NUMBA_CACHE_DIR": os.path.join(tmp, "empty-cache")}
@@ -84,7 +95,7 @@ def print_table(r: dict) -> None:
           f"{r['import_integrate_systems_s']:.3f} s")
     print(f"{'first script':34} {'import':>8} {'1st system solve_ivp':>21} {'import to last result':>22}")
     rows = [("its functions seen the first time", "first_time"), ("later runs", "later"),
-            ("the same with scipy", "scipy")] + ([("empty Numba cache", "empty_cache")] if "empty_cache" in r else [])
+            ("later runs, scipy not installed", "later_without_scipy"), ("the same with scipy", "scipy")] + ([("empty Numba cache", "empty_cache")] if "empty_cache" in r else [])
     for label, key in rows:
         x = r[key]
         print(f"{label:34} {x['import_s']:8.3f} {x['first_system_solve_ivp_s']:21.3f} "

@@ -78,6 +78,20 @@ def _compiled(tab):
         _COMPILED["rhs"] = compiled_rhs
         pair = _COMPILED[tab.key] = entries(tab)
     return pair, _COMPILED["rhs"]
+def _specialized(tab, fun, inplace: bool, n_args: int):
+    """The entries of ``tab`` with ``fun`` compiled in (:mod:`._compiled.specialized`)."""
+    _compiled(tab)  # Numba loaded, the compiled layer registered
+    from ._compiled.specialized import specialized_entries
+
+    return specialized_entries(tab, fun, bool(inplace), n_args)
+
+
+def _check_specialize(specialize) -> bool:
+    if not isinstance(specialize, (bool, np.bool_)):
+        raise ValueError(f"specialize must be True or False; got {specialize!r}")
+    return bool(specialize)
+
+
 _POOL: dict = {}  # {"size": n, "pool": ThreadPoolExecutor}, kept between calls: starting threads costs ~0.1 ms
 
 
@@ -92,7 +106,7 @@ def _threads(n: int) -> ThreadPoolExecutor:
 
 def solve_ivp(
     fun, t_span, y0, method="DOP853", t_eval=None, rtol=1e-3, atol=1e-6, first_step=None,
-    max_step=np.inf, dense_output=False, max_steps=100000, args=(), inplace=False,
+    max_step=np.inf, dense_output=False, max_steps=100000, args=(), inplace=False, specialize=False,
 ) -> OdeResult:  # fmt: skip
     """Solve y' = fun(t, y, *args), y(t0) = y0, with Hairer's DOP853 or DOPRI5.
 
@@ -130,6 +144,13 @@ def solve_ivp(
         ``fun(t, y, dy_dt, *args)`` writes the derivative into ``dy_dt``
         instead of returning it (:mod:`.calling`): no array is allocated per
         call, the fastest form for a jitted ``fun``. Same steps, same numbers.
+    specialize : bool
+        For a jitted ``fun``: integrate with ``fun`` compiled into the
+        driver (:mod:`._compiled.specialized`) instead of called through a
+        function pointer: faster on small systems (``benchmarks/README.md``),
+        but compiled in every process for each ``fun`` (about 15 s; not
+        cached on disk). For long runs. Same steps, same numbers. Ignored for
+        a Python ``fun``.
 
     Returns
     -------
@@ -154,6 +175,7 @@ def solve_ivp(
     t0, t_end = check_t_span(t_span)
     first_step, max_step, max_steps = check_steps(first_step, max_step, max_steps, t0, t_end)
     args = check_args(args)
+    specialize = _check_specialize(specialize)
     # A jitted fun checked before, with vectors y0 and t_eval: the compiled
     # driver reads their values (values_valid), the rest is checked here.
     deferred = (is_compiled(fun) and is_vector(y0) and (t_eval is None or is_vector(t_eval))
@@ -168,11 +190,17 @@ def solve_ivp(
 
     dense = bool(dense_output)
     if compiled:
-        (one, _), compiled_rhs = _compiled(tab)
-        c_addr, jit_addr, driver_args = compiled_rhs(fun, bool(inplace), args)
-        counts, t_stop, h_stop, t, y, dense_t, dense_h, dense_Q = one(
-            c_addr, jit_addr, driver_args, t0, t_end, y0, t_eval, rtol, atol, first_step, max_step, max_steps, dense,
-        )  # fmt: skip
+        if specialize:
+            one = _specialized(tab, fun, inplace, len(args))[0]
+            counts, t_stop, h_stop, t, y, dense_t, dense_h, dense_Q = one(
+                args, t0, t_end, y0, t_eval, rtol, atol, first_step, max_step, max_steps, dense)  # fmt: skip
+        else:
+            (one, _), compiled_rhs = _compiled(tab)
+            c_addr, jit_addr, driver_args = compiled_rhs(fun, bool(inplace), args)
+            counts, t_stop, h_stop, t, y, dense_t, dense_h, dense_Q = one(
+                c_addr, jit_addr, driver_args, t0, t_end, y0, t_eval, rtol, atol, first_step, max_step, max_steps,
+                dense,
+            )  # fmt: skip
         if counts[0] > 0:  # values_valid found a bad y0 or t_eval: the Python check says what
             check_y0(y0)
             check_t_eval(t_eval, t0, t_end)
@@ -197,7 +225,7 @@ def solve_ivp(
 
 def solve_ivp_batch(
     fun, t_span, y0s, t_eval, method="DOP853", rtol=1e-3, atol=1e-6, first_step=None,
-    max_step=np.inf, max_steps=100000, args=(), inplace=False, workers=1,
+    max_step=np.inf, max_steps=100000, args=(), inplace=False, workers=1, specialize=False,
 ) -> BatchResult:  # fmt: skip
     """Integrate B initial states in one call: :func:`solve_ivp` for each row of y0s.
 
@@ -207,7 +235,7 @@ def solve_ivp_batch(
 
     Parameters
     ----------
-    fun, t_span, method, rtol, atol, first_step, max_step, max_steps, args, inplace
+    fun, t_span, method, rtol, atol, first_step, max_step, max_steps, args, inplace, specialize
         As for :func:`solve_ivp`.
     y0s : array_like, shape (B, n)
     t_eval : array_like, shape (m,)
@@ -240,19 +268,25 @@ def solve_ivp_batch(
     first_step, max_step, max_steps = check_steps(first_step, max_step, max_steps, t0, t_end)
     args = check_args(args)
     fun, compiled = check_fun(fun, t0, y0s[0], args, inplace)
+    specialize = _check_specialize(specialize)
     if not (type(workers) is int or isinstance(workers, numbers.Integral)) or workers < 1:
         raise ValueError(f"workers must be a positive integer; got {workers!r}")
 
     n_batch, n = y0s.shape
     y = np.full((n_batch, t_eval.size, n), np.nan)  # filled by the driver
-    if compiled:
+    if compiled and specialize:
+        batch = _specialized(tab, fun, inplace, len(args))[1]
+        pointers = ()  # fun is compiled in; args are passed as they are
+        driver_args = args
+    elif compiled:
         (_, batch), compiled_rhs = _compiled(tab)
         c_addr, jit_addr, driver_args = compiled_rhs(fun, bool(inplace), args)
+        pointers = (c_addr, jit_addr)
 
     def block(rows):  # the rows[0]:rows[1] block, with its own work arrays
         start, stop = rows
         if compiled:
-            return batch(c_addr, jit_addr, driver_args, t0, t_end, y0s[start:stop], t_eval, rtol, atol, first_step,
+            return batch(*pointers, driver_args, t0, t_end, y0s[start:stop], t_eval, rtol, atol, first_step,
                          max_step, max_steps, y[start:stop])  # fmt: skip
         return integrate_batch(
             INTERPRETED.get(tab.key, integrate), fun, args, t0, t_end, y0s[start:stop], t_eval, tab, rtol, atol, first_step, max_step,

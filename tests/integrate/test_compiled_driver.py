@@ -233,3 +233,25 @@ def test_an_exception_in_a_compiled_fun_reaches_the_caller():
 
     with pytest.raises(ValueError, match="refused"):
         solve_ivp(fails_late, (0.0, 1.0), Y0S[0], args=(np.array([1.0]),), inplace=True)
+
+
+@pytest.mark.slow
+def test_specialize_takes_the_same_steps_to_the_same_bits():
+    """fun compiled into the driver (specialize=True) against the function pointer, both conventions."""
+    params = np.array([2.0, 0.5])
+    t_eval = T_EVAL / 10
+    for fun, args, inplace in ((damped_into, (params,), True), (mlp_field, ARGS, False)):
+        options = dict(rtol=1e-8, atol=1e-10, args=args, inplace=inplace)
+        pointer = solve_ivp_batch(fun, (0.0, 1.0), Y0S, t_eval, **options)
+        inlined = solve_ivp_batch(fun, (0.0, 1.0), Y0S, t_eval, specialize=True, **options)
+        np.testing.assert_array_equal(inlined.y, pointer.y)
+        np.testing.assert_array_equal(inlined.nfev, pointer.nfev)
+        np.testing.assert_array_equal(inlined.nrejected, pointer.nrejected)
+    single = solve_ivp(damped_into, (0.0, 1.0), Y0S[2], args=(params,), inplace=True, dense_output=True,
+                       rtol=1e-8, atol=1e-10, specialize=True)  # fmt: skip
+    reference = solve_ivp(damped_into, (0.0, 1.0), Y0S[2], args=(params,), inplace=True, dense_output=True,
+                          rtol=1e-8, atol=1e-10)  # fmt: skip
+    assert_same_run(single, reference)
+    np.testing.assert_array_equal(single.sol.Q, reference.sol.Q)
+    with pytest.raises(ValueError, match="specialize must be True or False"):
+        solve_ivp(damped_into, (0.0, 1.0), Y0S[2], args=(params,), inplace=True, specialize="yes")

@@ -33,12 +33,21 @@ from __future__ import annotations
 from ..jitable import jitable
 from ..tableau import Tableau
 
-__all__ = ["borrowed", "borrowed_tableau", "register"]
+__all__ = ["borrowed", "borrowed_args", "borrowed_tableau", "register"]
 
 
 def borrowed(array):
     """A view of a C-contiguous array without a reference count (Python: the array itself)."""
     return array
+
+
+def borrowed_args(args):
+    """``args`` (a tuple) with each C-contiguous array borrowed, the rest as it is (Python: ``args`` itself).
+
+    The extra arguments of ``fun`` reach it at every call: owned, each array
+    among them was counted up and down at every call.
+    """
+    return args
 
 
 def register():
@@ -62,6 +71,19 @@ def register():
                 return array
 
         return typer
+
+    from numba.extending import overload
+
+    @overload(borrowed_args)
+    def _borrowed_args(args):
+        if not isinstance(args, types.BaseTuple):
+            return None
+        items = [f"borrowed(args[{i}])" if isinstance(t, types.Array) and t.layout == "C" else f"args[{i}]"
+                 for i, t in enumerate(args.types)]  # fmt: skip
+        source = f"def impl(args):\n    return ({', '.join(items)}{',' if len(items) == 1 else ''})\n"
+        namespace = {"borrowed": borrowed}
+        exec(compile(source, "<hnn_np.integrate._compiled.borrow: borrowed_args>", "exec"), namespace)  # noqa: S102
+        return namespace["impl"]
 
     @lower_builtin(borrowed, types.Array)
     def _lower_borrowed(context, builder, sig, args):

@@ -46,11 +46,11 @@ from ..checks import values_valid
 from ..controller import Work, integrate, new_work
 from ..record import Record, new_record, record_step
 from ..rk import initial_step
-from .borrow import borrowed, borrowed_tableau
+from .borrow import borrowed, borrowed_args, borrowed_tableau
 from .functions import rhs_function
 from .unrolled import KERNELS, with_globals
 
-__all__ = ["integrate_one_borrowed", "integrate_batch_borrowed", "entries"]
+__all__ = ["integrate_one_borrowed", "integrate_batch_borrowed", "new_parts", "source_hash", "entries"]
 
 
 def integrate_batch_borrowed(fun, args, t0, t_end, y0s, t_eval, tab, rtol, atol, first_step,
@@ -66,6 +66,7 @@ def integrate_batch_borrowed(fun, args, t0, t_end, y0s, t_eval, tab, rtol, atol,
     n_batch = y0s.shape[0]
     counts = np.empty((5, n_batch), dtype=np.int64)  # status, nfev, steps, accepted, rejected
     stops = np.empty((2, n_batch))  # t_stop, h_stop
+    args = borrowed_args(args)
     K, y_work, y_new, y_stage, Q = work
     work = Work(borrowed(K), borrowed(y_work), borrowed(y_new), borrowed(y_stage), borrowed(Q))
     dense_t, dense_h, dense_Q = borrowed(empty.dense_t), borrowed(empty.dense_h), borrowed(empty.dense_Q)
@@ -96,6 +97,7 @@ def integrate_one_borrowed(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, fi
     ``counts`` = (status, nfev, steps, accepted, rejected) and y as (n, m).
     ``integrate_core`` is a global (:func:`entries` sets it), as for the batch.
     """
+    args = borrowed_args(args)
     K, y_work, y_new, y_stage, Q = work
     work = Work(borrowed(K), borrowed(y_work), borrowed(y_new), borrowed(y_stage), borrowed(Q))
     record = Record(borrowed(record.t), borrowed(record.y), record.n, borrowed(record.dense_t),
@@ -173,20 +175,38 @@ def _entry_functions(method, source):
     return one, batch
 
 
-_ENTRIES: dict = {}  # tab.key -> (one, batch)
+_ENTRIES: dict = {}  # tab.key -> (one, batch); "source" -> source_hash()
+
+
+def new_parts(tab) -> dict:
+    """What the entries of method ``tab`` call, as their globals: the tableau, the borrowing single run and batch.
+
+    ``ONE`` and ``BATCH`` (:func:`integrate_one_borrowed`, :func:`integrate_batch_borrowed`
+    with a new compiled controller of the method) take ``fun`` as their
+    first argument: a first-class function for :func:`entries`, a jitted
+    function in :mod:`.specialized`. New dispatchers each time: one that
+    has been compiled for a first-class function would turn a jitted
+    function into one too, instead of compiling it in.
+    """
+    controller = _controller(KERNELS[tab.key])
+    single = njit(nogil=True)(with_globals(integrate_one_borrowed, integrate_core=controller))
+    batch = njit(nogil=True)(with_globals(integrate_batch_borrowed, integrate_core=controller))
+    return dict(TAB=tab, N_COEFFICIENTS=4 + tab.D.shape[0], ONE=single, BATCH=batch)
+
+
+def source_hash() -> str:
+    """sha256 of the integrator's sources (computed once per process): part of every entry's cache key."""
+    if "source" not in _ENTRIES:
+        _ENTRIES["source"] = _source_hash()
+    return _ENTRIES["source"]
 
 
 def entries(tab):
     """The compiled entry points ``(one, batch)`` of the method ``tab`` (made once per process)."""
     pair = _ENTRIES.get(tab.key)
     if pair is None:
-        if not _ENTRIES:
-            _ENTRIES["source"] = _source_hash()
-        controller = _controller(KERNELS[tab.key])
-        single = njit(nogil=True)(with_globals(integrate_one_borrowed, integrate_core=controller))
-        batch = njit(nogil=True)(with_globals(integrate_batch_borrowed, integrate_core=controller))
-        names = dict(TAB=tab, N_COEFFICIENTS=4 + tab.D.shape[0], ONE=single, BATCH=batch)
-        one, batch = _entry_functions(tab.key, _ENTRIES["source"])
+        names = new_parts(tab)
+        one, batch = _entry_functions(tab.key, source_hash())
         pair = _ENTRIES[tab.key] = tuple(
             njit(cache=True, nogil=True)(with_globals(f, **names)) for f in (one, batch)
         )  # fmt: skip
