@@ -89,12 +89,11 @@ def _pendulum_runner(name):
 def _two_body_runner(out, steps=None, seed=None, dtype=None, quick=False, resume=False, progress=None):
     from .studies.two_body import run_two_body
 
-    if dtype not in (None, "float64"):
-        raise ValueError(f"experiment 'two-body' trains in float64 only; got dtype {dtype!r}")
     if resume:
         raise ValueError("experiment 'two-body' cannot resume; train it again")
+    train = {k: v for k, v in (("steps", steps), ("dtype", dtype)) if v is not None}  # dtype: Adam's
     return run_two_body(out, quick=quick, seed=0 if seed is None else seed, log=lambda _line: None,
-                        train=None if steps is None else {"steps": steps})
+                        train=train or None)
 
 
 def catalog() -> dict:
