@@ -39,13 +39,16 @@ x / s with one scalar scale s = :data:`INPUT_SCALE` (:func:`fit_scaled`), the
 relative loss 1 / ||dx/dt||^2, batches of 256 and a cosine learning-rate
 decay from 3e-3 to 1e-6 over 72000 Adam steps, then the exact least-squares
 output layer. The Adam steps run in float32: at these sizes a step takes
-2.5x less time than in float64 on one BLAS thread and the errors are the
-same (12000 steps: median 9.42e-4 against 9.55e-4); the weights are then
-cast to float64 and the output layer is solved in float64. The errors fall
-with the number of steps and with nothing else measured (batch size,
-learning rate, width, depth, data size, phase law, one BLAS thread or two);
-the measurements and what limits the rollout energy error are in
-``docs/two_body.md``.
+1.9-2.3x less time than in float64 on one BLAS thread and the errors are
+the same (12000 steps: median 9.42e-4 against 9.55e-4); the weights are
+then cast to float64 and the output layer is solved in float64. At budgets
+of minutes only more Adam steps lowered the errors; batch size, learning
+rate, width, depth, data size and the phase law did not, and two BLAS
+threads are slower than one when the other core is busy. 72000 steps take
+261 s and reach a median field error of 3.7e-4, a 99th
+percentile of 1.4e-3 and a rollout energy error of 5.6e-4. The
+measurements, and what limits the energy error (the field error near the
+periapsis of the most eccentric orbits), are in ``docs/two_body.md``.
 
 Evaluation (:func:`evaluate_two_body`): the relative field error
 ||S_hat - S|| / ||S|| on the test states (median, 99th percentile); rollouts of
