@@ -6,15 +6,16 @@ Three families, each with its own runner:
   :func:`hnn_np.paper.experiments.run_experiment`);
 * the systems beyond the paper (:data:`hnn_np.studies.systems.SYSTEM_RUNS`,
   run by :func:`hnn_np.studies.systems.run_one_system`, which trains an HNN
-  and a baseline: ``model.npz`` is the HNN, ``baseline.npz`` lies beside it);
+  and a baseline: ``model.npz`` is the HNN, ``baseline.npz`` lies beside it),
+  and with them ``two-body``, the HNN on exact Kepler states
+  (:func:`hnn_np.studies.two_body.run_two_body`);
 * the real pendulum (:data:`hnn_np.studies.real_pendulum.RUNS`).
 
 A runner is called as ``runner(out, steps=, seed=, dtype=, quick=, resume=,
 progress=)`` and writes ``out/NAME/model.npz`` (read by
 :func:`hnn_np.load_model`) and ``out/NAME/metrics.json``; it returns
 ``(model, metrics)``. :func:`register` adds an experiment or replaces one
-with its own runner (``replace=True``); e.g. a dedicated two-body runner
-replaces the generic ``two-body`` entry with
+with its own runner (``replace=True``), e.g.
 ``register("two-body", title, runner, group="systems", replace=True)``.
 """
 
@@ -88,12 +89,11 @@ def _pendulum_runner(name):
 def _two_body_runner(out, steps=None, seed=None, dtype=None, quick=False, resume=False, progress=None):
     from .studies.two_body import run_two_body
 
-    if dtype not in (None, "float64"):
-        raise ValueError(f"experiment 'two-body' trains in float64 only; got dtype {dtype!r}")
     if resume:
         raise ValueError("experiment 'two-body' cannot resume; train it again")
+    train = {k: v for k, v in (("steps", steps), ("dtype", dtype)) if v is not None}  # dtype: Adam's
     return run_two_body(out, quick=quick, seed=0 if seed is None else seed, log=lambda _line: None,
-                        train=None if steps is None else {"steps": steps})
+                        train=train or None)
 
 
 def catalog() -> dict:
@@ -105,10 +105,10 @@ def catalog() -> dict:
     entries = [Entry(n, e.title, "paper", _paper_runner(n)) for n, e in EXPERIMENTS.items()]
     entries += [Entry(n, f"{type(r.system).__name__}: HNN and baseline ({r.steps} Adam steps each)",
                       "systems", _system_runner(n)) for n, r in SYSTEM_RUNS.items()]
+    entries += [Entry("two-body", "TwoBody: the HNN on exact Kepler states (hnn_np.studies.two_body)",
+                      "systems", _two_body_runner)]
     entries += [Entry(n, r.title, "real-pendulum", _pendulum_runner(n)) for n, r in RUNS.items()]
     table = {e.name: e for e in entries}
-    table["two-body"] = Entry("two-body", "TwoBody: the HNN on exact Kepler states (hnn_np.studies.two_body)",
-                              "systems", _two_body_runner)
     for name, entry in _EXTRA.items():
         table[name] = entry
     return table

@@ -146,8 +146,8 @@ def _parser():
     x.add_argument("--out", default="figures/studies", help="folder for the PNGs and tables")
     x.add_argument("--runs", default="runs/studies", help="folder for models (default: runs/studies)")
     x.add_argument("--only", choices=["spring", "systems", "dissipative", "real-pendulum"],
-                   help="only the spring studies, the systems, the D-HNN on the damped pendulum, "
-                        "or the real pendulum")
+                   help="only the spring studies, the systems (pendulums and two-body), the D-HNN "
+                        "on the damped pendulum, or the real pendulum")
     return p
 
 
@@ -202,9 +202,15 @@ def _run(args):
 
             make_spring_studies(args.out, args.runs, quick=args.quick)
         if args.only in (None, "systems"):
+            import shutil
+
             from .studies.systems import run_systems
+            from .studies.two_body import run_two_body
 
             run_systems(args.out, args.runs, quick=args.quick)
+            run_two_body(args.runs, quick=args.quick)  # the two-body experiment: its metrics and figure
+            for src, dst in (("metrics.json", "two_body.json"), ("two_body.png", "two_body.png")):
+                shutil.copyfile(os.path.join(args.runs, "two-body", src), os.path.join(args.out, dst))
         if args.only in (None, "dissipative"):
             from .studies.dissipative import run_dissipative
 

@@ -74,7 +74,7 @@ def test_list_prints_every_experiment_with_its_title():
     lines = res.stdout.splitlines()
     names = [line.split()[0] for line in lines]
     assert names == list(catalog())
-    assert set(EXPERIMENTS) | set(SYSTEM_RUNS) | set(RUNS) == set(names)
+    assert set(EXPERIMENTS) | set(SYSTEM_RUNS) | set(RUNS) | {"two-body"} == set(names)
     assert names[:len(EXPERIMENTS)] == list(EXPERIMENTS)  # the spring's names, first and unchanged
     for line, entry in zip(lines, catalog().values()):
         assert line.endswith(entry.title)
@@ -312,3 +312,16 @@ def test_fit_data_refuses_bad_arguments_before_writing(csv_file, tmp_path, extra
     with pytest.raises(ValueError, match=message):
         fit_data(csv_file, tmp_path / "out", columns="q,p", trajectory="run", **extra)
     assert not (tmp_path / "out").exists()
+
+
+def test_studies_systems_runs_the_pendulums_and_the_two_body_experiment(tmp_path):
+    """``hnn-np studies --only systems``: the systems' table and figures, and two_body.json / .png."""
+    out, runs = tmp_path / "fig", tmp_path / "runs"
+    code, _, stderr = main("studies", "--quick", "--only", "systems", "--out", str(out), "--runs", str(runs))
+    assert code == 0, stderr
+    assert sorted(json.loads((out / "systems.json").read_text())) == sorted(
+        [*SYSTEM_RUNS, "quick", "seconds"])
+    saved = json.loads((out / "two_body.json").read_text())
+    assert saved == json.loads((runs / "two-body" / "metrics.json").read_text()) and saved["quick"] == 1.0
+    assert (out / "two_body.png").read_bytes() == (runs / "two-body" / "two_body.png").read_bytes()
+    assert not (out / "system_two-body.png").exists()

@@ -2,7 +2,8 @@
 
 :mod:`.spring` (long rollouts, radius, numerical derivatives, noise; figures
 and tables in :mod:`.spring_report`, closed-form floors in :mod:`.targets`)
-:mod:`.systems` (pendulums and two-body, HNN against baseline) and
+:mod:`.systems` (pendulums, HNN against baseline), :mod:`.two_body` (the
+HNN on exact Kepler states) and
 :mod:`.dissipative` (the D-HNN on the damped pendulum, and how its field
 splits into J grad H and grad D). ``make studies`` runs them.
 """

@@ -1,4 +1,4 @@
-"""Beyond the paper: an HNN and a baseline on three more systems.
+"""Beyond the paper: an HNN and a baseline on two more systems.
 
 For each of
 
@@ -7,8 +7,6 @@ For each of
 * ``damped-pendulum`` -- :class:`~hnn_np.systems.DampedPendulum`, the same H observed with
   friction dp/dt = -dH/dq - gamma p (gamma = 0.1): a stand-in for the paper's
   real pendulum, and *not* Hamiltonian;
-* ``two-body``        -- :class:`~hnn_np.systems.TwoBody` (m1 = m2 = G = 1) in relative
-  coordinates x = (q_x, q_y, p_x, p_y), H = |p|^2 / (2 mu) - G m1 m2 / |q|;
 
 :func:`run_systems` builds a dataset (:func:`hnn_np.data.make_dataset`, analytic
 targets), splits it by trajectory, trains an HNN and a baseline MLP the way the
@@ -17,13 +15,14 @@ project's ``best-*`` recipe does (Adam with a cosine decay on the relative loss
 :func:`hnn_np.refine.fit_output_layer`), rolls both learned fields out from a
 few held-out initial states (:func:`hnn_np.rollout.rollout`) next to the true
 trajectories (:func:`hnn_np.data.trajectories`) and draws one figure per system.
+The two-body problem is its own experiment, ``two-body``
+(:mod:`hnn_np.studies.two_body`: exact Kepler states, its own recipe), which
+the catalog runs by that name.
 
 Data choices. Pendulum energies E = f H(R, 0), f ~ U[0.01, 1], with the
 amplitude R = 2.5 < pi: H(2.5, 0) = 10.8 is 90 % of the separatrix energy
 4 m g l = 12, so every orbit librates (q = pi, the upright pendulum, would
-need an infinite period). Two-body energies E = f H(R, 0) = -f / R with R = 1
-and f ~ U[1/3, 1], i.e. semi-major axes a = R / (2 f) in [0.5, 1.5], and
-eccentricities e <= 0.5 (so |q| >= 0.25: the field k q / |q|^3 stays bounded).
+need an infinite period).
 
 Metrics (per system, plain floats; also written to ``folder/systems.json``):
 
@@ -65,7 +64,7 @@ does learn the dissipation.
 
 Files: ``folder/system_<name>.png`` (three panels: learned against true
 energy; energy against time for the truth, the HNN and the baseline; the
-phase portrait q-p, or the orbit q_x-q_y), ``folder/systems.json``, and in
+phase portrait q-p), ``folder/systems.json``, and in
 ``runs/<system>/``: ``hnn.npz``, ``baseline.npz`` (models), ``train.npz``,
 ``test.npz`` (data), ``rollouts.npz``. Every file is written atomically.
 """
@@ -83,7 +82,7 @@ from ..evaluate import field_errors
 from ..io import save_json, save_npz, save_text
 from ..plotting import pyplot, save_png
 from ..rollout import rollout
-from ..systems import DampedPendulum, IdealPendulum, System, TwoBody
+from ..systems import DampedPendulum, IdealPendulum, System
 from ..train import TrainConfig, fit
 
 __all__ = ["SystemRun", "SYSTEM_RUNS", "run_systems", "run_one_system", "systems_table"]
@@ -118,9 +117,6 @@ SYSTEM_RUNS = {r.name: r for r in [
     SystemRun("ideal-pendulum", IdealPendulum(m=1.0, l=1.0, g=3.0), _PENDULUM_DATA, steps=1500),
     SystemRun("damped-pendulum", DampedPendulum(m=1.0, l=1.0, g=3.0, friction=0.1), _PENDULUM_DATA,
               steps=1500),
-    SystemRun("two-body", TwoBody(m1=1.0, m2=1.0, G=1.0, max_eccentricity=0.5),
-              dict(n_traj=200, n_obs=50, t_span=(0.0, 5.0), radius=1.0, energy_range=(1 / 3, 1.0)),
-              steps=4000),
 ]}
 _TRAIN = dict(lr=1e-3, batch_size=256, finetune_steps=0, schedule="cosine", lr_min=1e-5,
               loss_weighting="relative", normalize=True)

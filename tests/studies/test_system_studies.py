@@ -1,10 +1,11 @@
-"""hnn_np.studies.systems: HNN and baseline on the pendulums and the two-body problem.
+"""hnn_np.studies.systems: HNN and baseline on the ideal and the damped pendulum.
 
 The quick run exercises the whole pipeline (data, training, refit, rollouts,
 figures, JSON) in a temporary folder. A short real training then checks that
 the pipeline learns: on the ideal pendulum the HNN's field error falls far
 below that of the best constant predictor, and on the damped pendulum the HNN
-keeps its energy while the truth and the baseline lose it.
+keeps its energy while the truth and the baseline lose it. The two-body
+problem is not among the systems: the catalog runs its own experiment.
 """
 
 import json
@@ -15,10 +16,11 @@ import numpy as np
 import pytest
 
 from hnn_np import load_model
+from hnn_np.catalog import catalog
 from hnn_np.evaluate import field_errors
 from hnn_np.studies.systems import SYSTEM_RUNS, run_one_system, run_systems
 
-NAMES = ("ideal-pendulum", "damped-pendulum", "two-body")
+NAMES = ("ideal-pendulum", "damped-pendulum")
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def test_quick_run_writes_every_file(quick):
     saved = json.loads((root / "fig" / "systems.json").read_text())
     assert saved["quick"] == 1.0
     assert set(NAMES) <= set(saved) and set(NAMES) <= set(results)
-    assert len(lines) == 4  # one line per system, plus the damped pendulum's explanation
+    assert len(lines) == 3  # one line per system, plus the damped pendulum's explanation
     table = (root / "fig" / "systems.md").read_text().splitlines()
     assert len(table) == 2 + len(NAMES) and all(f"| {name} |" in "".join(table) for name in NAMES)
 
@@ -58,6 +60,15 @@ def test_quick_run_metrics_are_finite_floats(quick):
     assert "hnn_field_error_vs_conservative" not in results["ideal-pendulum"]
     # the quick rollouts are short, but the ideal pendulum's true energy is already exactly flat
     assert results["ideal-pendulum"]["energy_ratio_end_true"] == pytest.approx(1.0, abs=1e-7)
+
+
+def test_two_body_is_its_own_experiment_not_a_system_run():
+    """One recipe for two bodies: the catalog's ``two-body`` runs hnn_np.studies.two_body."""
+    assert set(SYSTEM_RUNS) == set(NAMES)
+    entry = catalog()["two-body"]
+    assert entry.group == "systems" and "two_body" in entry.title
+    names = list(catalog())
+    assert names.index("two-body") == names.index(NAMES[-1]) + 1  # listed with the systems
 
 
 def test_field_errors_is_the_relative_norm_error():

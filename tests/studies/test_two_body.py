@@ -10,14 +10,17 @@ run exercises the whole pipeline in a temporary folder.
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from hnn_np import load_model
-from hnn_np.studies.two_body import (FAMILY, SYSTEM, TwoBodyData, held_out_states, kepler_anomaly,
-                                     kepler_states, orbit_states, run_two_body, training_states)
+from hnn_np import catalog, load_model
+from hnn_np.studies.two_body import (FAMILY, SYSTEM, TRAIN, TwoBodyData, fit_scaled, held_out_states,
+                                     kepler_anomaly, kepler_states, orbit_states, run_two_body,
+                                     training_states)
+from hnn_np.train import TrainConfig
 
 
 def test_kepler_anomaly_solves_keplers_equation():
@@ -30,7 +33,7 @@ def test_kepler_anomaly_solves_keplers_equation():
         kepler_anomaly(1.0, 1.0)
 
 
-@pytest.mark.parametrize("phase", ["time", "eccentric"])
+@pytest.mark.parametrize("phase", ["time", "eccentric", "true"])
 def test_orbit_states_lie_on_their_kepler_ellipses(phase):
     rng = np.random.default_rng(1)
     x, el = orbit_states(SYSTEM, 4000, rng, (0.5, 1.5), 0.5, "energy", phase)
@@ -41,8 +44,9 @@ def test_orbit_states_lie_on_their_kepler_ellipses(phase):
     np.testing.assert_allclose(SYSTEM.angular_momentum(x), L, rtol=1e-12)
     r = np.hypot(x[:, 0], x[:, 1])
     assert np.all(r >= a * (1 - e) * (1 - 1e-12)) and np.all(r <= a * (1 + e) * (1 + 1e-12))
-    # time average <a / r> = 1; over the eccentric anomaly 1 / sqrt(1 - e^2); 4000 samples
-    laws = {"time": np.ones_like(e), "eccentric": 1 / np.sqrt(1 - e**2)}
+    # time average <a / r> = 1; over the eccentric anomaly 1 / sqrt(1 - e^2), over the true
+    # anomaly 1 / (1 - e^2) (a / r = (1 + e cos nu) / (1 - e^2)); 4000 samples
+    laws = {"time": np.ones_like(e), "eccentric": 1 / np.sqrt(1 - e**2), "true": 1 / (1 - e**2)}
     for law, expected in laws.items():
         gap = abs(np.mean(a / r - expected)) / (np.std(a / r - expected) / np.sqrt(len(r)))
         assert (gap < 4) if law == phase else (gap > 8)  # the other law is rejected
@@ -88,7 +92,7 @@ def test_held_out_states_are_independent_of_training_and_reproducible():
 
 @pytest.mark.parametrize("kw, name", [(dict(n=1), "n"), (dict(n=2.5), "n"), (dict(a_range=(1, 0.5)), "a_range"),
                                       (dict(a_range="ab"), "a_range"), (dict(e_max=1.0), "e_max"),
-                                      (dict(a_law="log"), "a_law"), (dict(phase="true"), "phase")])
+                                      (dict(a_law="log"), "a_law"), (dict(phase="mean"), "phase")])
 def test_bad_data_settings_raise(kw, name):
     with pytest.raises(ValueError, match=name):
         TwoBodyData(**kw)
@@ -100,6 +104,47 @@ def test_bad_data_settings_raise(kw, name):
 def test_bad_run_arguments_raise(tmp_path, kw, name):
     with pytest.raises(ValueError, match=name):
         run_two_body(tmp_path, **{"quick": True, **kw})
+
+
+def test_fit_scaled_in_float32_returns_a_float64_model_with_the_float64_output_layer():
+    """Adam in float32; the cast weights and the least-squares output layer in float64."""
+    x, dx_dt = training_states(TwoBodyData(n=300), seed=0)
+    cfg = TrainConfig(sizes=(4, 16, 16, 1), lr=3e-3, batch_size=64, steps=40, finetune_steps=0,
+                      loss_weighting="relative", refit_output=True, dtype="float32")
+    model = fit_scaled(x, dx_dt, cfg, 0.5)
+    plain = fit_scaled(x, dx_dt, replace(cfg, refit_output=False), 0.5)
+    assert model.dtype == np.float64 and plain.dtype == np.float64 and model.scale == 0.5
+    assert model.config["dtype"] == "float32" and model.config["refit_output"] and model.config["input_scale"] == 0.5
+    assert "refit_loss_after" not in plain.metrics
+    for (W, b), (W2, b2) in zip(model.params[:-1], plain.params[:-1]):  # the same Adam run
+        assert np.array_equal(W, W2) and np.array_equal(b, b2)
+    assert not np.array_equal(model.params[-1][0], plain.params[-1][0])  # only the output layer moved
+    # refit_loss_after is the weighted loss of the returned float64 model on the scaled data
+    xs, ys = x / 0.5, dx_dt / 0.5
+    w = 1 / np.sum(ys**2, axis=1)
+    loss = np.sum(w[:, None] * (model.time_derivative(x) / 0.5 - ys) ** 2) / ys.size
+    assert loss == pytest.approx(model.metrics["refit_loss_after"], rel=1e-9)
+    assert model.metrics["refit_loss_after"] < model.metrics["refit_loss_before"]
+    # the output layer is the least-squares optimum: moving it either way along its weights costs loss
+    for eps in (1e-3, -1e-3):
+        moved = with_output_scaled(model, eps)
+        assert np.sum(w[:, None] * (moved.time_derivative(x) / 0.5 - ys) ** 2) / ys.size > loss
+
+
+def test_the_catalog_runs_the_experiment_with_the_precision_asked_of_adam(tmp_path):
+    assert TRAIN["dtype"] == "float32"
+    for dtype, want in ((None, "float32"), ("float64", "float64")):
+        model, _ = catalog.run("two-body", tmp_path / str(dtype), quick=True, dtype=dtype)
+        assert model.config["dtype"] == want and model.dtype == np.float64
+
+
+def with_output_scaled(model, eps):
+    """The model with its output weights scaled by 1 + eps."""
+    from hnn_np.model import Model
+
+    params = [(W.copy(), b.copy()) for W, b in model.params]
+    params[-1][0][...] *= 1 + eps
+    return Model(model.kind, params, model.scale)
 
 
 @pytest.fixture(scope="module")
