@@ -44,6 +44,13 @@ def check_real(value, name: str, minimum: float | None = None, *, positive: bool
     return value
 
 
+def check_pair(value, name: str) -> tuple[float, float]:
+    """Two finite real numbers (not bools, not strings), e.g. an interval (lo, hi)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise ValueError(f"{name} must be a pair of numbers; got {value!r}")
+    return check_real(value[0], f"{name}[0]"), check_real(value[1], f"{name}[1]")
+
+
 def check_seed(seed, name: str = "seed"):
     """A seed of ``numpy.random.default_rng``: None or an integer >= 0 (not a bool, not 2.0)."""
     if seed is None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import check_choice, check_dtype, check_int, check_real, check_seed, check_states
+from ._checks import check_choice, check_dtype, check_int, check_pair, check_real, check_seed, check_states
 from .integrate import solve_ivp_batch
 from .io import read_header, read_npz, save_npz
 from .scale import Scale
@@ -137,7 +137,7 @@ def sample_initial_states(system: System, n: int, rng: np.random.Generator,
         raise ValueError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
     check_real(radius, "radius", positive=True)
     _check_bool(log_energy, "log_energy")
-    lo, hi = _check_pair(energy_range, "energy_range")
+    lo, hi = check_pair(energy_range, "energy_range")
     if not (0 < lo <= hi < np.inf):
         raise ValueError(f"energy_range must be fractions 0 < lo <= hi of E_max; got {(lo, hi)}")
     if hasattr(system, "sample_initial_states"):  # the system's own sampler (e.g. TwoBody)
@@ -270,7 +270,7 @@ def make_dataset(system: System | None = None, n_traj: int = 100, n_obs: int = 5
     _check_system(system)
     check_int(n_traj, "n_traj", 1)
     check_int(n_obs, "n_obs", 2)
-    t0, t1 = _check_pair(t_span, "t_span")
+    t0, t1 = check_pair(t_span, "t_span")
     if not t1 > t0:
         raise ValueError(f"t_span must be finite with t_1 > t_0; got {t_span!r}")
     check_choice(derivative, "derivative", DERIVATIVES)
@@ -292,7 +292,7 @@ def make_dataset(system: System | None = None, n_traj: int = 100, n_obs: int = 5
     else:
         dx_dt = finite_difference(x_obs, dt, 2 * h).reshape(-1, d)  # (N, 2n)
     meta = dict(n_traj=int(n_traj), n_obs=int(n_obs), t_span=[t0, t1], dt=dt,
-                radius=float(radius), energy_range=list(_check_pair(energy_range, "energy_range")),
+                radius=float(radius), energy_range=list(check_pair(energy_range, "energy_range")),
                 log_energy=bool(log_energy), derivative=derivative, noise_std=float(noise_std),
                 seed=_json_seed(seed), rtol=float(rtol), dtype=np.dtype(dtype).name)
     return Dataset(x=x_obs[:, kept].reshape(-1, d).astype(dtype), dx_dt=dx_dt.astype(dtype),
@@ -362,13 +362,6 @@ def load_dataset(path) -> Dataset:
 
 def _json_seed(seed):
     return None if seed is None else int(seed)
-
-
-def _check_pair(value, name: str) -> tuple[float, float]:
-    """Two finite real numbers (not bools, not strings)."""
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
-        raise ValueError(f"{name} must be a pair of numbers; got {value!r}")
-    return check_real(value[0], f"{name}[0]"), check_real(value[1], f"{name}[1]")
 
 
 def _check_bool(value, name: str) -> None:

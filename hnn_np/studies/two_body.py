@@ -65,6 +65,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from .._checks import check_pair
 from ..evaluate import field_errors
 from ..data import Scale
 from ..io import save_json, save_npz
@@ -119,10 +120,7 @@ QUICK = dict(n=400, n_test=400, sizes=(4, 16, 16, 1), steps=30, batch_size=64, t
 
 
 def _check_family(a_range, e_max):
-    try:
-        lo, hi = (float(v) for v in a_range)
-    except (TypeError, ValueError):
-        raise ValueError(f"a_range must be a pair of numbers; got {a_range!r}") from None
+    lo, hi = check_pair(a_range, "a_range")
     if not (0 < lo <= hi < np.inf):
         raise ValueError(f"a_range must satisfy 0 < lo <= hi; got {a_range!r}")
     if not (isinstance(e_max, (int, float, np.floating)) and 0 <= e_max < 1):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import check_pair
 from .base import System, as_states, jitted
 from .pendulum import _positive
 
@@ -183,10 +184,7 @@ class TwoBody(System):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n must be an integer >= 1; got {n!r}")
         R = _positive(radius, "radius")
-        try:
-            lo, hi = (float(v) for v in energy_range)
-        except (TypeError, ValueError):
-            raise ValueError(f"energy_range must be a pair of numbers; got {energy_range!r}") from None
+        lo, hi = check_pair(energy_range, "energy_range")
         if not (0 < lo <= hi < np.inf):
             raise ValueError(f"energy_range must be fractions 0 < lo <= hi of E_max; got {(lo, hi)}")
         E_max = self.radius_to_energy(R)  # -k / R < 0

@@ -52,8 +52,8 @@ def test_written_out_step_error_and_dense_equal_the_loops(method, y, h, t, tol):
         n_dense = dense_fn(nonlinear, t, y, y_new, h, K, y_stage, Q, tab, ())
         out[name] = (n_evals, n_dense, err, y_new.copy(), K.copy(), Q.copy())
     loops, written = out["loops"], out["written out"]
-    assert loops[:3] == written[:3]
-    for a, b in zip(loops[3:], written[3:]):
+    assert loops[:2] == written[:2]  # stage and dense evaluations
+    for a, b in zip(loops[2:], written[2:]):  # err, y_new, K, Q; a NaN (overflowing states) must be NaN in both
         np.testing.assert_array_equal(a, b)
 
 

@@ -50,7 +50,7 @@ from .borrow import borrowed, borrowed_args, borrowed_tableau
 from .functions import rhs_function
 from .unrolled import KERNELS, with_globals
 
-__all__ = ["integrate_one_borrowed", "integrate_batch_borrowed", "new_parts", "source_hash", "entries"]
+__all__ = ["integrate_one_borrowed", "integrate_batch_borrowed", "new_parts", "refused", "source_hash", "entries"]
 
 
 def integrate_batch_borrowed(fun, args, t0, t_end, y0s, t_eval, tab, rtol, atol, first_step,
@@ -113,6 +113,18 @@ def integrate_one_borrowed(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, fi
             record.dense_h[:n_dense].copy(), record.dense_Q[:n_dense].copy())  # fmt: skip
 
 
+@njit
+def refused(code, t0, n, n_coefficients):
+    """What the single-run entries return for a y0 or t_eval that :func:`..checks.values_valid` refused.
+
+    The result of :func:`integrate_one_borrowed` for no step at all, with
+    status ``code`` (> 0, unlike the controller's exit codes).
+    """
+    empty = np.empty(0)
+    return (np.array([code, 0, 0, 0, 0]), t0, 0.0, empty, np.empty((n, 0)), empty, empty,
+            np.empty((0, n_coefficients, n)))  # fmt: skip
+
+
 def _inlined(function, **names):
     """``function`` (with its globals ``names`` replaced) to be inlined where compiled code calls it."""
     return njit(inline="always")(with_globals(function, **names))
@@ -153,9 +165,7 @@ def _entry_functions(method, source):
         method, source  # noqa: B018  (read, so that they are closure cells: they key the cache)
         invalid = values_valid(y0, t0, t_end, t_eval)
         if invalid:
-            empty = np.empty(0)
-            return (np.array([invalid, 0, 0, 0, 0]), t0, 0.0, empty, np.empty((y0.shape[0], 0)), empty, empty,
-                    np.empty((0, N_COEFFICIENTS, y0.shape[0])))  # fmt: skip
+            return refused(invalid, t0, y0.shape[0], N_COEFFICIENTS)
         fun = rhs_function(c_addr, jit_addr, args)
         work = new_work(TAB, y0.shape[0])  # owned here until ONE returns: it lends borrowed views
         record = new_record(t0, y0, t_eval, N_COEFFICIENTS, dense)

@@ -19,14 +19,13 @@ cannot store in its cache; so this is for runs long enough to pay for it.
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 from ..checks import values_valid
 from ..controller import new_work
 from ..record import new_record
 from .adapters import inplace_of
-from .driver import new_parts
+from .driver import new_parts, refused
 from .unrolled import with_globals
 
 __all__ = ["specialized_entries"]
@@ -41,9 +40,7 @@ def _entry_functions():
     def one(args, t0, t_end, y0, t_eval, rtol, atol, first_step, max_step, max_steps, dense):
         invalid = values_valid(y0, t0, t_end, t_eval)
         if invalid:
-            empty = np.empty(0)
-            return (np.array([invalid, 0, 0, 0, 0]), t0, 0.0, empty, np.empty((y0.shape[0], 0)), empty, empty,
-                    np.empty((0, N_COEFFICIENTS, y0.shape[0])))  # fmt: skip
+            return refused(invalid, t0, y0.shape[0], N_COEFFICIENTS)
         work = new_work(TAB, y0.shape[0])
         record = new_record(t0, y0, t_eval, N_COEFFICIENTS, dense)
         return ONE(FUN, args, t0, t_end, y0, t_eval, TAB, rtol, atol, first_step, max_step, max_steps, dense,
