@@ -35,12 +35,13 @@ _EXPORTS = {
     "System": "systems", "MassSpring": "systems", "IdealPendulum": "systems",
     "DampedPendulum": "systems", "TwoBody": "systems",
     "solve_ivp": "integrate", "solve_ivp_batch": "integrate", "leapfrog": "integrate",
+    "readable": "mode", "is_readable": "mode",
     "make_dataset": "data", "train_test_split": "data", "load_dataset": "data", "save_dataset": "data",
 }  # fmt: skip
 _SUBMODULES = (
     "mlp", "hnn", "dhnn", "baseline", "losses", "optim", "refine", "symplectic", "systems", "integrate",
     "data", "scale", "train", "checkpoint", "model", "ensemble", "rollout", "evaluate", "io", "plotting", "fast",
-    "measured", "differences", "fit_data", "catalog", "datasets", "testing", "paper", "studies", "cli",
+    "mode", "measured", "differences", "fit_data", "catalog", "datasets", "testing", "paper", "studies", "cli",
 )
 
 __all__ = sorted(_EXPORTS)

@@ -15,7 +15,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "hnn_np"
 
 LAYERS = [
-    {"_checks", "symplectic", "io", "losses", "plotting", "scale"},
+    {"_checks", "mode", "symplectic", "io", "losses", "plotting", "scale"},
     {"mlp", "optim"},
     {"hnn", "dhnn", "baseline", "refine"},
     {"fast", "testing"},
