@@ -10,11 +10,16 @@ error), and the exact least-squares output layer after Adam
 
 Each step is the readable code or its fast twin:
 
-* ``reference=True``: :func:`hnn_np.hnn.loss_and_grad` (or the D-HNN's, or
-  the baseline's) and :class:`hnn_np.optim.Adam`, the code the docstrings derive;
-* ``reference=False`` (default): :class:`hnn_np.fast.StepWorkspace` (for a
+* inside ``with hnn_np.readable():`` (or with ``reference=True``):
+  :func:`hnn_np.hnn.loss_and_grad` (or the D-HNN's, or the baseline's) and
+  :class:`hnn_np.optim.Adam`, the code the docstrings derive, so that an edit
+  of those files changes the training;
+* otherwise (default): :class:`hnn_np.fast.StepWorkspace` (for a
   D-HNN :class:`hnn_np.fast.DHNNWorkspace`) and :class:`hnn_np.fast.Adam`,
   the same numbers to rounding, without allocation.
+
+The test loss, the refit of the output layer (:mod:`hnn_np.refine`) and the
+returned :class:`~hnn_np.model.Model` are NumPy on either path.
 
 Batches are drawn by reshuffling the training rows every epoch with a seeded
 generator. Everything the loop needs to continue goes into a checkpoint
@@ -33,6 +38,7 @@ import numpy as np
 from . import baseline, checkpoint as ckpt, dhnn, hnn, mlp, optim
 from ._checks import check_choice, check_int, check_real, check_sizes, check_states
 from .data import Scale
+from .mode import is_readable
 from .model import KINDS, Model
 from .refine import fit_output_layer
 
@@ -188,7 +194,8 @@ def fit(x, dxdt, config=None, *, x_test=None, dxdt_test=None, checkpoint=None, c
     progress : bool, optional
         Show a progress bar; by default only when stderr is a terminal.
     reference : bool
-        Train with the readable code (slow) instead of the fast path.
+        Train with the readable code (slow) instead of the fast path; always
+        so inside ``with hnn_np.readable():``.
 
     Returns
     -------
@@ -208,6 +215,7 @@ def fit(x, dxdt, config=None, *, x_test=None, dxdt_test=None, checkpoint=None, c
     checkpoint_every = check_int(checkpoint_every, "checkpoint_every", 1)
     if not isinstance(reference, (bool, np.bool_)):
         raise ValueError(f"reference must be True or False; got {reference!r}")
+    reference = bool(reference) or is_readable()  # the path that runs (and that checkpoints record)
     x = check_states(x, "x")
     dxdt = check_states(dxdt, "dxdt", n_cols=x.shape[1], n_rows=x.shape[0])
     cfg.validate(*x.shape)
