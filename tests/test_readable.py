@@ -43,7 +43,7 @@ sys.meta_path.insert(0, BlockNumba())
 
 def run_python(code, pythonpath=ROOT, timeout=600):
     """Run ``code`` in a fresh interpreter with ``pythonpath`` first on sys.path; -> CompletedProcess."""
-    env = dict(os.environ, PYTHONPATH=str(pythonpath), OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg")
+    env = dict(os.environ, PYTHONPATH=str(pythonpath), MPLBACKEND="Agg")
     return subprocess.run([sys.executable, "-c", code], cwd=pythonpath, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
