@@ -46,7 +46,7 @@ def main() -> int:
     os.environ["HNN_NP_SOLUTIONS"] = "0"
     stubs = sorted(p.name for p in HERE.glob("ex[0-9]*_*.py"))
     outcomes = Outcomes()
-    pytest.main(["-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=", "--tb=no", str(HERE)],
+    pytest.main(["-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=", "--tb=no", "-rN", str(HERE)],
                 plugins=[outcomes])
     problems = []
     print()
