@@ -41,4 +41,4 @@ def adam_step(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
       v_hat = g**2, so the first step is -lr g / (|g| + eps), about -lr sign(g).
     * eps is added after the square root, so a zero gradient gives a zero step.
     """
-    raise NotImplementedError("exercise 5: adam_step, m, v, their bias corrections, and p - lr m_hat / (sqrt(v_hat) + eps)")
+    raise NotImplementedError("exercise 5: adam_step, m and v, bias corrections, p - lr m_hat / (sqrt(v_hat) + eps)")

@@ -49,7 +49,7 @@ def dop853_step(f, t, y, h, atol, rtol):
     Hints
     -----
     * Keep the stages in one array ``K = np.zeros((c.N_STAGES, n))``; stage i
-      needs the row ``c.A[i, :i]`` and the stages ``K[:i]``: ``c.A[i, :i] @ K[:i]``.
+      needs the row ``c.A[i, :i]`` and the stages before it, ``K[:i]``.
     * Sum B over the 12 stages only: ``c.B`` has 12 entries, ``c.E`` and
       ``c.E3`` 13, the last one (the FSAL stage) zero.
     * sum(B) = 1 and sum(E) = sum(E3) = 0: for f constant the step is

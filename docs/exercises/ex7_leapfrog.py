@@ -59,9 +59,8 @@ def spring_step_matrix(h, k, m):
     Hints
     -----
     * Write each substep as a matrix: the kick (q, p) -> (q, p - (h/2) k q) is
-      [[1, 0], [-h k / 2, 1]]; the drift is [[1, h / m], [0, 1]].
-    * The step applies kick, drift, kick in that order, so M is their product
-      with the first kick on the right.
+      [[1, 0], [-h k / 2, 1]]; the drift moves q alike.
+    * M is the product of the three; the substep applied first stands rightmost.
     * Check by hand: det M = 1 and trace M = 2 - h**2 k / m.
     """
-    raise NotImplementedError("exercise 7: spring_step_matrix(h, k, m), M = kick @ drift @ kick")
+    raise NotImplementedError("exercise 7: spring_step_matrix(h, k, m), the product of the three substeps' matrices")
