@@ -3,22 +3,27 @@
 No autograd anywhere: the forward pass, the input gradient, the second-order
 backprop through it, Adam and the DOP853 integrator are all written by hand.
 
-Read in this order (the readable core is plain NumPy):
+Read in this order (the readable core is plain NumPy; the README's table is the same):
 
 1. :mod:`~hnn_np.mlp` -- forward pass, input gradient, input Hessian;
 2. :mod:`~hnn_np.hnn` -- the field S = J dH/dx and its second-order backprop;
    :mod:`~hnn_np.dhnn` -- the dissipative field J dH/dx + dD/dx, the same backprop with two seeds;
-   :mod:`~hnn_np.baseline` -- the MLP that predicts dx/dt; :mod:`~hnn_np.losses`;
-3. :mod:`~hnn_np.optim` -- Adam; :mod:`~hnn_np.refine` -- the exact output layer;
-4. :mod:`~hnn_np.systems`, :mod:`~hnn_np.integrate` -- the physics and DOP853;
-5. :mod:`~hnn_np.data`, :mod:`~hnn_np.train` (:func:`fit`), :mod:`~hnn_np.model`,
-   :mod:`~hnn_np.ensemble`, :mod:`~hnn_np.rollout`, :mod:`~hnn_np.evaluate`;
-6. :mod:`~hnn_np.paper` (the paper's experiments and figures) and
+3. :mod:`~hnn_np.baseline` -- the MLP that predicts dx/dt; :mod:`~hnn_np.losses`;
+   :mod:`~hnn_np.symplectic` -- J and its transpose;
+4. :mod:`~hnn_np.optim` -- Adam; :mod:`~hnn_np.refine` -- the exact output layer;
+5. :mod:`~hnn_np.systems`, :mod:`~hnn_np.integrate` -- the physics, DOP853 and
+   leapfrog (the readable integrator: ``tableau``, ``dop853_coefficients``,
+   ``rk``, ``dense``, ``controller``, ``leapfrog``);
+6. :mod:`~hnn_np.data`, :mod:`~hnn_np.train` (:func:`fit`), :mod:`~hnn_np.model`,
+   :mod:`~hnn_np.rollout`, :mod:`~hnn_np.evaluate`, and :mod:`~hnn_np.mode`
+   (:func:`readable`, the switch to the readable code);
+7. :mod:`~hnn_np.paper` (the paper's experiments and figures) and
    :mod:`~hnn_np.studies` (beyond the paper).
 
-:mod:`~hnn_np.fast` holds the Numba twins that make training fast; it is
-optional reading. Importing this package is cheap: every name below, and every
-submodule, is imported when first used.
+:mod:`~hnn_np.fast` and ``integrate._compiled`` hold the Numba twins that make
+training and integration fast; they are optional reading, and none of them
+runs inside ``with hnn_np.readable():``. Importing this package is cheap:
+every name below, and every submodule, is imported when first used.
 """
 
 from __future__ import annotations

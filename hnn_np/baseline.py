@@ -11,11 +11,11 @@ marks an adjoint, dloss/d(that)), each forward line followed by its adjoint::
     loss      = mean(r**2),  r = out - dxdt
     out_bar   = 2 r / (N * 2n)                           (N, 2n)
 
-    forward   out = a[L-1] @ W[L-1] + b[L-1]
-    adjoint   dL_dW[L-1] = a[L-1].T @ out_bar;   dL_db[L-1] = sum over rows of out_bar
-              a_bar[L-1] = out_bar @ W[L-1].T
+    forward   out = a[n_layers-1] @ W[n_layers-1] + b[n_layers-1]
+    adjoint   dL_dW[n_layers-1] = a[n_layers-1].T @ out_bar;   dL_db[n_layers-1] = sum over rows of out_bar
+              a_bar[n_layers-1] = out_bar @ W[n_layers-1].T
 
-    forward   a[l+1] = tanh(a[l] @ W[l] + b[l])          l = L-2 .. 0
+    forward   a[l+1] = tanh(a[l] @ W[l] + b[l])          l = n_layers-2 .. 0
     adjoint   z_bar[l]  = a_bar[l+1] * s1[l]
               dL_dW[l]  = a[l].T @ z_bar[l];     dL_db[l] = sum over rows of z_bar[l]
               a_bar[l]  = z_bar[l] @ W[l].T              (not needed for l = 0)
@@ -70,14 +70,14 @@ def loss_and_grad(params, x, dxdt, weights=None):
     """
     x, dxdt = _check(params, x, dxdt)
     w_row = check_weights(weights, x)
-    L = len(params)
+    n_layers = len(params)
     fwd = forward_cache(params, x)
     a = fwd.a
     loss, out_bar = mse_and_adjoint(fwd.out, dxdt, w_row)  # out_bar = 2 w r / M  (N, 2n)
-    grads = [None] * L
-    grads[L - 1] = (a[L - 1].T @ out_bar, out_bar.sum(axis=0))
-    a_bar = out_bar @ params[L - 1][0].T  # (N, n_{L-1})
-    for l in range(L - 2, -1, -1):
+    grads = [None] * n_layers
+    grads[n_layers - 1] = (a[n_layers - 1].T @ out_bar, out_bar.sum(axis=0))
+    a_bar = out_bar @ params[n_layers - 1][0].T  # (N, n_{n_layers-1})
+    for l in range(n_layers - 2, -1, -1):
         s1 = 1 - a[l + 1] ** 2  # s1[l] = tanh'(z[l])
         z_bar = a_bar * s1  # z_bar[l] = a_bar[l+1] * s1[l]   (N, n_{l+1})
         grads[l] = (a[l].T @ z_bar, z_bar.sum(axis=0))

@@ -18,14 +18,14 @@ Derivation
 ----------
 Notation of :mod:`hnn_np.hnn`. The input-gradient sweep of :mod:`hnn_np.mlp`
 runs once per output, from a *seed* vector ``c`` on the outputs: the
-gradient of ``out @ c`` starts at ``g[L-1] = W[L-1] @ c``. The seed
-``c = (1, 0)`` gives dH/dx, the seed ``c = (0, 1)`` gives dD/dx. Both sweeps
+gradient of ``out @ c`` starts at ``g[n_layers-1] = W[n_layers-1] @ c``. The
+seed ``c = (1, 0)`` gives dH/dx, the seed ``c = (0, 1)`` gives dD/dx. Both sweeps
 read the same activations, so they run together with a leading seed axis
 ``k`` (k = 0: H, k = 1: D)::
 
-    g[L-1][k] = W[L-1][:, k]                       (2, N, n_{L-1})  same row for all N
-    d[l][k]   = g[l+1][k] * s1[l]                  (2, N, n_{l+1})  l = L-2 .. 0
-    g[l][k]   = d[l][k] @ W[l].T                   (2, N, n_l)
+    g[n_layers-1][k] = W[n_layers-1][:, k]     (2, N, n_{n_layers-1})  same row for all N
+    d[l][k] = g[l+1][k] * s1[l]                (2, N, n_{l+1})         l = n_layers-2 .. 0
+    g[l][k] = d[l][k] @ W[l].T                 (2, N, n_l)
     dH_dx = g[0][0],   dD_dx = g[0][1]
 
 *Step 0, the loss.* With ``r = S - dxdt``, ``M = N * 2n``, and since S is
@@ -35,7 +35,7 @@ linear in both input gradients::
     g_bar[0][0] = dH_dx_bar = J.T S_bar                    (N, 2n)   seed (1, 0)
     g_bar[0][1] = dD_dx_bar = S_bar                        (N, 2n)   seed (0, 1)
 
-*Step 1, backwards through both sweeps* (l = 0 up to L-2). Each seed's sweep
+*Step 1, backwards through both sweeps* (l = 0 up to n_layers-2). Each seed's sweep
 is the HNN's, so each has the HNN's adjoint lines; the weights and ``s1``
 are shared, so their adjoints are the sums over the two seeds::
 
@@ -49,17 +49,17 @@ are shared, so their adjoints are the sums over the two seeds::
 
 and at the top, where seed k starts from column k of the output weights::
 
-    sweep    g[L-1][k] = W[L-1][:, k]
-    adjoint  dL_dW[L-1][:, k] = sum over rows of g_bar[L-1][k]
+    sweep    g[n_layers-1][k] = W[n_layers-1][:, k]
+    adjoint  dL_dW[n_layers-1][:, k] = sum over rows of g_bar[n_layers-1][k]
 
-*Step 2, backwards through the forward pass* (l = L-2 down to 0): exactly
+*Step 2, backwards through the forward pass* (l = n_layers-2 down to 0): exactly
 the HNN's, with ``s1_bar`` now carrying both seeds::
 
     adjoint  a_bar[l+1] = -2 a[l+1] * s1_bar[l]  +  z_bar[l+1] @ W[l+1].T
              z_bar[l]   = a_bar[l+1] * s1[l]
              dL_dW[l]  += a[l].T @ z_bar[l];     dL_db[l] = sum over rows of z_bar[l]
 
-Neither output enters the loss itself, so ``dL_db[L-1] = (0, 0)``: H and D
+Neither output enters the loss itself, so ``dL_db[n_layers-1] = (0, 0)``: H and D
 are each defined up to a constant. The first term of ``a_bar`` is the tanh''
 term, here ``s2 * sum_k g[l+1][k] * d_bar[l][k]``.
 
@@ -110,14 +110,14 @@ def _check(params, x, dxdt=None):
 
 def seeded_gradient_cache(params, fwd) -> SeededGradientCache:
     """The two input-gradient sweeps of the module docstring, seeds (1, 0) and (0, 1)."""
-    L = len(params)
+    n_layers = len(params)
     a = fwd.a
     N = a[0].shape[0]
-    W_top = params[L - 1][0]  # (n_{L-1}, 2)
-    g = [None] * L
-    d = [None] * (L - 1)
-    g[L - 1] = np.repeat(W_top.T[:, None, :], N, axis=1)  # g[L-1][k] = W[L-1][:, k]  (2, N, n_{L-1})
-    for l in range(L - 2, -1, -1):
+    W_top = params[n_layers - 1][0]  # (n_{n_layers-1}, 2)
+    g = [None] * n_layers
+    d = [None] * (n_layers - 1)
+    g[n_layers - 1] = np.repeat(W_top.T[:, None, :], N, axis=1)  # g[top][k] = W[top][:, k], top = n_layers-1
+    for l in range(n_layers - 2, -1, -1):
         s1 = 1 - a[l + 1] ** 2  # s1[l] = tanh'(z[l])                 (N, n_{l+1})
         d[l] = g[l + 1] * s1  # d[l][k] = g[l+1][k] * s1[l]            (2, N, n_{l+1})
         g[l] = d[l] @ params[l][0].T  # g[l][k] = d[l][k] @ W[l].T       (2, N, n_l)
@@ -170,7 +170,7 @@ def loss_and_grad(params, x, dxdt, weights=None):
     """
     x, dxdt = _check(params, x, dxdt)
     w_row = check_weights(weights, x)
-    L = len(params)
+    n_layers = len(params)
     W = [Wl for Wl, _ in params]
 
     fwd = forward_cache(params, x)
@@ -180,29 +180,29 @@ def loss_and_grad(params, x, dxdt, weights=None):
 
     # Step 0: the loss.
     loss, S_bar = mse_and_adjoint(S, dxdt, w_row)  # S_bar = 2 w r / M  (N, 2n)
-    g_bar = [None] * L
+    g_bar = [None] * n_layers
     g_bar[0] = np.stack([apply_J_T(S_bar), S_bar])  # (dH_dx_bar, dD_dx_bar)  (2, N, 2n)
 
-    # Step 1: backwards through both sweeps, l = 0 .. L-2.
-    dL_dW = [None] * L
-    dL_db = [None] * L
-    d_bar = [None] * (L - 1)
-    s1_bar = [None] * (L - 1)
-    for l in range(L - 1):
+    # Step 1: backwards through both sweeps, l = 0 .. n_layers-2.
+    dL_dW = [None] * n_layers
+    dL_db = [None] * n_layers
+    d_bar = [None] * (n_layers - 1)
+    s1_bar = [None] * (n_layers - 1)
+    for l in range(n_layers - 1):
         s1 = 1 - a[l + 1] ** 2  # s1[l] = tanh'(z[l])  (N, n_{l+1})
         d_bar[l] = g_bar[l] @ W[l]  # (2, N, n_{l+1})
         dL_dW[l] = np.tensordot(g_bar[l], d[l], axes=([0, 1], [0, 1]))  # sum_k g_bar.T @ d  (n_l, n_{l+1})
         g_bar[l + 1] = d_bar[l] * s1  # (2, N, n_{l+1})
         s1_bar[l] = (d_bar[l] * g[l + 1]).sum(axis=0)  # sum over seeds  (N, n_{l+1})
-    dL_dW[L - 1] = g_bar[L - 1].sum(axis=1).T.copy()  # column k from g[L-1][k] = W[L-1][:, k]
-    dL_db[L - 1] = np.zeros_like(params[L - 1][1])  # H and D do not enter the loss
+    dL_dW[n_layers - 1] = g_bar[n_layers - 1].sum(axis=1).T.copy()  # column k from g[top][k] = W[top][:, k]
+    dL_db[n_layers - 1] = np.zeros_like(params[n_layers - 1][1])  # H and D do not enter the loss
 
-    # Step 2: backwards through the forward pass, l = L-2 .. 0.
-    z_bar = [None] * L  # z_bar[L-1] = (H_bar, D_bar) = 0
-    for l in range(L - 2, -1, -1):
+    # Step 2: backwards through the forward pass, l = n_layers-2 .. 0.
+    z_bar = [None] * n_layers  # z_bar[n_layers-1] = (H_bar, D_bar) = 0
+    for l in range(n_layers - 2, -1, -1):
         s1 = 1 - a[l + 1] ** 2  # s1[l]  (N, n_{l+1})
         a_bar = -2 * a[l + 1] * s1_bar[l]  # through s1[l] = 1 - a[l+1]**2: the tanh'' term
-        if l < L - 2:
+        if l < n_layers - 2:
             a_bar = a_bar + z_bar[l + 1] @ W[l + 1].T  # through z[l+1] = a[l+1] @ W[l+1] + b[l+1]
         z_bar[l] = a_bar * s1  # (N, n_{l+1})
         dL_dW[l] += a[l].T @ z_bar[l]  # (n_l, n_{l+1})

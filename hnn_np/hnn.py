@@ -32,8 +32,8 @@ and, since ``S_q = dH/dp`` and ``S_p = -dH/dq``::
     g_bar[0] = dH_dx_bar = (-S_bar_p, S_bar_q)          (N, 2n)
 
 *Step 1, backwards through the input-gradient sweep.* The sweep ran from
-l = L-2 down to 0; its adjoint runs l = 0 up to L-2. Each sweep line is
-followed by its adjoint lines::
+l = n_layers-2 down to 0; its adjoint runs l = 0 up to n_layers-2. Each
+sweep line is followed by its adjoint lines::
 
     sweep    g[l] = d[l] @ W[l].T
     adjoint  d_bar[l]   = g_bar[l] @ W[l]                (N, n_{l+1})
@@ -44,14 +44,14 @@ followed by its adjoint lines::
              s1_bar[l]  = d_bar[l] * g[l+1]              (N, n_{l+1})
 
 and at the top of the sweep, where every row starts from the same vector
-``w = W[L-1][:, 0]``::
+``w = W[n_layers-1][:, 0]``::
 
-    sweep    g[L-1] = w
-    adjoint  dL_dW[L-1][:, 0] = sum over rows of g_bar[L-1]
+    sweep    g[n_layers-1] = w
+    adjoint  dL_dW[n_layers-1][:, 0] = sum over rows of g_bar[n_layers-1]
 
-*Step 2, backwards through the forward pass* (l = L-1 down to 0). The output
-H itself does not enter the loss, so ``dL_db[L-1] = 0`` and the last layer's
-only weight gradient is the one of Step 1. For a hidden layer, ``a[l+1]``
+*Step 2, backwards through the forward pass* (l = n_layers-1 down to 0).
+The output H itself does not enter the loss, so ``dL_db[n_layers-1] = 0``
+and the last layer's only weight gradient is the one of Step 1. For a hidden layer, ``a[l+1]``
 reaches the loss twice: through ``s1[l] = 1 - a[l+1]**2`` (the derivative
 used in the sweep) and through the next layer's pre-activation ``z[l+1]``::
 
@@ -64,8 +64,8 @@ used in the sweep) and through the next layer's pre-activation ``z[l+1]``::
     adjoint  dL_dW[l]  += a[l].T @ z_bar[l]              (n_l, n_{l+1})
              dL_db[l]   = sum over rows of z_bar[l]      (n_{l+1},)
 
-For the last hidden layer (l = L-2) the term ``z_bar[L-1] @ W[L-1].T`` is
-absent (H_bar = 0). The first term, ``-2 a[l+1] * s1_bar[l]``, becomes
+For the last hidden layer (l = n_layers-2) the term
+``z_bar[n_layers-1] @ W[n_layers-1].T`` is absent (H_bar = 0). The first term, ``-2 a[l+1] * s1_bar[l]``, becomes
 ``s2 * g * d_bar`` in ``z_bar``: the tanh'' term. It is what a second-order
 backprop that only reuses first derivatives misses, and what the tests on
 tanh catch. (A ReLU network has s2 = 0 almost everywhere: the term
@@ -124,7 +124,21 @@ def vector_field(params, x):
 def loss_and_grad(params, x, dxdt, weights=None):
     """HNN loss mean((S - dxdt)**2) and its gradient for every parameter.
 
-    The second-order backprop of the module docstring, line by line.
+    The second-order backprop of the module docstring, line by line. Its
+    arrays, with ``n_layers = len(params)`` layers of sizes n_0 .. n_{n_layers},
+    N rows and 2n = n_0 (lists are indexed by the layer l; Step 1 fills them
+    upwards, l = 0 .. n_layers-2, Step 2 downwards, l = n_layers-2 .. 0)::
+
+        array               index l               shape
+        a[l]                0 .. n_layers-1       (N, n_l)           a[0] = x
+        W[l], dL_dW[l]      0 .. n_layers-1       (n_l, n_{l+1})
+        dL_db[l]            0 .. n_layers-1       (n_{l+1},)         dL_db[n_layers-1] = 0
+        g[l], g_bar[l]      0 .. n_layers-1       (N, n_l)           g[0] = dH/dx
+        d[l], d_bar[l]      0 .. n_layers-2       (N, n_{l+1})
+        s1_bar[l]           0 .. n_layers-2       (N, n_{l+1})
+        z_bar[l]            0 .. n_layers-2       (N, n_{l+1})       z_bar[n_layers-1] = H_bar = 0: None
+        s1, a_bar           the current l         (N, n_{l+1})       in the loops
+        S, S_bar, dxdt      -                     (N, 2n)
 
     Parameters
     ----------
@@ -144,7 +158,7 @@ def loss_and_grad(params, x, dxdt, weights=None):
     """
     x, dxdt = _check(params, x, dxdt)
     w_row = check_weights(weights, x)
-    L = len(params)
+    n_layers = len(params)
     W = [Wl for Wl, _ in params]
 
     fwd = forward_cache(params, x)
@@ -154,30 +168,30 @@ def loss_and_grad(params, x, dxdt, weights=None):
 
     # Step 0: the loss.
     loss, S_bar = mse_and_adjoint(S, dxdt, w_row)  # S_bar = 2 w r / M  (N, 2n)
-    g_bar = [None] * L
+    g_bar = [None] * n_layers
     g_bar[0] = apply_J_T(S_bar)  # dH_dx_bar = J.T S_bar  (N, 2n)
 
-    # Step 1: backwards through the input-gradient sweep, l = 0 .. L-2.
-    dL_dW = [None] * L
-    dL_db = [None] * L
-    d_bar = [None] * (L - 1)
-    s1_bar = [None] * (L - 1)
-    for l in range(L - 1):
+    # Step 1: backwards through the input-gradient sweep, l = 0 .. n_layers-2.
+    dL_dW = [None] * n_layers
+    dL_db = [None] * n_layers
+    d_bar = [None] * (n_layers - 1)
+    s1_bar = [None] * (n_layers - 1)
+    for l in range(n_layers - 1):
         s1 = 1 - a[l + 1] ** 2  # s1[l] = tanh'(z[l])  (N, n_{l+1})
         d_bar[l] = g_bar[l] @ W[l]  # (N, n_{l+1})
         dL_dW[l] = g_bar[l].T @ d[l]  # (n_l, n_{l+1})
         g_bar[l + 1] = d_bar[l] * s1  # (N, n_{l+1})
         s1_bar[l] = d_bar[l] * g[l + 1]  # (N, n_{l+1})
-    dL_dW[L - 1] = np.zeros_like(W[L - 1])
-    dL_dW[L - 1][:, 0] = g_bar[L - 1].sum(axis=0)  # from g[L-1] = w
-    dL_db[L - 1] = np.zeros_like(params[L - 1][1])  # H does not enter the loss
+    dL_dW[n_layers - 1] = np.zeros_like(W[n_layers - 1])
+    dL_dW[n_layers - 1][:, 0] = g_bar[n_layers - 1].sum(axis=0)  # from g[n_layers-1] = w
+    dL_db[n_layers - 1] = np.zeros_like(params[n_layers - 1][1])  # H does not enter the loss
 
-    # Step 2: backwards through the forward pass, l = L-2 .. 0.
-    z_bar = [None] * L  # z_bar[L-1] = H_bar = 0
-    for l in range(L - 2, -1, -1):
+    # Step 2: backwards through the forward pass, l = n_layers-2 .. 0.
+    z_bar = [None] * n_layers  # z_bar[n_layers-1] = H_bar = 0
+    for l in range(n_layers - 2, -1, -1):
         s1 = 1 - a[l + 1] ** 2  # s1[l]  (N, n_{l+1})
         a_bar = -2 * a[l + 1] * s1_bar[l]  # through s1[l] = 1 - a[l+1]**2: the tanh'' term
-        if l < L - 2:
+        if l < n_layers - 2:
             a_bar = a_bar + z_bar[l + 1] @ W[l + 1].T  # through z[l+1] = a[l+1] @ W[l+1] + b[l+1]
         z_bar[l] = a_bar * s1  # (N, n_{l+1})
         dL_dW[l] += a[l].T @ z_bar[l]  # (n_l, n_{l+1})

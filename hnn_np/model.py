@@ -132,6 +132,9 @@ class Model:
     def rollout(self, x0, t_eval, method="DOP853", rtol=1e-10, atol=1e-10):
         """Integrate the learned field from states x0 with our own integrator.
 
+        The field compiled by Numba (:mod:`hnn_np.fast.fields`), or, inside
+        ``with hnn_np.readable():``, :meth:`time_derivative` itself.
+
         Parameters
         ----------
         x0 : array_like, shape (B, 2n) or (2n,)

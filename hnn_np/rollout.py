@@ -2,95 +2,22 @@
 
 Three ways, one result shape ``(B, T, 2n)``:
 
-* :func:`rollout` with ``how="compiled"`` (default): the model's field in
-  Numba (:func:`hnn_field`, :func:`dhnn_field`, :func:`baseline_field`), the
-  whole rollout in compiled code;
-* ``how="python"``: the same integrator calling :meth:`Model.time_derivative`
-  once per state and stage (no compilation; slow per step);
+* :func:`rollout` with ``how="compiled"`` (default): the model's field in Numba
+  (:mod:`hnn_np.fast.fields`), the whole rollout in compiled code;
+* ``how="python"`` (always inside :func:`hnn_np.readable`): the same
+  integrator calling :meth:`Model.time_derivative` -- :mod:`hnn_np.mlp`,
+  :mod:`hnn_np.hnn` -- once per state and stage (no compilation; slow per step);
 * :func:`rollout_stacked`: the B states as one system of 2nB equations with
   a NumPy field evaluated on all rows per call, one step sequence for all.
-
-:func:`hnn_field`, :func:`dhnn_field` and :func:`baseline_field` evaluate a trained network on one
-state ``y`` (2n,) inside Numba, with the weights passed as tuples of arrays
-through the integrator's ``args``. The integrator then runs a whole rollout in
-compiled code. All three are twins of :meth:`hnn_np.model.Model.time_derivative`
-(a test holds them equal); the math is that of :mod:`hnn_np.mlp`, one row at
-a time::
-
-    a[0] = y / s;   a[l+1] = tanh(a[l] @ W[l] + b[l])
-    g = W[L-1][:, 0];   g <- W[l] @ (g * (1 - a[l+1]**2))   for l = L-2 .. 0
-    dy/dt = s * (g_p, -g_q)
-
-and for a D-HNN the same sweep from both output columns, ``g`` from
-``W[L-1][:, 0]`` (H) and ``h`` from ``W[L-1][:, 1]`` (D)::
-
-    dy/dt = s * ((g_p, -g_q) + h)
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-__all__ = ["hnn_field", "dhnn_field", "baseline_field", "field_args", "rollout", "rollout_stacked"]
+from .mode import is_readable
 
-
-@njit(cache=True)
-def _hidden_activations(y, Ws, bs, scale):
-    acts = [y / scale]  # a[0] = x~ = y / s
-    for l in range(len(Ws) - 1):
-        acts.append(np.tanh(np.dot(acts[l], Ws[l]) + bs[l]))  # a[l+1]
-    return acts
-
-
-@njit(cache=True)
-def hnn_field(t, y, Ws, bs, scale):
-    """dy/dt = s J grad H~(y / s) for one state y (2n,)."""
-    acts = _hidden_activations(y, Ws, bs, scale)
-    L = len(Ws)
-    g = Ws[L - 1][:, 0].copy()  # g[L-1] = w
-    for l in range(L - 2, -1, -1):
-        a = acts[l + 1]
-        g = np.dot(Ws[l], g * (1 - a * a))  # g[l] = W[l] @ (g[l+1] * s1[l])
-    n = y.shape[0] // 2
-    dy_dt = np.empty_like(y)
-    dy_dt[:n] = scale * g[n:]  # dq/dt =  dH/dp
-    dy_dt[n:] = -scale * g[:n]  # dp/dt = -dH/dq
-    return dy_dt
-
-
-@njit(cache=True)
-def dhnn_field(t, y, Ws, bs, scale):
-    """dy/dt = s (J grad H~ + grad D~)(y / s) for one state y (2n,)."""
-    acts = _hidden_activations(y, Ws, bs, scale)
-    L = len(Ws)
-    g = Ws[L - 1][:, 0].copy()  # seed (1, 0): g[L-1] = W[L-1][:, 0]
-    h = Ws[L - 1][:, 1].copy()  # seed (0, 1): h[L-1] = W[L-1][:, 1]
-    for l in range(L - 2, -1, -1):
-        a = acts[l + 1]
-        s1 = 1 - a * a
-        g = np.dot(Ws[l], g * s1)  # dH~/da[l]
-        h = np.dot(Ws[l], h * s1)  # dD~/da[l]
-    n = y.shape[0] // 2
-    dy_dt = np.empty_like(y)
-    dy_dt[:n] = scale * (g[n:] + h[:n])  # dq/dt =  dH/dp + dD/dq
-    dy_dt[n:] = scale * (-g[:n] + h[n:])  # dp/dt = -dH/dq + dD/dp
-    return dy_dt
-
-
-@njit(cache=True)
-def baseline_field(t, y, Ws, bs, scale):
-    """dy/dt = s f(y / s) for one state y (2n,), f the baseline MLP."""
-    acts = _hidden_activations(y, Ws, bs, scale)
-    L = len(Ws)
-    return scale * (np.dot(acts[L - 1], Ws[L - 1]) + bs[L - 1])
-
-
-def field_args(model):
-    """The ``args`` tuple that :func:`hnn_field`, :func:`dhnn_field` and :func:`baseline_field` take."""
-    Ws = tuple(np.ascontiguousarray(W, dtype=np.float64) for W, _ in model.params)
-    bs = tuple(np.ascontiguousarray(b, dtype=np.float64) for _, b in model.params)
-    return Ws, bs, float(model.scale)
+__all__ = ["rollout", "rollout_stacked"]
 
 
 def _check_times(t_eval):
@@ -108,7 +35,8 @@ def rollout(model, x0, t_eval, method="DOP853", rtol=1e-10, atol=1e-10, how="com
 
     The field is evaluated in float64 whatever the model's dtype (the
     integrator's error control needs it at tight tolerances). ``how`` is
-    ``"compiled"`` or ``"python"`` (see the module docstring).
+    ``"compiled"`` or ``"python"`` (see the module docstring). Inside :func:`hnn_np.readable` the rollout is always
+    ``"python"``, whatever ``how`` says.
     """
     from .integrate import solve_ivp_batch
 
@@ -121,9 +49,10 @@ def rollout(model, x0, t_eval, method="DOP853", rtol=1e-10, atol=1e-10, how="com
     if not np.isfinite(x0).all():
         raise ValueError("x0 has non-finite values")
     t_eval = _check_times(t_eval)
-    if how == "compiled":
-        fields = {"hnn": hnn_field, "dhnn": dhnn_field, "baseline": baseline_field}
-        fun, args = fields[model.kind], field_args(model)
+    if how == "compiled" and not is_readable():
+        from .fast.fields import FIELDS, field_args
+
+        fun, args = FIELDS[model.kind], field_args(model)
     else:
         fun, args = (lambda _t, y: model.time_derivative(y[None, :])[0]), ()
     res = solve_ivp_batch(fun, (t_eval[0], t_eval[-1]), x0, t_eval, method=method,

@@ -10,11 +10,16 @@ error), and the exact least-squares output layer after Adam
 
 Each step is the readable code or its fast twin:
 
-* ``reference=True``: :func:`hnn_np.hnn.loss_and_grad` (or the D-HNN's, or
-  the baseline's) and :class:`hnn_np.optim.Adam`, the code the docstrings derive;
-* ``reference=False`` (default): :class:`hnn_np.fast.StepWorkspace` (for a
+* inside ``with hnn_np.readable():`` (or with ``reference=True``):
+  :func:`hnn_np.hnn.loss_and_grad` (or the D-HNN's, or the baseline's) and
+  :class:`hnn_np.optim.Adam`, the code the docstrings derive, so that an edit
+  of those files changes the training;
+* otherwise (default): :class:`hnn_np.fast.StepWorkspace` (for a
   D-HNN :class:`hnn_np.fast.DHNNWorkspace`) and :class:`hnn_np.fast.Adam`,
   the same numbers to rounding, without allocation.
+
+The test loss, the refit of the output layer (:mod:`hnn_np.refine`) and the
+returned :class:`~hnn_np.model.Model` are NumPy on either path.
 
 Batches are drawn by reshuffling the training rows every epoch with a seeded
 generator. Everything the loop needs to continue goes into a checkpoint
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -33,6 +39,7 @@ import numpy as np
 from . import baseline, checkpoint as ckpt, dhnn, hnn, mlp, optim
 from ._checks import check_choice, check_int, check_real, check_sizes, check_states
 from .data import Scale
+from .mode import is_readable
 from .model import KINDS, Model
 from .refine import fit_output_layer
 
@@ -185,10 +192,13 @@ def fit(x, dxdt, config=None, *, x_test=None, dxdt_test=None, checkpoint=None, c
         steps and at the end of Adam.
     resume : path, optional
         A checkpoint of a run with the same data and settings to continue.
-    progress : bool, optional
-        Show a progress bar; by default only when stderr is a terminal.
+    progress : bool or None
+        False: silent. None (default) or True: progress on stderr in the form
+        that suits where it runs -- a tqdm bar on a terminal, a notebook bar
+        in Jupyter, one line per tenth of the steps otherwise (a pipe, a log file).
     reference : bool
-        Train with the readable code (slow) instead of the fast path.
+        Train with the readable code (slow) instead of the fast path; always
+        so inside ``with hnn_np.readable():``.
 
     Returns
     -------
@@ -208,6 +218,7 @@ def fit(x, dxdt, config=None, *, x_test=None, dxdt_test=None, checkpoint=None, c
     checkpoint_every = check_int(checkpoint_every, "checkpoint_every", 1)
     if not isinstance(reference, (bool, np.bool_)):
         raise ValueError(f"reference must be True or False; got {reference!r}")
+    reference = bool(reference) or is_readable()  # the path that runs (and that checkpoints record)
     x = check_states(x, "x")
     dxdt = check_states(dxdt, "dxdt", n_cols=x.shape[1], n_rows=x.shape[0])
     cfg.validate(*x.shape)
@@ -296,20 +307,53 @@ def fit(x, dxdt, config=None, *, x_test=None, dxdt_test=None, checkpoint=None, c
     return Model(cfg.kind, params, scale.s, config=cfg.to_dict(), metrics=metrics, history=history)
 
 
-def _progress_bar(total, start, progress):
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
+def _in_notebook() -> bool:
+    """True in a Jupyter kernel (where stderr is no terminal but a widget can show a bar)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
+
+class _Lines:
+    """Progress as one line on stderr per tenth of the run, where no bar can be drawn (a pipe, a log)."""
+
+    def __init__(self, total, start):
+        self.total, self.n, self.postfix = total, start, {}
+        self.t0 = time.perf_counter()
+
+    def update(self, k):
+        before, self.n = self.n, self.n + k
+        if self.n == self.total or (10 * self.n) // self.total > (10 * before) // self.total:
+            post = "".join(f", {key} {value}" for key, value in self.postfix.items())
+            print(f"fit: step {self.n}/{self.total} ({100 * self.n // self.total}%){post}, "
+                  f"{time.perf_counter() - self.t0:.1f} s", file=sys.stderr, flush=True)
+
+    def set_postfix(self, post, refresh=False):
+        self.postfix = dict(post)
+
+    def close(self):
+        pass
+
+
+def _progress_bar(total, start, progress):
+    """None or True: a tqdm bar on a terminal, a notebook widget in Jupyter, else a line per 10 %; False: none."""
+    if progress is None:
+        progress = True
+    if not progress or total == start:
+        return None
+    if _in_notebook():
+        from tqdm.auto import tqdm
+    elif sys.stderr.isatty():
+        from tqdm import tqdm
+    else:
+        return _Lines(total, start)
     return tqdm(total=total, initial=start, unit="step", dynamic_ncols=True, mininterval=0.5)
 
 
 def _update_bar(bar, done, total, loss, lr, hist):
-    bar.update(1)
-    if done % 25 == 0 or done == total:
+    if done % 25 == 0 or done == total or isinstance(bar, _Lines):
         post = dict(loss=f"{loss:.3e}", lr=f"{lr:.1e}")
         if hist["test_loss"]:
             post["test"] = f"{hist['test_loss'][-1]:.3e}"
         bar.set_postfix(post, refresh=False)
+    bar.update(1)

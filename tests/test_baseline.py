@@ -1,17 +1,21 @@
 """hnn_np.baseline: an MLP that predicts dx/dt directly, trained by ordinary backprop.
 
-The finite-difference tests are those of the HNN (the factory in
+The finite-difference tests are those of the HNN (the checks in
 ``_gradient_cases``), with the loss written here from ``mlp.forward`` alone.
 """
 
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from hnn_np import baseline, mlp
-from hnn_np.testing.strategies import baseline_sizes, problems
+from hnn_np.testing.strategies import baseline_sizes, problems, seeds
 
-from _gradient_cases import gradient_tests, random_batch
+from _gradient_cases import (
+    check_every_entry, check_float32, check_paper_network, check_random_direction,
+    check_repeated_calls_bit_identical, random_batch,
+)
 
 SMALL_SIZES = [(2, 2), (2, 8, 2), (2, 16, 16, 2), (4, 10, 10, 10, 4)]
 PAPER_SIZES = (2, 400, 400, 400, 400, 400, 2)  # the paper's hidden layers, 2 outputs
@@ -23,11 +27,38 @@ def baseline_loss(params, x, dxdt, weights=None):
     return float(np.mean(w[:, None] * (mlp.forward(params, x) - dxdt) ** 2))
 
 
-globals().update(gradient_tests(
-    baseline.loss_and_grad, baseline_loss, baseline.predict, small_sizes=SMALL_SIZES,
-    paper_sizes=PAPER_SIZES, sizes_strategy=baseline_sizes(), float32_sizes=[(2, 16, 16, 2)],
-    output_bias_reaches_loss=True,
-))
+@pytest.mark.parametrize("sizes", SMALL_SIZES, ids=str)
+def test_loss_and_grad_every_entry_matches_finite_differences(sizes):
+    """Each dL/dW[l] and dL/db[l] entry equals a central difference of the loss (rel. err <= 1e-6)."""
+    check_every_entry(baseline.loss_and_grad, baseline_loss, sizes)
+
+
+@pytest.mark.parametrize("sizes", SMALL_SIZES, ids=str)
+def test_weighted_loss_and_grad_match_finite_differences(sizes):
+    """With row weights w (one of them 0), loss = sum_ij w_i r_ij**2 / (N 2n), checked entry by entry."""
+    check_every_entry(baseline.loss_and_grad, baseline_loss, sizes, weighted=True)
+
+
+@given(problems(baseline_sizes()), seeds, st.booleans())
+def test_random_direction_derivative_matches_finite_differences(problem, seed, weighted):
+    """For any small net, <dL/dT, V> = d/ds L(T + s V) for a random unit V, one number per tensor T."""
+    check_random_direction(baseline.loss_and_grad, baseline_loss, problem, seed, weighted)
+
+
+def test_paper_network_gradient_matches_finite_differences():
+    """The paper-sized network: one random direction per tensor plus its largest entry."""
+    check_paper_network(baseline.loss_and_grad, baseline_loss, PAPER_SIZES, output_bias_reaches_loss=True)
+
+
+@given(seeds, st.sampled_from([(2, 16, 16, 2)]))
+def test_float32_loss_and_grad(seed, sizes):
+    """float32 in gives float32 predictions and gradients close to the float64 ones."""
+    check_float32(baseline.loss_and_grad, baseline.predict, seed, sizes)
+
+
+def test_repeated_calls_are_bit_identical():
+    """The same inputs give the same loss and gradient bits every time (no hidden state)."""
+    check_repeated_calls_bit_identical(baseline.loss_and_grad, 2, 2)
 
 
 def test_predict_is_the_forward_pass():

@@ -16,11 +16,14 @@ from hnn_np import dhnn, hnn, mlp
 from hnn_np.symplectic import apply_J
 from hnn_np.testing.mutants import mutate
 from hnn_np.testing.strategies import (
-    hidden_sizes, n_dofs, param_direction_fd, params_for, rel_err, states, tensor_names,
+    hidden_sizes, n_dofs, param_direction_fd, params_for, problems, rel_err, seeds, states, tensor_names,
     unit_direction,
 )
 
-from _gradient_cases import RTOL, gradient_tests, random_batch
+from _gradient_cases import (
+    RTOL, check_every_entry, check_float32, check_paper_network, check_random_direction,
+    check_repeated_calls_bit_identical, random_batch,
+)
 
 
 @st.composite
@@ -48,11 +51,38 @@ def dhnn_loss(params, x, dxdt, weights=None):
 SMALL_SIZES = [(2, 2), (2, 8, 2), (2, 16, 16, 2), (4, 10, 10, 10, 2)]
 PAPER_SIZES = (2, 400, 400, 400, 400, 400, 2)
 
-globals().update(gradient_tests(
-    dhnn.loss_and_grad, dhnn_loss, dhnn.vector_field, small_sizes=SMALL_SIZES,
-    paper_sizes=PAPER_SIZES, sizes_strategy=dhnn_sizes(), float32_sizes=[(2, 16, 16, 2), (4, 8, 8, 2)],
-    output_bias_reaches_loss=False,
-))
+@pytest.mark.parametrize("sizes", SMALL_SIZES, ids=str)
+def test_loss_and_grad_every_entry_matches_finite_differences(sizes):
+    """Each dL/dW[l] and dL/db[l] entry equals a central difference of the loss (rel. err <= 1e-6)."""
+    check_every_entry(dhnn.loss_and_grad, dhnn_loss, sizes)
+
+
+@pytest.mark.parametrize("sizes", SMALL_SIZES, ids=str)
+def test_weighted_loss_and_grad_match_finite_differences(sizes):
+    """With row weights w (one of them 0), loss = sum_ij w_i r_ij**2 / (N 2n), checked entry by entry."""
+    check_every_entry(dhnn.loss_and_grad, dhnn_loss, sizes, weighted=True)
+
+
+@given(problems(dhnn_sizes()), seeds, st.booleans())
+def test_random_direction_derivative_matches_finite_differences(problem, seed, weighted):
+    """For any small net, <dL/dT, V> = d/ds L(T + s V) for a random unit V, one number per tensor T."""
+    check_random_direction(dhnn.loss_and_grad, dhnn_loss, problem, seed, weighted)
+
+
+def test_paper_network_gradient_matches_finite_differences():
+    """The paper-sized network: one random direction per tensor plus its largest entry."""
+    check_paper_network(dhnn.loss_and_grad, dhnn_loss, PAPER_SIZES, output_bias_reaches_loss=False)
+
+
+@given(seeds, st.sampled_from([(2, 16, 16, 2), (4, 8, 8, 2)]))
+def test_float32_loss_and_grad(seed, sizes):
+    """float32 in gives float32 predictions and gradients close to the float64 ones."""
+    check_float32(dhnn.loss_and_grad, dhnn.vector_field, seed, sizes)
+
+
+def test_repeated_calls_are_bit_identical():
+    """The same inputs give the same loss and gradient bits every time (no hidden state)."""
+    check_repeated_calls_bit_identical(dhnn.loss_and_grad, 2, 2)
 
 
 def fd_input_gradient(f, x, h=1e-4):

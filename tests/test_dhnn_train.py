@@ -15,7 +15,7 @@ from scipy.integrate import solve_ivp
 from hnn_np import dhnn, hnn, mlp
 from hnn_np.model import Model, load_model
 from hnn_np.refine import fit_output_layer
-from hnn_np.rollout import dhnn_field, field_args
+from hnn_np.fast.fields import dhnn_field, field_args
 from hnn_np.symplectic import apply_J
 from hnn_np.train import TrainConfig, fit
 

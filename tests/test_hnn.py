@@ -11,6 +11,9 @@ because S is the symplectic gradient of a scalar: S is orthogonal to dH/dx,
 divergence free, and its Jacobian is a Hamiltonian matrix.
 """
 
+import re
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -21,11 +24,14 @@ from hnn_np import symplectic
 from hnn_np.symplectic import apply_J, apply_J_T
 from hnn_np.testing.mutants import without_tanh_second_term
 from hnn_np.testing.strategies import (
-    hnn_sizes, param_direction_fd, params_for, perturbed, problems, rel_err, states, tensor_names,
+    hnn_sizes, param_direction_fd, params_for, perturbed, problems, rel_err, seeds, states, tensor_names,
     unit_direction,
 )
 
-from _gradient_cases import RTOL, gradient_tests, random_batch
+from _gradient_cases import (
+    RTOL, check_every_entry, check_float32, check_paper_network, check_random_direction,
+    check_repeated_calls_bit_identical, random_batch,
+)
 
 SMALL_SIZES = [(2, 1), (2, 8, 1), (2, 16, 16, 1), (4, 10, 10, 10, 1)]
 PAPER_SIZES = (2, 400, 400, 400, 400, 400, 1)  # the paper network (see mlp.init_params)
@@ -87,13 +93,40 @@ def test_apply_J_T_is_the_transpose_of_apply_J():
     np.testing.assert_array_equal(apply_J_T(v), v @ J_matrix(4))
 
 
-# --- gradients against finite differences (the shared factory of _gradient_cases) --------
+# --- gradients against finite differences (the shared checks of _gradient_cases) ---------
 
-globals().update(gradient_tests(
-    hnn.loss_and_grad, hnn_loss, hnn.vector_field, small_sizes=SMALL_SIZES, paper_sizes=PAPER_SIZES,
-    sizes_strategy=hnn_sizes(), float32_sizes=[(2, 16, 16, 1), (4, 8, 8, 1)],
-    output_bias_reaches_loss=False,
-))
+@pytest.mark.parametrize("sizes", SMALL_SIZES, ids=str)
+def test_loss_and_grad_every_entry_matches_finite_differences(sizes):
+    """Each dL/dW[l] and dL/db[l] entry equals a central difference of the loss (rel. err <= 1e-6)."""
+    check_every_entry(hnn.loss_and_grad, hnn_loss, sizes)
+
+
+@pytest.mark.parametrize("sizes", SMALL_SIZES, ids=str)
+def test_weighted_loss_and_grad_match_finite_differences(sizes):
+    """With row weights w (one of them 0), loss = sum_ij w_i r_ij**2 / (N 2n), checked entry by entry."""
+    check_every_entry(hnn.loss_and_grad, hnn_loss, sizes, weighted=True)
+
+
+@given(problems(hnn_sizes()), seeds, st.booleans())
+def test_random_direction_derivative_matches_finite_differences(problem, seed, weighted):
+    """For any small net, <dL/dT, V> = d/ds L(T + s V) for a random unit V, one number per tensor T."""
+    check_random_direction(hnn.loss_and_grad, hnn_loss, problem, seed, weighted)
+
+
+def test_paper_network_gradient_matches_finite_differences():
+    """The paper-sized network: one random direction per tensor plus its largest entry."""
+    check_paper_network(hnn.loss_and_grad, hnn_loss, PAPER_SIZES, output_bias_reaches_loss=False)
+
+
+@given(seeds, st.sampled_from([(2, 16, 16, 1), (4, 8, 8, 1)]))
+def test_float32_loss_and_grad(seed, sizes):
+    """float32 in gives float32 predictions and gradients close to the float64 ones."""
+    check_float32(hnn.loss_and_grad, hnn.vector_field, seed, sizes)
+
+
+def test_repeated_calls_are_bit_identical():
+    """The same inputs give the same loss and gradient bits every time (no hidden state)."""
+    check_repeated_calls_bit_identical(hnn.loss_and_grad, 2, 1)
 
 
 # --- the tanh'' term ---------------------------------------------------------------------
@@ -303,3 +336,48 @@ def test_loss_and_grad_rejects_bad_targets_and_weights(bad, match):
     args = dict(x=np.zeros((4, 2)), dxdt=np.zeros((4, 2)), weights=None) | bad
     with pytest.raises(ValueError, match=match):
         hnn.loss_and_grad(params, **args)
+
+
+# --- the docstring's table of arrays --------------------------------------------------------------
+
+TABLE_ROW = re.compile(r"^ {8}(\w+\[l\](?:, \w+\[l\])*) +0 \.\. n_layers-([12]) +(\([^)]*\))", flags=re.M)
+
+
+def table_shape(shape, sizes, l, N):
+    """'(N, n_{l+1})' -> (N, sizes[l + 1]), and so on for the symbols of the table."""
+    symbols = {"N": N, "n_l": sizes[l], "n_{l+1}": sizes[l + 1], "2n": sizes[0]}
+    return tuple(symbols[s.strip()] for s in shape.strip("()").split(",") if s.strip())
+
+
+def test_the_table_of_arrays_in_loss_and_grad_gives_every_index_range_and_shape():
+    """Each row of the docstring's table, against the arrays loss_and_grad really holds when it returns."""
+    rows = TABLE_ROW.findall(hnn.loss_and_grad.__doc__)
+    assert {name for names, _, _ in rows for name in names.replace("[l]", "").split(", ")} == {
+        "a", "W", "dL_dW", "dL_db", "g", "g_bar", "d", "d_bar", "s1_bar", "z_bar"}
+    sizes, N = (4, 7, 6, 5, 1), 3
+    params = mlp.init_params(sizes, seed=0)
+    x, dxdt = random_batch(4, n_rows=N)
+    seen = {}
+
+    def tracer(frame, event, arg):
+        if event == "return" and frame.f_code is hnn.loss_and_grad.__wrapped__.__code__:
+            seen.update(frame.f_locals)
+        return tracer
+
+    sys.settrace(lambda frame, event, arg: tracer if frame.f_code.co_name == "loss_and_grad" else None)
+    try:
+        hnn.loss_and_grad(params, x, dxdt)
+    finally:
+        sys.settrace(None)
+    n_layers = len(params)
+    for names, minus, shape in rows:
+        top = n_layers - int(minus)
+        for name in names.replace("[l]", "").split(", "):
+            arrays = seen[name]
+            for l in range(top + 1):
+                assert arrays[l].shape == table_shape(shape, sizes, l, N), f"{name}[{l}]"
+            assert all(item is None for item in arrays[top + 1:]), f"{name} beyond l = {top}"
+    for name in ("s1", "a_bar"):  # the current l: Step 2 ends at l = 0
+        assert seen[name].shape == table_shape("(N, n_{l+1})", sizes, 0, N), name
+    for name in ("S", "S_bar", "dxdt"):
+        assert seen[name].shape == (N, sizes[0]), name

@@ -218,11 +218,22 @@ def test_input_hessian_is_symmetric(net):
     assert np.abs(hess - hess.transpose(0, 2, 1)).max() <= 1e-13 * scale
 
 
+@given(net_and_x())
+def test_input_hessian_loops_equals_the_vectorised_input_hessian(net):
+    """The plain loops (one row, one direction e_k at a time) and the batched sweep give the same Hessian."""
+    params, x = net
+    loops = mlp.input_hessian_loops(params, x)
+    assert loops.shape == (x.shape[0], x.shape[1], x.shape[1]) and loops.dtype == x.dtype
+    scale = np.abs(loops).max() + 1e-300
+    assert np.abs(mlp.input_hessian(params, x) - loops).max() <= 1e-12 * scale
+
+
 def test_input_hessian_of_a_linear_net_is_zero():
     """A network without hidden layers has no curvature."""
     params = mlp.init_params((2, 1), seed=0)
-    hess = mlp.input_hessian(params, np.ones((3, 2)))
-    assert hess.shape == (3, 2, 2) and not hess.any()
+    for hessian in (mlp.input_hessian, mlp.input_hessian_loops):
+        hess = hessian(params, np.ones((3, 2)))
+        assert hess.shape == (3, 2, 2) and not hess.any()
 
 
 def test_input_hessian_one_hidden_unit_closed_form():
@@ -234,6 +245,7 @@ def test_input_hessian_one_hidden_unit_closed_form():
     tanh2 = -2 * a * (1 - a**2)
     expected = v * tanh2[:, None, None] * np.outer(w, w)[None]
     np.testing.assert_allclose(mlp.input_hessian(params, x), expected, rtol=1e-13)
+    np.testing.assert_allclose(mlp.input_hessian_loops(params, x), expected, rtol=1e-13)
 
 
 # --- float32 ----------------------------------------------------------------------

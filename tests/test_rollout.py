@@ -1,4 +1,4 @@
-"""hnn_np.rollout: the learned field compiled for rollouts, and Model.rollout.
+"""hnn_np.rollout and hnn_np.fast.fields: the learned field compiled for rollouts, and Model.rollout.
 
 Every jitted kernel has a plain NumPy twin, and a test holds them equal:
 :func:`hnn_field` and :func:`baseline_field` must give, state by state,
@@ -18,7 +18,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from hnn_np import mlp
-from hnn_np.rollout import baseline_field, field_args, hnn_field
+from hnn_np.fast.fields import baseline_field, field_args, hnn_field
 from hnn_np.model import Model
 
 SIZES = {"hnn": (2, 16, 16, 1), "baseline": (2, 16, 16, 2)}

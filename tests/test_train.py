@@ -218,16 +218,6 @@ def test_config_records_every_setting_and_is_json(data):
     assert set(cfg) == set(TrainConfig.__dataclass_fields__)
 
 
-def test_progress_bar_is_quiet_when_stderr_is_not_a_terminal(data, capsys):
-    x, dxdt = data
-    fit(x, dxdt, steps=30, progress=None)  # the default: a bar only on a terminal
-    out, err = capsys.readouterr()
-    assert out == "" and err == ""
-    fit(x, dxdt, steps=30, progress=True)  # asked for: the bar does write to stderr
-    out, err = capsys.readouterr()
-    assert out == "" and "30/30" in err
-
-
 # --- normalization, loss weights, schedules -----------------------------------------
 
 def test_normalize_learns_in_the_unit_ball_and_answers_in_physical_units(data):

@@ -6,8 +6,10 @@ into single passes, each kernel ``name`` beside its NumPy formula
 ``name_np``; :mod:`.step` computes :func:`hnn_np.hnn.loss_and_grad` (or the
 baseline's) into buffers allocated once, :mod:`.dhnn_step` the same for
 :func:`hnn_np.dhnn.loss_and_grad`; :mod:`.adam` is
-:class:`hnn_np.optim.Adam` with its update as one loop. Tests hold each of
-them equal to the readable code.
+:class:`hnn_np.optim.Adam` with its update as one loop; :mod:`.fields` is a
+trained network's field on one state, for compiled rollouts. Tests hold each
+of them equal to the readable code. Nothing here runs inside
+``with hnn_np.readable():``.
 """
 
 from .adam import Adam

@@ -11,13 +11,16 @@ which every :class:`System` returns from :meth:`System.time_derivative`.
 Each system also gives its vector field as a Numba-jitted function of one
 state (:meth:`System.ode`, :meth:`System.ode_inplace`) for the compiled
 integrator. :func:`jitted` compiles such a function on first use (Numba is
-imported then, not when the systems are), with ``cache=True``.
+imported then, not when the systems are), with ``cache=True``; inside
+``with hnn_np.readable():`` it returns the plain Python function, which the
+integrator then runs as Python.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..mode import is_readable
 from ..symplectic import apply_J
 
 __all__ = ["System", "as_states", "jitted"]
@@ -26,7 +29,12 @@ _JITTED: dict = {}  # plain function -> its Numba-compiled version
 
 
 def jitted(function):
-    """``numba.njit(cache=True)(function)``, made once and kept (Numba imported on first use)."""
+    """``numba.njit(cache=True)(function)``, made once and kept (Numba imported on first use).
+
+    Inside ``with hnn_np.readable():`` ``function`` itself, uncompiled.
+    """
+    if is_readable():
+        return function
     compiled = _JITTED.get(function)
     if compiled is None:
         from numba import njit

@@ -61,11 +61,9 @@ def test_derivation_cites_only_tests_that_exist():
     text = (DOCS / "derivation.md").read_text()
     cited = CITATION.findall(text)
     assert len(cited) >= 30
-    factory = (ROOT / "tests" / "_gradient_cases.py").read_text()
 
-    def defines(path, name):  # in the file, or in the shared factory the file instantiates
-        text = (ROOT / path).read_text()
-        return f"def {name}(" in text or ("gradient_tests(" in text and f"def {name}(" in factory)
+    def defines(path, name):  # written out in the file itself, so that grep finds it
+        return re.search(rf"^def {name}\(", (ROOT / path).read_text(), flags=re.M) is not None
 
     missing = [f"{path}::{name}" for path, name in cited
                if not (ROOT / path).is_file() or not defines(path, name)]
@@ -102,3 +100,18 @@ def test_code_in_testing_your_model_runs():
     assert len(blocks) >= 4
     for block in blocks:
         exec(compile(block, "testing_your_model.md", "exec"), {})
+
+
+def test_derivation_tables_quote_the_code_of_loss_and_grad_as_it_is():
+    """Each code cell of the tables 'in `hnn.loss_and_grad`' is a line of hnn.py, character for character."""
+    source = (ROOT / "hnn_np" / "hnn.py").read_text()
+    quoted, in_table = [], False
+    for line in (DOCS / "derivation.md").read_text().splitlines():
+        if line.startswith("|") and line.rstrip().endswith("in `hnn.loss_and_grad` |"):
+            in_table = True
+        elif not line.startswith("|"):
+            in_table = False
+        elif in_table and not line.startswith("|---"):
+            quoted.append(re.fullmatch(r"\|.*\| `([^`]+)` \|", line.strip()).group(1))
+    assert len(quoted) >= 10
+    assert [q for q in quoted if q not in source] == []
