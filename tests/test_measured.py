@@ -91,7 +91,7 @@ def test_missing_files_columns_and_interleaved_trajectories_are_refused(tmp_path
     with pytest.raises(ValueError, match="contiguous"):
         load_measured(path, columns="q,p", trajectory="traj")
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="not a readable .npz"):
+    with pytest.raises(ValueError, match="junk.npz' is not an .npz archive: not a zip archive"):
         load_measured(tmp_path / "junk.npz")
 
 
