@@ -277,8 +277,9 @@ def split(data: Measured, how="trajectory", validation=0.25):
 def normalization(kind, x):
     """Centre c (d,), scales sigma (d,) and output factor kappa of the frame a ``kind`` learns in."""
     x = np.asarray(x, dtype=np.float64)
-    c = x.mean(axis=0)
-    std = x.std(axis=0)
+    with np.errstate(over="ignore", under="ignore"):  # named below, not warned about
+        c = x.mean(axis=0)
+        std = x.std(axis=0)
     if not np.all(np.isfinite(std)):
         j = int(np.argmin(np.isfinite(std)))
         raise ValueError(f"state column {j} reaches {np.max(np.abs(x[:, j])):.3g}, too large for float64 "

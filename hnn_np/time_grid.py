@@ -47,14 +47,15 @@ def uniform_step(t, dtype, where: str, row: int = 0):
     t_max = float(np.max(np.abs(t)))
     resolution = 4 * eps * t_max
     if resolution > dt / 4:
-        raise ValueError(f"{where}: its times reach {t_max:g}, where {dtype} resolves only {eps * t_max:.3g}, "
-                         f"too coarse for their step {dt:.3g}; store the times as float64, or counted from the first")
+        ulp = float(np.spacing(dtype.type(t_max))) if dtype.kind == "f" else eps * t_max
+        raise ValueError(f"{where} has times up to {t_max:g}, where {dtype} resolves only {ulp:.2g}, too coarse for "
+                         f"their step {dt:.3g}; store the times as float64, or counted from the first")
     q = decimal_quantum(t, dt, resolution)
     tolerance = RELATIVE_SPREAD * dt + resolution + (q * len(t) / (len(t) - 1) if q < dt / 2 else 0.0)
     worst = int(np.argmax(np.abs(step - dt)))
     if abs(step[worst] - dt) > tolerance:
         raise ValueError(f"{where} must have one constant time step; the step to data row {row + worst + 1} is "
-                         f"{step[worst]:.9g}, the mean step {dt:.9g} (steps range from {step.min():g} to "
+                         f"{step[worst]:.6g}, the mean step {dt:.6g} (steps range from {step.min():g} to "
                          f"{step.max():g}; the rounding of the stamps allows {tolerance:.3g})")
     return dt, tolerance / (len(t) - 1)
 
