@@ -283,3 +283,48 @@ def test_a_header_is_a_json_object_of_a_0d_string(tmp_path):
             f.header("other")
         with pytest.raises(ValueError, match="has no 'absent' entry"):
             f.header("absent")
+
+
+# --- the command line: one line naming the file, exit 2 --------------------------------
+
+def _bare_npy(path):
+    with open(path, "wb") as f:
+        np.save(f, np.arange(6.0))
+
+
+def _huge_claim(path):
+    t = 0.01 * np.arange(50)
+    write_members(path, {"t.npy": npy_bytes({"descr": "<f8", "fortran_order": False, "shape": (50,)}, t.tobytes()),
+                         "q.npy": npy_bytes({"descr": "<f8", "fortran_order": False, "shape": (10**12,)}, bytes(8)),
+                         "p.npy": npy_bytes({"descr": "<f8", "fortran_order": False, "shape": (50,)}, t.tobytes())})
+
+
+def _states_1e300(path):
+    t = 0.01 * np.arange(50)
+    np.savez(path, t=t, q=1e300 * np.cos(t), p=1e300 * np.sin(t))
+
+
+FIT_FAULTS = {
+    "a .npy renamed .npz": ("d.npz", _bare_npy, "a bare .npy array under an .npz name"),
+    "a text file named .npz": ("d.npz", lambda p: p.write_text("t,q,p\n0,1,0\n"), "not a zip archive"),
+    "a 10**12-element claim": ("d.npz", _huge_claim, "member 'q' declares shape (1000000000000,)"),
+    "states times 1e300": ("d.npz", _states_1e300, "too large for float64 arithmetic"),
+    "a Latin-1 CSV": ("d.csv", lambda p: p.write_bytes("t,q,p\n0,1,0\n# \xe9t\xe9\n".encode("latin-1")),
+                      "is not UTF-8 text: byte 0xe9 on line 3"),
+}
+
+
+@pytest.mark.parametrize("fault", list(FIT_FAULTS))
+def test_fit_on_a_faulty_data_file_ends_with_one_line_naming_it(tmp_path, fault):
+    import subprocess
+    import sys
+
+    name, write, message = FIT_FAULTS[fault]
+    write(tmp_path / name)
+    res = subprocess.run([sys.executable, "-m", "hnn_np", "fit", name, "--out", "out", "--columns", "q,p",
+                          "--split", "time", "--steps", "2"], capture_output=True, text=True, cwd=tmp_path,
+                         timeout=300)
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert f"data file '{name}'" in res.stderr and message in res.stderr, res.stderr
+    assert not (tmp_path / "out").exists()
