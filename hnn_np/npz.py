@@ -15,8 +15,8 @@ after its ``.npy`` header checks out:
   258 bytes in 2 bits). A header that claims 10**12 elements is refused
   before a byte is allocated.
 
-Anything else is a ``ValueError`` naming the file (by its role, ``what``) and
-the problem: not a zip archive, a bare ``.npy`` under an ``.npz`` name, a
+Anything else is an :class:`NpzError` (a ``ValueError``) naming the file, by
+its role ``what``, and the problem: not a zip archive, a bare ``.npy`` under an ``.npz`` name, a
 member that is not a ``.npy`` array, ``member 'W0' declares shape (10, 10)
 float64 (800 bytes) but holds 80``, a CRC error.
 """
@@ -36,7 +36,7 @@ import numpy as np
 __all__ = ["Npz", "NpzError", "read_npz", "read_header", "DEFLATE_MAX_RATIO"]
 
 NPY_MAGIC = b"\x93NUMPY"
-DEFLATE_MAX_RATIO = 1032  # uncompressed / compressed bytes: 258-byte matches at 2 bits each (RFC 1951)
+DEFLATE_MAX_RATIO = 1032  # uncompressed / compressed bytes at most: a 258-byte match in 2 bits (RFC 1951)
 _SLACK = 1 << 16  # bytes: block headers and the end of a short stream
 _MAX_HEADER = 10_000  # bytes of an .npy header (NumPy's own limit)
 _DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError,
@@ -67,8 +67,11 @@ class Npz:
             raise NpzError(f"{what} {path!r} is a folder; expected an .npz file")
         if not os.path.isfile(path):
             raise NpzError(f"{what} {path!r} does not exist")
-        with open(path, "rb") as f:
-            start = f.read(16)
+        try:
+            with open(path, "rb") as f:
+                start = f.read(16)
+        except OSError as e:
+            raise self._error(f"cannot be read: {e.strerror}") from None
         if start.startswith(NPY_MAGIC):
             raise self._error("is not an .npz archive: it is a bare .npy array under an .npz name")
         try:
@@ -92,9 +95,6 @@ class Npz:
 
     def __contains__(self, key) -> bool:
         return key in self.names
-
-    def get(self, key, default=None):
-        return self[key] if key in self else default
 
     def header(self, key) -> dict:
         """The JSON object stored in member ``key`` as a 0-d string array."""
