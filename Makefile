@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 HYPOTHESIS_PROFILE ?= ci
 QUICK  ?=
 
-.PHONY: all test figures studies real-pendulum ablation bench venv clean
+.PHONY: all test exercises figures studies real-pendulum ablation bench venv clean
 
 all: test
 
@@ -24,6 +24,11 @@ venv: $(STAMP)
 
 test: $(STAMP)
 	HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) $(PY) -m pytest -q
+
+# the tests of docs/exercises/ on your stubs; SOLUTIONS=1: the same tests on the package's own code
+SOLUTIONS ?=
+exercises: $(STAMP)
+	HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) HNN_NP_SOLUTIONS=$(if $(SOLUTIONS),1,0) $(PY) -m pytest -q docs/exercises
 
 # QUICK=1: the whole pipeline with few steps, into runs/quick/ (figures/ is left alone)
 figures: $(STAMP)
