@@ -23,7 +23,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .io import read_header, read_npz, save_npz
+from .io import save_npz
+from .npz import Npz
 
 __all__ = ["LoopState", "fingerprint", "save", "load", "VERSION"]
 
@@ -82,11 +83,17 @@ def _differences(saved, mine) -> list[str]:
 def load(path, fp, params, opt, rng, hist, n_rows) -> LoopState:
     """Restore a checkpoint into ``params``, ``opt``, ``rng`` and ``hist``; returns the loop state.
 
-    Nothing is modified unless the whole file checks out.
+    Nothing is modified unless the whole file checks out. Only the members
+    named here are read, each after its header matches the shape and dtype
+    expected.
     """
     what = "checkpoint"
-    data = read_npz(path, what)
-    header = read_header(data, "header", path, what)
+    with Npz(path, what) as data:
+        return _restore(data, data.path, what, fp, params, opt, rng, hist, n_rows)
+
+
+def _restore(data: Npz, path, what, fp, params, opt, rng, hist, n_rows) -> LoopState:
+    header = data.header("header")
     if header.get("version") != VERSION:
         raise ValueError(f"{what} {path!r} has version {header.get('version')!r}; expected {VERSION}")
     saved_fp = header.get("fingerprint")
@@ -126,16 +133,18 @@ def load(path, fp, params, opt, rng, hist, n_rows) -> LoopState:
     def array(key, shape, dtype, finite=True):
         if key not in data:
             raise ValueError(f"{what} {path!r} is incomplete: it lacks {key!r}")
+        a_shape, a_dtype = data.info(key)  # the header alone
+        if a_shape != shape or a_dtype != dtype:
+            raise ValueError(f"{what} {path!r}: {key!r} is {a_dtype} {a_shape}; expected {np.dtype(dtype)} {shape}")
         a = data[key]
-        if a.shape != shape or a.dtype != dtype:
-            raise ValueError(f"{what} {path!r}: {key!r} is {a.dtype} {a.shape}; expected {np.dtype(dtype)} {shape}")
         if finite and not np.isfinite(a).all():
             raise ValueError(f"{what} {path!r}: {key!r} has non-finite values")
         return a
 
-    order = data.get("order")
-    if order is None or order.shape != (n_rows,) or not np.issubdtype(order.dtype, np.integer):
+    order_info = data.info("order") if "order" in data else None
+    if order_info is None or order_info[0] != (n_rows,) or not np.issubdtype(order_info[1], np.integer):
         raise ValueError(f"{what} {path!r}: 'order' must be {n_rows} integers, one per training row")
+    order = data["order"]
     if not np.array_equal(np.sort(order), np.arange(n_rows)):
         raise ValueError(f"{what} {path!r}: 'order' is not a permutation of the {n_rows} training rows")
     restored = []

@@ -31,7 +31,8 @@ import numpy as np
 
 from ._checks import check_choice, check_dtype, check_int, check_pair, check_real, check_seed, check_states
 from .integrate import solve_ivp_batch
-from .io import read_header, read_npz, save_npz
+from .io import save_npz
+from .npz import read_header, read_npz
 from .scale import Scale
 from .systems import MassSpring, System, as_states
 
@@ -346,7 +347,7 @@ def load_dataset(path) -> Dataset:
     the wrong shape or type (see :class:`Dataset`).
     """
     what = "dataset file"
-    arrays = read_npz(path, what)
+    arrays = read_npz(path, what, keys=_ARRAYS + ("system", "meta"))  # other members are not decompressed
     missing = sorted(set(_ARRAYS + ("system", "meta")) - set(arrays))
     if missing:
         raise ValueError(f"{what} {path!r} lacks the dataset keys {missing}")

@@ -5,10 +5,8 @@ fsync'ed, renamed over the target, and then the folder itself is fsync'ed,
 so that after a crash the target is either the old file or the whole new one
 (and the rename survives). An exception mid-write leaves no temporary behind.
 
-A read of an ``.npz`` written here (models, datasets, checkpoints) refuses,
-with a ``ValueError`` naming the file, anything that is not what it claims:
-not a zip, a bare ``.npy`` under an ``.npz`` name, a header that is not a
-JSON object.
+Reads of ``.npz`` files live in :mod:`hnn_np.npz` (re-exported here):
+only the members asked for, each checked before it is allocated.
 """
 
 from __future__ import annotations
@@ -16,10 +14,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import zipfile
-import zlib
 
 import numpy as np
+
+from .npz import read_header, read_npz
 
 __all__ = ["atomic_write", "save_npz", "save_json", "save_text", "read_npz", "read_header"]
 
@@ -77,52 +75,3 @@ def save_json(path, obj):
 def save_text(path, text: str):
     """A text file, atomically."""
     atomic_write(path, lambda f: f.write(text), mode="w", suffix=".txt")
-
-
-def read_npz(path, what: str) -> dict:
-    """Every array of the ``.npz`` at ``path``, as a dict; ``what`` names the file's role in errors.
-
-    Raises ``ValueError`` if the file is missing, not a zip of ``.npy``
-    arrays, or holds object arrays (nothing is unpickled).
-    """
-    try:
-        path = os.fspath(path)
-    except TypeError:
-        raise ValueError(f"the path of the {what} must be a str or os.PathLike; got {type(path).__name__}") from None
-    if os.path.isdir(path):
-        raise ValueError(f"{what} {path!r} is a folder; expected an .npz file")
-    if not os.path.isfile(path):
-        raise ValueError(f"{what} {path!r} does not exist")
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"{what} {path!r} is not an .npz archive (not a zip file)")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            if not isinstance(f, np.lib.npyio.NpzFile):
-                raise ValueError("not an .npz archive")
-            data = {k: f[k] for k in f.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError, zlib.error, NotImplementedError,
-            OverflowError, MemoryError) as e:
-        raise ValueError(f"{what} {path!r} is not a readable .npz: {type(e).__name__}: {e}") from None
-    for key, value in data.items():  # NumPy hands back a member without the .npy magic as bytes
-        if not isinstance(value, np.ndarray):
-            raise ValueError(f"{what} {path!r} is not a readable .npz: {key!r} is not a .npy array")
-    return data
-
-
-def read_header(data: dict, key: str, path, what: str) -> dict:
-    """The JSON object stored as the 0-d string array ``data[key]``."""
-    if key not in data:
-        raise ValueError(f"{what} {path!r} has no {key!r} entry")
-    arr = data[key]
-    if arr.ndim != 0 or arr.dtype.kind != "U":
-        raise ValueError(f"{what} {path!r}: {key!r} must be a JSON string; got a {arr.dtype} array "
-                         f"of shape {arr.shape}")
-    try:
-        header = json.loads(str(arr))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{what} {path!r} has a corrupt {key!r}: {e}") from None
-    except RecursionError:
-        raise ValueError(f"{what} {path!r} has a corrupt {key!r}: JSON nested too deeply") from None
-    if not isinstance(header, dict):
-        raise ValueError(f"{what} {path!r}: {key!r} must be a JSON object; got {type(header).__name__}")
-    return header

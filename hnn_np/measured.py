@@ -2,7 +2,8 @@
 
 A file of measurements holds a time column and state columns, for one or
 more trajectories (a trajectory column numbers them; each trajectory's rows
-are contiguous and its times strictly increasing with one constant step dt).
+are contiguous and its times strictly increasing with one constant step dt,
+up to the rounding of the stamps: :mod:`hnn_np.time_grid`).
 :func:`load_measured` reads an ``.npz`` (one 1-D array per column) or a CSV
 (a header line of column names, then one row of numbers per sample).
 
@@ -38,12 +39,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .differences import derivative_targets, velocities_from_positions
+from .npz import Npz
+from .time_grid import RELATIVE_SPREAD, uniform_step
 
 __all__ = ["Measured", "load_measured", "derivative_targets", "velocities_from_positions", "split", "normalization",
            "fold_normalization", "rollout_rms", "SPLITS"]
 
 SPLITS = ("trajectory", "time")
-_DT_TOLERANCE = 1e-6  # relative spread of the time step allowed within one trajectory
+_HUGE = 1e151  # |state| above which a sum of squares over 1e6 rows overflows: sqrt(1.8e308 / 1e6) = 1.3e151
+_TINY = 1e-150  # a state column's variation below which its squares underflow (2.2e-308, the smallest normal)
 
 
 @dataclass(frozen=True)
@@ -88,8 +92,15 @@ def _parse_names(value, what):
 
 def _read_csv(path):
     """{name: float column} of a CSV with a header line; every cell must be a number."""
-    with open(path, encoding="utf-8") as f:
-        lines = [line.rstrip("\r\n") for line in f]
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise ValueError(f"data file {path!r} is not UTF-8 text: byte {raw[e.start]:#04x} on line {line} "
+                         "cannot be decoded; save it as UTF-8") from None
+    lines = text.splitlines()
     lines = [(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
     if not lines:
         raise ValueError(f"data file {path!r} is empty; expected a header line of column names")
@@ -113,12 +124,18 @@ def _read_csv(path):
     return {name: table[:, j] for j, name in enumerate(names)}
 
 
-def _read_npz(path):
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError) as e:
-        raise ValueError(f"data file {path!r} is not a readable .npz: {e}") from None
+def _read_npz(path, time, columns, trajectory):
+    """({name: array}, every column's name, the state columns) of an .npz; only the columns used are read.
+
+    Without ``columns``, the state columns are the other 1-D float members of
+    the time column's length, found from the members' headers alone.
+    """
+    with Npz(path, "data file") as z:
+        if columns is None and time in z and len(z.info(time)[0]) == 1:
+            columns = [k for k in z.names if k not in (time, trajectory)
+                       and z.info(k)[0] == z.info(time)[0] and z.info(k)[1].kind == "f"]
+        used = [k for k in (time, *(columns or ()), trajectory) if k is not None and k in z]
+        return {k: z[k] for k in used}, list(z.names), columns
 
 
 def load_measured(path, time="t", columns=None, trajectory=None) -> Measured:
@@ -140,9 +157,11 @@ def load_measured(path, time="t", columns=None, trajectory=None) -> Measured:
     ------
     ValueError
         Naming the file and what was expected: a missing file or column, a
-        cell that is not a number, NaN or infinity, times that do not
-        increase by one constant step within a trajectory, a trajectory whose
-        rows are not contiguous.
+        file that is not a zip archive (.npz) or not UTF-8 text (.csv), a
+        cell that is not a number, NaN or infinity, a state column too large
+        (above 1e151) or varying too little (below 1e-150) for float64
+        arithmetic, times that do not increase by one constant step within a
+        trajectory, a trajectory whose rows are not contiguous.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -150,10 +169,14 @@ def load_measured(path, time="t", columns=None, trajectory=None) -> Measured:
     ext = os.path.splitext(path)[1].lower()
     if ext not in (".npz", ".csv"):
         raise ValueError(f"data file {path!r}: expected a .npz or .csv file")
-    table = _read_npz(path) if ext == ".npz" else _read_csv(path)
     columns = _parse_names(columns, "columns")
+    if ext == ".npz":
+        table, names, columns = _read_npz(path, time, columns, trajectory)
+    else:
+        table = _read_csv(path)
+        names = list(table)
     if not isinstance(time, str) or time not in table:
-        raise ValueError(f"data file {path!r} has no time column {time!r}; its columns are {sorted(table)}")
+        raise ValueError(f"data file {path!r} has no time column {time!r}; its columns are {sorted(names)}")
     t_all = np.asarray(table[time])
     if t_all.ndim == 1 and len(t_all) < 3:
         raise ValueError(f"data file {path!r} has {len(t_all)} rows; expected at least 3 samples")
@@ -162,14 +185,14 @@ def load_measured(path, time="t", columns=None, trajectory=None) -> Measured:
                          f"{t_all.dtype} {t_all.shape}")
     if trajectory is not None and trajectory not in table:
         raise ValueError(f"data file {path!r} has no trajectory column {trajectory!r}; "
-                         f"its columns are {sorted(table)}")
+                         f"its columns are {sorted(names)}")
     if columns is None:
         columns = [k for k, v in table.items() if k not in (time, trajectory) and np.ndim(v) == 1
                    and len(v) == len(t_all) and np.asarray(v).dtype.kind == "f"]
     missing = [c for c in columns if c not in table]
     if missing or not columns:
         raise ValueError(f"data file {path!r} has no state columns {missing or columns}; "
-                         f"its columns are {sorted(table)}")
+                         f"its columns are {sorted(names)}")
     x_all = []
     for name in (time, *columns) + ((trajectory,) if trajectory else ()):
         v = np.asarray(table[name])
@@ -181,9 +204,9 @@ def load_measured(path, time="t", columns=None, trajectory=None) -> Measured:
             raise ValueError(f"data file {path!r}: column {name!r} has a non-finite value "
                              f"({v[bad[0]]}) in data row {bad[0]}")
         if name in columns:
-            x_all.append(v.astype(np.float64))
+            x_all.append(_check_scale(path, name, v.astype(np.float64)))
     x_all = np.column_stack(x_all)
-    t_all = t_all.astype(np.float64)
+    t_dtype, t_all = t_all.dtype, t_all.astype(np.float64)
     if trajectory is None:
         ids, starts = [0], [0]
     else:
@@ -195,23 +218,31 @@ def load_measured(path, time="t", columns=None, trajectory=None) -> Measured:
         if len(set(ids)) != len(ids):
             raise ValueError(f"data file {path!r}: the rows of each trajectory must be contiguous")
     ends = starts[1:] + [len(t_all)]
-    ts, xs = [], []
+    ts, xs, dts, slack = [], [], [], []
     for k, a, b in zip(ids, starts, ends):
-        t = t_all[a:b]
-        step = np.diff(t)
-        if len(t) < 3 or not np.all(step > 0):
-            raise ValueError(f"data file {path!r}: trajectory {k} needs at least 3 strictly increasing "
-                             f"times; row {a + int(np.argmax(step <= 0)) + 1 if len(t) > 1 else a} breaks it")
-        if np.ptp(step) > _DT_TOLERANCE * np.mean(step):
-            raise ValueError(f"data file {path!r}: trajectory {k} must have one constant time step; "
-                             f"steps range from {step.min():g} to {step.max():g}")
-        ts.append(t)
+        dt, dt_tolerance = uniform_step(t_all[a:b], t_dtype, f"data file {path!r}: trajectory {k}", a)
+        ts.append(t_all[a:b])
         xs.append(np.ascontiguousarray(x_all[a:b]))
-    dts = [float(np.mean(np.diff(t))) for t in ts]
-    if max(dts) - min(dts) > _DT_TOLERANCE * min(dts):
+        dts.append(dt), slack.append(dt_tolerance)
+    if max(dts) - min(dts) > RELATIVE_SPREAD * min(dts) + 2 * max(slack):
         raise ValueError(f"data file {path!r}: every trajectory must have the same time step; "
                          f"got {min(dts):g} to {max(dts):g}")
     return Measured(tuple(ts), tuple(xs), tuple(columns), tuple(ids), path)
+
+
+def _check_scale(path, name, v):
+    """``v``, if float64 arithmetic on it neither overflows (|v| <= 1e151) nor underflows (a variation >= 1e-150)."""
+    i = int(np.argmax(np.abs(v)))
+    if abs(v[i]) > _HUGE:
+        raise ValueError(f"data file {path!r}: column {name!r} reaches {v[i]:.3g} (data row {i}); magnitudes "
+                         f"above {_HUGE:.0e} are too large for float64 arithmetic (their squares overflow): "
+                         "rescale the column, e.g. to other units")
+    spread = float(np.max(v) - np.min(v))
+    if 0 < spread < _TINY:
+        raise ValueError(f"data file {path!r}: column {name!r} varies by only {spread:.3g}; variations below "
+                         f"{_TINY:.0e} are too small for float64 arithmetic (their squares underflow to 0): "
+                         "rescale the column, e.g. to other units")
+    return v
 
 
 def split(data: Measured, how="trajectory", validation=0.25):
@@ -246,9 +277,18 @@ def split(data: Measured, how="trajectory", validation=0.25):
 def normalization(kind, x):
     """Centre c (d,), scales sigma (d,) and output factor kappa of the frame a ``kind`` learns in."""
     x = np.asarray(x, dtype=np.float64)
-    c = x.mean(axis=0)
-    std = x.std(axis=0)
+    with np.errstate(over="ignore", under="ignore"):  # named below, not warned about
+        c = x.mean(axis=0)
+        std = x.std(axis=0)
+    if not np.all(np.isfinite(std)):
+        j = int(np.argmin(np.isfinite(std)))
+        raise ValueError(f"state column {j} reaches {np.max(np.abs(x[:, j])):.3g}, too large for float64 "
+                         "arithmetic (its variance overflows): rescale it")
     if np.any(std <= 0):
+        j = int(np.argmax(std <= 0))
+        if np.ptp(x[:, j]) > 0:
+            raise ValueError(f"state column {j} varies by only {np.ptp(x[:, j]):.3g}, too little for float64 "
+                             "arithmetic (its variance underflows to 0): rescale it")
         raise ValueError("every state column must vary over the training data to be normalized")
     if kind == "baseline":
         return c, std, 1.0

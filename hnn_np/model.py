@@ -33,7 +33,8 @@ import numpy as np
 
 from . import baseline, dhnn, hnn, mlp
 from ._checks import check_params
-from .io import read_header, read_npz, save_npz
+from .io import save_npz
+from .npz import Npz
 
 __all__ = ["Model", "load_model", "FORMAT_VERSION"]
 
@@ -175,8 +176,12 @@ def load_model(path) -> Model:
         non-finite weights.
     """
     what = "model file"
-    data = read_npz(path, what)
-    header = read_header(data, "header", path, what)
+    with Npz(path, what) as data:  # only the members named below are decompressed
+        return _read_model(data, data.path, what)
+
+
+def _read_model(data: Npz, path, what) -> Model:
+    header = data.header("header")
     version = header.get("format_version")
     if version != FORMAT_VERSION:
         raise ValueError(
@@ -199,22 +204,23 @@ def load_model(path) -> Model:
     dtype = np.dtype(dtype)
     params = []
     for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        W, b = data.get(f"W{l}"), data.get(f"b{l}")
-        if W is None or b is None:
+        if f"W{l}" not in data or f"b{l}" not in data:
             raise ValueError(f"{what} {path!r} lacks layer {l} (W{l}, b{l}) of sizes {sizes}")
-        if W.shape != (n_in, n_out) or b.shape != (n_out,):
+        (W_shape, W_dtype), (b_shape, b_dtype) = data.info(f"W{l}"), data.info(f"b{l}")  # headers only
+        if W_shape != (n_in, n_out) or b_shape != (n_out,):
             raise ValueError(
-                f"{what} {path!r}: layer {l} has shapes {W.shape}, {b.shape}; "
+                f"{what} {path!r}: layer {l} has shapes {W_shape}, {b_shape}; "
                 f"its header's sizes {sizes} need ({n_in}, {n_out}), ({n_out},)"
             )
-        if W.dtype != dtype or b.dtype != dtype:
-            raise ValueError(f"{what} {path!r}: layer {l} is {W.dtype}, its header says {dtype}")
+        if W_dtype != dtype or b_dtype != dtype:
+            raise ValueError(f"{what} {path!r}: layer {l} is {W_dtype}, its header says {dtype}")
+        W, b = data[f"W{l}"], data[f"b{l}"]
         if not (np.isfinite(W).all() and np.isfinite(b).all()):
             raise ValueError(f"{what} {path!r}: layer {l} has non-finite weights")
         params.append((np.ascontiguousarray(W), np.ascontiguousarray(b)))
     if f"W{len(sizes) - 1}" in data:
         raise ValueError(f"{what} {path!r} has more layers than its header's sizes {sizes}")
-    history = {k[len("history_"):]: v for k, v in data.items() if k.startswith("history_")}
+    history = {k[len("history_"):]: data[k] for k in data.names if k.startswith("history_")}
     try:
         return Model(header["kind"], params, float(scale), header.get("config"), header.get("metrics"),
                      history)

@@ -15,7 +15,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "hnn_np"
 
 LAYERS = [
-    {"_checks", "mode", "symplectic", "io", "losses", "plotting", "scale"},
+    {"_checks", "mode", "symplectic", "npz", "io", "losses", "plotting", "scale", "time_grid"},
     {"mlp", "optim"},
     {"hnn", "dhnn", "baseline", "refine"},
     {"fast", "testing"},

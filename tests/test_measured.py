@@ -8,6 +8,8 @@ field written down by hand.
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hnn_np import hnn
 from hnn_np import baseline as baseline_net
@@ -91,7 +93,7 @@ def test_missing_files_columns_and_interleaved_trajectories_are_refused(tmp_path
     with pytest.raises(ValueError, match="contiguous"):
         load_measured(path, columns="q,p", trajectory="traj")
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="not a readable .npz"):
+    with pytest.raises(ValueError, match="junk.npz' is not an .npz archive: not a zip archive"):
         load_measured(tmp_path / "junk.npz")
 
 
@@ -207,3 +209,115 @@ def test_velocities_from_positions_rejects_bad_arguments():
     odd = Measured(data.t, (data.x[0][:, :1],), ("q",), (0,))
     with pytest.raises(ValueError, match="positions, velocities"):
         velocities_from_positions(odd)
+
+
+# --- time stamps: uniform up to their own rounding, at any magnitude --------------------
+
+def spring_npz(path, t, **extra):
+    t64 = np.asarray(t, dtype=np.float64)
+    np.savez(path, t=t, q=np.cos(2 * t64), p=-2 * np.sin(2 * t64), **extra)
+    return path
+
+
+def test_unix_time_stamps_with_two_decimals_are_one_step(tmp_path):
+    """1.7e9 + 0.01 k, rounded to two decimals: float64 resolves them to 2.4e-7 s, so steps are 0.01 +- 2.4e-7."""
+    t = np.round(1.7e9 + 0.01 * np.arange(500), 2)
+    assert np.ptp(np.diff(t)) > 1e-6 * 0.01  # more than the relative spread a step used to be allowed
+    lines = ["t,q,p"] + [f"{s:.2f},{float(np.cos(s - 1.7e9))!r},0.5" for s in t]
+    (tmp_path / "unix.csv").write_text("\n".join(lines) + "\n")
+    for data in (load_measured(spring_npz(tmp_path / "unix.npz", t)), load_measured(tmp_path / "unix.csv")):
+        assert data.dt == pytest.approx(0.01, rel=1e-6)
+        np.testing.assert_array_equal(data.t[0], t)
+    with pytest.raises(ValueError, match="unix.npz': trajectory 0 must have one constant time step; the step to "
+                                         "data row 250 is 0.02"):
+        load_measured(spring_npz(tmp_path / "unix.npz", np.delete(t, 250)))
+
+
+def test_a_float32_time_column_is_one_step(tmp_path):
+    t = (0.1 * np.arange(200)).astype(np.float32)  # steps 0.0999985 to 0.1000004
+    data = load_measured(spring_npz(tmp_path / "f32.npz", t))
+    assert data.dt == pytest.approx(0.1, rel=1e-6)
+    np.testing.assert_array_equal(data.t[0], t.astype(np.float64))
+
+
+def test_times_beyond_the_resolution_of_their_dtype_are_refused_by_name(tmp_path):
+    t = (1000.0 + 1e-4 * np.arange(50)).astype(np.float32)  # float32 resolves 6e-5 s at 1000 s
+    with pytest.raises(ValueError, match=r"f32.npz': trajectory 0 has times up to 1000, where float32 resolves "
+                                         r"only 6.1e-05, too coarse for their step 9.96e-05"):
+        load_measured(spring_npz(tmp_path / "f32.npz", t))
+
+
+@given(dtype=st.sampled_from([np.float32, np.float64]), n=st.integers(10, 300),
+       mantissa=st.floats(1.0, 9.99), exponent=st.integers(-9, 9), offset=st.floats(-1.0, 1.0),
+       removed=st.floats(0.05, 0.95))
+def test_a_uniform_grid_at_any_magnitude_passes_and_one_removed_sample_fails(
+        tmp_path_factory, dtype, n, mantissa, exponent, offset, removed):
+    """t = t0 + k dt, stored in float32 or float64, with |t0| up to dt / (128 eps) (float32: 65536 steps away)."""
+    dt = mantissa * 10.0**exponent
+    t0 = round(offset * (1 / (128 * np.finfo(dtype).eps) - n)) * dt
+    t = (t0 + dt * np.arange(n)).astype(dtype)
+    path = spring_npz(tmp_path_factory.mktemp("grid") / "g.npz", t)
+    assert load_measured(path).dt == pytest.approx(dt, rel=1e-3)
+    gap = 1 + int(removed * (n - 3))  # an interior sample
+    with pytest.raises(ValueError, match=f"one constant time step; the step to data row {gap} is"):
+        load_measured(spring_npz(path, np.delete(t, gap)))
+
+
+@given(decimals=st.integers(1, 6), ratio=st.floats(3.0, 1000.0), n=st.integers(10, 300),
+       start=st.integers(0, 10**6), removed=st.floats(0.05, 0.95))
+def test_stamps_rounded_to_their_decimals_pass_and_one_removed_sample_fails(
+        tmp_path_factory, decimals, ratio, n, start, removed):
+    """A 30 Hz camera's times to three decimals step by 0.033 or 0.034: rounding, not a gap."""
+    q = 10.0**-decimals
+    dt = ratio * q  # a step the decimals do not hold exactly
+    t = np.round((start + ratio * np.arange(n)) * q, decimals)
+    path = spring_npz(tmp_path_factory.mktemp("decimals") / "d.npz", t)
+    assert load_measured(path).dt == pytest.approx(dt, abs=2 * q / (n - 1))
+    gap = 1 + int(removed * (n - 3))
+    with pytest.raises(ValueError, match=f"one constant time step; the step to data row {gap} is"):
+        load_measured(spring_npz(path, np.delete(t, gap)))
+
+
+# --- magnitudes, scales and encodings named ----------------------------------------------------------
+
+@pytest.mark.parametrize("scale, match", [
+    (1e300, r"column 'q' reaches 1e\+300 \(data row 0\); magnitudes above 1e\+151 are too large for float64"),
+    (1e-300, r"column 'q' varies by only 2e-300; variations below 1e-150 are too small for float64"),
+])
+def test_states_too_large_or_too_small_for_float64_are_refused_by_name(tmp_path, scale, match):
+    t = 0.01 * np.arange(200)
+    np.savez(tmp_path / "s.npz", t=t, q=scale * np.cos(2 * t), p=scale * -2 * np.sin(2 * t))
+    with pytest.raises(ValueError, match="s.npz': " + match):
+        load_measured(tmp_path / "s.npz")
+
+
+def test_states_of_1e150_load():
+    t = 0.01 * np.arange(200)
+    x = 1e150 * np.column_stack([np.cos(2 * t), -2 * np.sin(2 * t)])
+    c, sigma, kappa = normalization("hnn", x)
+    assert np.all(np.isfinite(sigma)) and np.isfinite(kappa) and kappa > 0
+
+
+@pytest.mark.parametrize("scale, match", [(1e300, "reaches 1e\\+300, too large for float64 arithmetic"),
+                                          (1e-300, "varies by only 2e-300, too little for float64 arithmetic"),
+                                          (0.0, "every state column must vary")])
+def test_normalization_names_the_real_problem_of_a_state_column(scale, match):
+    t = 0.01 * np.arange(200)
+    x = np.column_stack([scale * np.cos(2 * t), 1.0 + np.sin(2 * t)])
+    with pytest.raises(ValueError, match="state column 0 " * (scale != 0) + match):
+        normalization("hnn", x)
+
+
+def test_a_csv_that_is_not_utf8_is_refused_naming_the_file_and_line(tmp_path):
+    path = write_csv(tmp_path / "latin1.csv", oscillator(1, T=10))
+    path.write_bytes(path.read_bytes() + "# mesur\xe9 au labo\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1.csv' is not UTF-8 text: byte 0xe9 on line 12 cannot be decoded"):
+        load_measured(path, columns="q,p", trajectory="traj")
+
+
+def test_a_csv_with_a_byte_order_mark_reads(tmp_path):
+    rows = oscillator(1, T=20)
+    path = write_csv(tmp_path / "bom.csv", rows)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # as spreadsheets save UTF-8
+    data = load_measured(path, columns="q,p", trajectory="traj")
+    np.testing.assert_array_equal(data.t[0], rows[0][1])

@@ -33,7 +33,9 @@ def load_real_pendulum(path=REAL_PENDULUM):
 
 def real_pendulum_params(path=REAL_PENDULUM) -> dict:
     """The authors' parameters {a1, m1, I1, k1, g} of theta'' = -(k1 theta' - a1 g m1 sin theta) / (m1 a1^2 + I1)."""
-    with np.load(path, allow_pickle=False) as z:
+    from ..npz import Npz
+
+    with Npz(path, "data file") as z:
         values = np.asarray(z["published_params"], dtype=np.float64)
     if values.shape != (len(REAL_PENDULUM_PARAMS),):
         raise ValueError(f"data file {path!r}: published_params must hold {REAL_PENDULUM_PARAMS}; "

@@ -32,6 +32,7 @@ from .. import data as D
 from .. import evaluate as E
 from ..io import save_json, save_text
 from ..model import load_model
+from ..npz import read_npz
 from ..plotting import pyplot, save_png
 from . import experiments as X
 
@@ -95,8 +96,7 @@ def fig4_energy_error(folder, runs):
 
 def _grid(runs, name):
     """The meshgrid errors that :func:`hnn_np.experiments.run_experiment` saved."""
-    with np.load(os.path.join(runs, name, "grid.npz")) as f:
-        return {k: f[k] for k in f.files}
+    return read_npz(os.path.join(runs, name, "grid.npz"), "grid file")
 
 
 def fig5_fig6_grid(folder, runs):

@@ -57,6 +57,7 @@ from ..ensemble import stack_models
 from ..integrate import solve_ivp
 from ..io import save_json, save_npz
 from ..measured import derivative_targets, learn, linearization, velocities_from_positions
+from ..npz import read_npz
 from ..rollout import rollout
 from ..train import TrainConfig
 
@@ -301,8 +302,7 @@ def draw_real_pendulum(folder, runs, names=tuple(RUNS), window=2.5, name="real_p
 
     saved = {}
     for run_name in names:
-        with np.load(os.path.join(runs, run_name, "rollouts.npz")) as z:
-            saved[run_name] = {k: z[k] for k in z.files}
+        saved[run_name] = read_npz(os.path.join(runs, run_name, "rollouts.npz"), "rollouts file")
     first = saved[names[0]]
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))

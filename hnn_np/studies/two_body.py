@@ -70,6 +70,7 @@ from ..evaluate import field_errors
 from ..data import Scale
 from ..io import save_json, save_npz
 from ..model import Model
+from ..npz import read_npz
 from ..plotting import pyplot, save_png
 from ..rollout import rollout
 from ..systems import TwoBody
@@ -350,7 +351,7 @@ def run_two_body(out, *, quick=False, seed=0, log=print, data=None, train=None, 
     model.save(os.path.join(folder, "model.npz"))
     save_json(os.path.join(folder, "metrics.json"), metrics)
     save_npz(os.path.join(folder, "rollouts.npz"), curves)
-    draw_two_body(folder, dict(np.load(os.path.join(folder, "rollouts.npz"))), metrics)
+    draw_two_body(folder, read_npz(os.path.join(folder, "rollouts.npz"), "rollouts file"), metrics)
     log(f"two-body: field error median {metrics['field_error_median']:.2e}, p99 "
         f"{metrics['field_error_p99']:.2e} on {n_test} test states; rollout energy error "
         f"{metrics['rollout_energy_error_max']:.2e} over {t_end:g} time units; trained in {seconds:.0f} s")
