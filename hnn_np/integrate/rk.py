@@ -33,12 +33,13 @@ import numpy as np
 from .jitable import jitable
 
 __all__ = [
-    "UROUND", "set_row", "all_finite", "row_finite", "matrix_finite", "scaled_sum_of_squares",
+    "UROUND", "LOG_MAX", "set_row", "all_finite", "row_finite", "matrix_finite", "scaled_sum_of_squares",
     "stage_sum", "stage_state", "rk_step", "error_norm", "error_from_sums", "log_scaled_norm", "log_add",
     "error_norm_in_logs", "initial_step",
 ]  # fmt: skip
 
 UROUND = 2.3e-16  # dop853.f / dopri5.f default WORK(1): rounding unit of float64
+LOG_MAX = 709.78  # just below log of the largest float64 (1.8e308): exp of more overflows
 
 
 @jitable
@@ -287,7 +288,7 @@ def error_norm_in_logs(K, y, y_new, h, tab, atol, rtol):
         log_err = math.log(abs(h)) + l5 - 0.5 * math.log(n)
     else:
         log_err = math.log(abs(h)) + 2.0 * l5 - 0.5 * (math.log(n) + log_add(2.0 * l5, math.log(0.01) + 2.0 * l3))
-    return math.exp(log_err)
+    return math.exp(log_err) if log_err < LOG_MAX else math.inf
 
 
 @jitable
@@ -341,7 +342,8 @@ def initial_step(fun, t0, y0, f0, direction, hmax, tab, atol, rtol, args, work, 
     if d1 <= 1e-10 or d0 <= 1e-10:
         h = 1.0e-6
     elif overflow:
-        h = math.exp(log_scaled_norm(y0, y0, y0, atol, rtol) - log_scaled_norm(f0, y0, y0, atol, rtol)) * 0.01
+        log_ratio = log_scaled_norm(y0, y0, y0, atol, rtol) - log_scaled_norm(f0, y0, y0, atol, rtol)
+        h = math.exp(min(log_ratio, LOG_MAX - 1.0)) * 0.01  # then at most hmax
     else:
         h = math.sqrt(d0 / d1) * 0.01
     h = direction * min(h, hmax)
