@@ -34,7 +34,7 @@ __version__ = "0.2.0"
 
 # public name -> the module that defines it
 _EXPORTS = {
-    "fit": "train", "TrainConfig": "train", "TrainingDiverged": "train",
+    "fit": "train", "TrainConfig": "train", "TrainingDiverged": "train", "fit_trajectories": "train_trajectory",
     "Model": "model", "load_model": "model",
     "init_params": "mlp", "vector_field": "hnn", "Adam": "optim",
     "System": "systems", "MassSpring": "systems", "IdealPendulum": "systems",
@@ -44,7 +44,8 @@ _EXPORTS = {
     "make_dataset": "data", "train_test_split": "data", "load_dataset": "data", "save_dataset": "data",
 }  # fmt: skip
 _SUBMODULES = (
-    "mlp", "hnn", "dhnn", "baseline", "losses", "optim", "refine", "symplectic", "systems", "integrate",
+    "mlp", "hnn", "dhnn", "baseline", "vjp", "trajectory", "losses", "optim", "refine", "symplectic", "systems",
+    "integrate", "train_trajectory",
     "data", "scale", "train", "checkpoint", "model", "ensemble", "rollout", "evaluate", "io", "plotting", "fast",
     "mode", "measured", "differences", "fit_data", "catalog", "datasets", "testing", "paper", "studies", "cli",
 )
