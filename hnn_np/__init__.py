@@ -10,11 +10,14 @@ Read in this order (the readable core is plain NumPy; the README's table is the 
    :mod:`~hnn_np.dhnn` -- the dissipative field J dH/dx + dD/dx, the same backprop with two seeds;
 3. :mod:`~hnn_np.baseline` -- the MLP that predicts dx/dt; :mod:`~hnn_np.losses`;
    :mod:`~hnn_np.symplectic` -- J and its transpose;
+   :mod:`~hnn_np.vjp`, :mod:`~hnn_np.trajectory` -- the field's vector-Jacobian products and the
+   loss on integrated states, backpropagated through RK4 or leapfrog by hand;
 4. :mod:`~hnn_np.optim` -- Adam; :mod:`~hnn_np.refine` -- the exact output layer;
 5. :mod:`~hnn_np.systems`, :mod:`~hnn_np.integrate` -- the physics, DOP853 and
    leapfrog (the readable integrator: ``tableau``, ``dop853_coefficients``,
    ``rk``, ``dense``, ``controller``, ``leapfrog``);
-6. :mod:`~hnn_np.data`, :mod:`~hnn_np.train` (:func:`fit`), :mod:`~hnn_np.model`,
+6. :mod:`~hnn_np.data`, :mod:`~hnn_np.train` (:func:`fit`; :func:`fit_trajectories` in
+   :mod:`~hnn_np.train_trajectory`), :mod:`~hnn_np.model`,
    :mod:`~hnn_np.rollout`, :mod:`~hnn_np.evaluate`, and :mod:`~hnn_np.mode`
    (:func:`readable`, the switch to the readable code);
 7. :mod:`~hnn_np.paper` (the paper's experiments and figures) and

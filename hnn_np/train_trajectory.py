@@ -34,8 +34,11 @@ is ever formed.
 
 The network's Adam, the learning-rate schedule, the batch order (a seeded
 reshuffle every epoch) and ``normalize`` (one scale s, x~ = x / s) are
-those of :func:`hnn_np.train.fit`; the same seed gives the same bits. The
-readable code runs (there is no fast twin), and runs are not checkpointed.
+those of :func:`hnn_np.train.fit`; the same seed gives the same bits. An
+HNN through RK4 trains with the fast twin :class:`hnn_np.fast.RK4Workspace`
+(the same numbers to rounding), unless ``reference=True`` or inside
+``with hnn_np.readable():``; every other kind with the readable
+:func:`hnn_np.trajectory.loss_and_grad`. Runs are not checkpointed.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ import numpy as np
 
 from . import mlp, optim, trajectory
 from ._checks import check_choice, check_int, check_real
+from .mode import is_readable
 from .model import KINDS, Model
 from .scale import Scale
 from .train import TrainConfig, TrainingDiverged, _progress_bar, _update_bar
@@ -165,6 +169,17 @@ def _layers(kind, pair):
     return list(pair[0]) + list(pair[1]) if kind == "separable" else pair
 
 
+def _step_functions(cfg, params, B, dt, reference):
+    """((X, x0) -> (loss, grads, grad_X0), Adam) of this run: readable, or the fast twins for an HNN through RK4."""
+    if cfg.kind == "hnn" and cfg.method == "rk4" and len(params) > 1 and not reference:
+        from .fast import Adam, RK4Workspace
+
+        workspace = RK4Workspace(params, B, cfg.window, cfg.substeps)
+        return (lambda X, x0: workspace.loss_and_grad(X, dt, x0=x0)), Adam
+    return (lambda X, x0: trajectory.loss_and_grad(params, X, dt, cfg.method, cfg.substeps, cfg.kind, x0=x0)), \
+        optim.Adam
+
+
 def evaluate_trajectory_loss(cfg, params, X, x0, dt, chunk=1024):
     """The trajectory loss over all windows (K+1, W, d_obs) from starts x0 (W, d), forward only, in chunks."""
     total = 0.0
@@ -175,7 +190,8 @@ def evaluate_trajectory_loss(cfg, params, X, x0, dt, chunk=1024):
     return total / X[1:].size
 
 
-def fit_trajectories(trajectories, dt, config=None, *, test_trajectories=None, progress=None) -> Model:
+def fit_trajectories(trajectories, dt, config=None, *, test_trajectories=None, progress=None,
+                     reference=False) -> Model:
     """Train a model of ``config.kind`` on observed trajectories through the integrator (module docstring).
 
     Parameters
@@ -194,6 +210,9 @@ def fit_trajectories(trajectories, dt, config=None, *, test_trajectories=None, p
         is recorded every ``config.eval_every`` steps.
     progress : bool or None
         As for :func:`hnn_np.fit`.
+    reference : bool
+        Train with the readable code even where a fast twin exists (always so
+        inside ``with hnn_np.readable():``).
 
     Returns
     -------
@@ -224,12 +243,13 @@ def fit_trajectories(trajectories, dt, config=None, *, test_trajectories=None, p
         X_te, x0_te = scale.transform(X_te).astype(dtype), scale.transform(x0_te).astype(dtype)
 
     params = _init(cfg, dtype)
-    opt = optim.Adam(_layers(cfg.kind, params), lr=cfg.lr_at(0), weight_decay=cfg.weight_decay)
     start_opt = RowAdam(starts) if cfg.learn_initial_states else None
     observed_starts = starts.copy() if start_opt is not None else None  # X[0] (or q and p_est), (W, d)
     W_count = X.shape[1]
     B = W_count if cfg.batch_size is None else cfg.batch_size
     total = cfg.steps + cfg.finetune_steps
+    loss_and_grad, Adam = _step_functions(cfg, params, B, dt, bool(reference) or is_readable())
+    opt = Adam(_layers(cfg.kind, params), lr=cfg.lr_at(0), weight_decay=cfg.weight_decay)
     rng = np.random.default_rng([cfg.seed, 1])  # the batch order, as hnn_np.fit's
     order, pos = np.arange(W_count), W_count  # pos = W: reshuffle first
     hist = dict(train_loss=np.full(total, np.nan), lr=np.full(total, np.nan), test_step=[], test_loss=[])
@@ -244,8 +264,7 @@ def fit_trajectories(trajectories, dt, config=None, *, test_trajectories=None, p
                 idx = order[pos:pos + B]
                 pos += B
             try:
-                loss, grads, grad_x0 = trajectory.loss_and_grad(
-                    params, X_tr[:, idx], dt, cfg.method, cfg.substeps, cfg.kind, x0=starts[idx])
+                loss, grads, grad_x0 = loss_and_grad(X_tr[:, idx], starts[idx])
                 if observed_starts is not None:  # the k = 0 term: the learned start against its observation
                     r0 = starts[idx] - observed_starts[idx]  # (B, d)
                     M = K * len(idx) * X.shape[2]  # the count of loss_and_grad's mean
