@@ -225,6 +225,8 @@ def fit_trajectories(trajectories, dt, config=None, *, test_trajectories=None, p
     if not isinstance(cfg, TrainConfig) or cfg.target != "trajectory":
         raise ValueError(f"config must be a TrainConfig with target='trajectory'; got {config!r}")
     dt = check_real(dt, "dt", positive=True)
+    if not isinstance(reference, (bool, np.bool_)):
+        raise ValueError(f"reference must be True or False; got {reference!r}")
     d, K = cfg.sizes[0], cfg.window
     if d % 2:
         raise ValueError(f"states (q, p) have an even size; sizes[0] = {d}")
