@@ -81,7 +81,8 @@ def _fit_parser(sub):
                                    "from each held-out trajectory's first state. Writes OUT/model.npz, "
                                    "OUT/metrics.json, OUT/rollouts.npz.")
     f.add_argument("data", help="a .npz (one 1-D array per column) or .csv (header line, then numbers)")
-    f.add_argument("--kind", choices=["hnn", "baseline", "dhnn"], default="hnn", help="the model (default hnn)")
+    f.add_argument("--kind", choices=["hnn", "baseline", "dhnn", "separable"], default="hnn",
+                   help="the model (default hnn; separable: H = V(q) + T(p), with --target trajectory)")
     f.add_argument("--out", required=True, help="folder for model.npz, metrics.json, rollouts.npz")
     f.add_argument("--time", default="t", help="the time column (default t)")
     f.add_argument("--columns", help="state columns in order, e.g. theta,omega (default: every other column)")
@@ -102,6 +103,14 @@ def _fit_parser(sub):
     f.add_argument("--lr", type=_positive_real, default=3e-3, help="initial learning rate (default 3e-3)")
     f.add_argument("--batch-size", type=_positive_int, default=256, help="minibatch rows (default 256)")
     f.add_argument("--seed", type=_nonnegative_int, default=0, help="seed of the weights and batches")
+    f.add_argument("--target", choices=["derivative", "trajectory"], default="derivative",
+                   help="learn differences of the states, or the states themselves through the integrator "
+                        "(with --velocities differences: from the positions alone) (default derivative)")
+    f.add_argument("--method", choices=["rk4", "leapfrog"], default="rk4",
+                   help="integrator of --target trajectory (leapfrog: --kind separable) (default rk4)")
+    f.add_argument("--window", type=_positive_int, default=4, help="intervals per window (default 4)")
+    f.add_argument("--substeps", type=_positive_int, default=1, help="integrator steps per interval (default 1)")
+    f.add_argument("--learn-starts", action="store_true", help="learn each window's start with the network")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -171,7 +180,9 @@ def _run(args):
                           every=args.every,
                           split=args.split, validation=args.validation, hidden=args.hidden,
                           steps=args.steps, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
-                          velocities=args.velocities, members=args.members, progress=False if args.quiet else None)
+                          velocities=args.velocities, members=args.members, progress=False if args.quiet else None,
+                          target=args.target, method=args.method, window=args.window, substeps=args.substeps,
+                          learn_starts=args.learn_starts)
         print(json.dumps(report, indent=2, sort_keys=True))
     elif args.command == "evaluate":
         from .evaluate import evaluate_model

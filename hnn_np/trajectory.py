@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import check_choice, check_int, check_params, check_real, finite_result
-from .vjp import KINDS, field, field_vjp, gradient, gradient_vjp, zeros_like_params
+from .vjp import KINDS, field, field_vjp, gradient, gradient_vjp
 
 __all__ = ["METHODS", "KINDS", "loss_and_grad", "rollout", "rk4_step", "rk4_step_adjoint",
            "leapfrog_step", "leapfrog_step_adjoint", "merge_separable"]
@@ -149,10 +149,17 @@ def _gradient_vjp_into(grads, params, cache, g_bar):
 
 
 def _accumulate(total, part):
-    """total += part, in place, for gradients shaped like params (lists of (dW, db), or a pair of them)."""
+    """total += part, in place, for gradients shaped like params (lists of (dW, db), or a pair of them).
+
+    An empty list takes the arrays of ``part`` itself (the first field call's
+    gradient, fresh arrays): no zeros to allocate and add to.
+    """
     if isinstance(total, tuple):
         for t, p in zip(total, part):
             _accumulate(t, p)
+        return
+    if not total:
+        total.extend(part)
         return
     for (dW, db), (pW, pb) in zip(total, part):
         dW += pW
@@ -307,7 +314,7 @@ def loss_and_grad(params, X, dt, method="rk4", substeps=1, kind="hnn", *, x0=Non
     r_bar = (2.0 / M) * r  # dloss/dX_hat[k], k = 1 .. K   (K, N, n_obs)
 
     # Backward: intervals K .. 1, substeps last to first.
-    grads = zeros_like_params(kind, params)
+    grads = ([], []) if kind == "separable" else []  # filled by the first field call's gradient
     x_bar = np.zeros_like(x0)  # X_hat_bar[K+1] = 0: nothing after the last state
     for k in range(K - 1, -1, -1):
         x_bar[:, :n_obs] += r_bar[k]  # X_hat[k+1] enters the loss

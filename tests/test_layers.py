@@ -23,7 +23,7 @@ LAYERS = [
     {"systems"},
     {"data", "rollout", "evaluate", "checkpoint"},
     {"model", "ensemble"},
-    {"train"},
+    {"train", "train_trajectory"},
     {"differences"},
     {"measured"},
     {"datasets", "fit_data"},

@@ -89,7 +89,7 @@ def test_every_weight_bias_and_start_entry_matches_central_differences(kind, met
 
 @st.composite
 def problems(draw):
-    """(kind, method, params, X, dt, substeps, x0): any small network, windows, K, substeps and h; maybe positions only."""
+    """(kind, method, params, X, dt, substeps, x0): a small network, windows, K, substeps, h; maybe positions only."""
     kind, method = draw(st.sampled_from(CASES))
     n = draw(st.sampled_from([1, 2]))
     if kind == "separable":

@@ -54,7 +54,7 @@ def test_a_wrong_rk4_stage_weight_fails_the_linear_field():
 
 
 def reference_flow(field, x0, t):
-    """scipy's DOP853 at rtol = atol = 1e-12: the exact flow of ``field`` for one state (d,), to the oracle's accuracy."""
+    """scipy's DOP853 at rtol = atol = 1e-12: the exact flow of ``field`` for one state (d,), to its accuracy."""
     sol = solve_ivp(lambda _, y: field(y[None])[0], (0, t), x0, method="DOP853", rtol=1e-12, atol=1e-12)
     return sol.y[:, -1]
 
