@@ -21,7 +21,12 @@ The steps, each from :mod:`hnn_np.measured`:
    1e-10), and the RMS error of every state column is reported.
 
 Everything is checked before anything is written: a bad file or argument
-raises ``ValueError`` and leaves ``out`` untouched. Files: ``out/model.npz``
+raises ``ValueError`` and leaves ``out`` untouched, and so does an output
+that would overwrite the data file, a folder ``out`` that cannot be
+written, another run writing into it, or one that holds an earlier run's
+files (unless ``overwrite=True``, which replaces them as a set). Files, all
+renamed into place together when the run succeeds
+(:class:`hnn_np.outputs.RunFolder`): ``out/model.npz``
 (:func:`hnn_np.load_model`), ``out/metrics.json`` (the report), and
 ``out/rollouts.npz`` (``t_<k>``, ``measured_<k>``, ``rollout_<k>`` per
 held-out trajectory k).
@@ -38,28 +43,31 @@ import numpy as np
 from .ensemble import stack_models
 from .io import save_json, save_npz
 from .measured import derivative_targets, learn, linearization, load_measured, split, velocities_from_positions
+from .outputs import RunFolder, check_outputs
 from .rollout import rollout
 from .train import TrainConfig
 
-__all__ = ["fit_data", "KINDS", "VELOCITIES"]
+__all__ = ["fit_data", "KINDS", "VELOCITIES", "FILES"]
 
 KINDS = ("hnn", "baseline", "dhnn")
 VELOCITIES = ("recorded", "differences")
+FILES = ("model.npz", "metrics.json", "rollouts.npz")  # what a run writes into out
 
 
 def fit_data(path, out, *, kind="hnn", time="t", columns=None, trajectory=None, order=4, stride=1, every=None,
              split="trajectory", validation=0.25, hidden=(64, 64), steps=3000, lr=3e-3, batch_size=256,
-             seed=0, rtol=1e-10, velocities="recorded", members=1, progress=None) -> dict:
+             seed=0, rtol=1e-10, velocities="recorded", members=1, progress=None, overwrite=False) -> dict:
     """Load, split, difference, learn, roll out and save; returns the report (also ``out/metrics.json``).
 
     See the module docstring; the keyword arguments are those of ``hnn-np fit``.
     """
+    check_outputs([out] + [os.path.join(out, name) for name in FILES], [path], "output")  # before any work
     return _fit_data(path, out, kind, time, columns, trajectory, order, stride, every, split, validation,
-                     hidden, steps, lr, batch_size, seed, rtol, velocities, members, progress)
+                     hidden, steps, lr, batch_size, seed, rtol, velocities, members, progress, overwrite)
 
 
 def _fit_data(path, out, kind, time_column, columns, trajectory, order, stride, every, how, validation, hidden,
-              steps, lr, batch_size, seed, rtol, velocities, members, progress):
+              steps, lr, batch_size, seed, rtol, velocities, members, progress, overwrite):
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
     if velocities not in VELOCITIES:
@@ -80,37 +88,40 @@ def _fit_data(path, out, kind, time_column, columns, trajectory, order, stride, 
                          steps=steps, finetune_steps=0, schedule="cosine", lr_min=min(1e-5, lr),
                          refit_output=True, seed=seed)
     config.validate(*x.shape)
-    t0 = time.perf_counter()
-    fitted = [learn(x, dx_dt, replace(config, seed=seed + k), progress=progress) for k in range(int(members))]
-    seconds = time.perf_counter() - t0
-    model = fitted[0] if members == 1 else stack_models(fitted, config=fitted[0].config, metrics=fitted[0].metrics)
+    with RunFolder(out, FILES, inputs=[path], overwrite=overwrite) as run:  # locked, written as a set
+        t0 = time.perf_counter()
+        fitted = [learn(x, dx_dt, replace(config, seed=seed + k), progress=progress)
+                  for k in range(int(members))]
+        seconds = time.perf_counter() - t0
+        model = fitted[0] if members == 1 else stack_models(fitted, config=fitted[0].config,
+                                                             metrics=fitted[0].metrics)
 
-    report = dict(data=os.fspath(path), columns=list(data.columns), kind=kind, order=order, stride=stride, every=every,
-                  dt=data.dt, split=how, validation=validation, n_trajectories=len(data),
-                  n_train_rows=len(x), train_seconds=seconds, steps=steps, hidden=list(hidden), seed=seed,
-                  velocities=velocities, members=int(members),
-                  refit_loss_after=model.metrics.get("refit_loss_after"))
-    arrays, per_column = {}, {c: [] for c in data.columns}
-    for k, t, xv in zip(val.ids, val.t, val.x):
-        x_hat = rollout(model, xv[:1], t, rtol=rtol, atol=rtol, how="python")[0]  # (T, d)
-        rms = np.sqrt(np.mean((x_hat - xv) ** 2, axis=0))
-        for c, r in zip(data.columns, rms):
-            report[f"rms_{c}_traj{k}"] = float(r)
-            per_column[c].append(float(r))
-        arrays.update({f"t_{k}": t, f"measured_{k}": xv, f"rollout_{k}": x_hat})
-    for c, values in per_column.items():
-        report[f"rms_{c}_mean"] = float(np.mean(values))
-    if d == 2:
-        try:
-            lin = linearization(model.time_derivative, x.mean(axis=0))
-            report.update(omega0=lin["omega0"], omega_d=lin["omega_d"], decay_rate=lin["decay_rate"],
-                          equilibrium=lin["equilibrium"])
-        except np.linalg.LinAlgError:
-            pass
-    model.config.update(data=os.fspath(path), columns=list(data.columns), order=order, stride=stride,
-                        split=how, validation=validation, velocities=velocities, members=int(members))
-    model.metrics = {**model.metrics, **{k: v for k, v in report.items() if isinstance(v, float)}}
-    model.save(os.path.join(out, "model.npz"))
-    save_npz(os.path.join(out, "rollouts.npz"), arrays)
-    save_json(os.path.join(out, "metrics.json"), report)
-    return report
+        report = dict(data=os.fspath(path), columns=list(data.columns), kind=kind, order=order, stride=stride,
+                      every=every, dt=data.dt, split=how, validation=validation, n_trajectories=len(data),
+                      n_train_rows=len(x), train_seconds=seconds, steps=steps, hidden=list(hidden), seed=seed,
+                      velocities=velocities, members=int(members),
+                      refit_loss_after=model.metrics.get("refit_loss_after"))
+        arrays, per_column = {}, {c: [] for c in data.columns}
+        for k, t, xv in zip(val.ids, val.t, val.x):
+            x_hat = rollout(model, xv[:1], t, rtol=rtol, atol=rtol, how="python")[0]  # (T, d)
+            rms = np.sqrt(np.mean((x_hat - xv) ** 2, axis=0))
+            for c, r in zip(data.columns, rms):
+                report[f"rms_{c}_traj{k}"] = float(r)
+                per_column[c].append(float(r))
+            arrays.update({f"t_{k}": t, f"measured_{k}": xv, f"rollout_{k}": x_hat})
+        for c, values in per_column.items():
+            report[f"rms_{c}_mean"] = float(np.mean(values))
+        if d == 2:
+            try:
+                lin = linearization(model.time_derivative, x.mean(axis=0))
+                report.update(omega0=lin["omega0"], omega_d=lin["omega_d"], decay_rate=lin["decay_rate"],
+                              equilibrium=lin["equilibrium"])
+            except np.linalg.LinAlgError:
+                pass
+        model.config.update(data=os.fspath(path), columns=list(data.columns), order=order, stride=stride,
+                            split=how, validation=validation, velocities=velocities, members=int(members))
+        model.metrics = {**model.metrics, **{k: v for k, v in report.items() if isinstance(v, float)}}
+        model.save(run.path("model.npz"))
+        save_npz(run.path("rollouts.npz"), arrays)
+        save_json(run.path("metrics.json"), report)
+        return report

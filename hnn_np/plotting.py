@@ -28,6 +28,6 @@ def save_png(fig, folder, name):
     """Save ``fig`` as ``folder/name`` atomically, then clear it."""
     try:
         atomic_write(os.path.join(folder, name),
-                     lambda f: fig.savefig(f, format="png", bbox_inches="tight"), suffix=".png")
+                     lambda f: fig.savefig(f, format="png", bbox_inches="tight"))
     finally:
         fig.clf()
