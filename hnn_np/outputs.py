@@ -77,7 +77,7 @@ def check_output_file(path, inputs=(), what="output file"):
     if os.path.isdir(target):
         raise ValueError(f"the {what} {path!r} is a folder")
     folder = os.path.dirname(target)
-    _make_folder(folder, f"the folder of {what} {path!r}")
+    _make_folder(folder, f"cannot write the {what} {path!r}: its folder")
     try:
         os.close(os.open(os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-probe"), os.O_CREAT | os.O_WRONLY, 0o600))
         os.remove(os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-probe"))
