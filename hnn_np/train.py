@@ -211,6 +211,10 @@ def fit(x, dxdt, config=None, *, x_test=None, dxdt_test=None, checkpoint=None, c
     ValueError
         On bad settings, data or checkpoints. :class:`TrainingDiverged` when
         the loss becomes non-finite (the last checkpoint is left as it was).
+    hnn_np.interrupts.Interrupted
+        A ``KeyboardInterrupt``: SIGINT or SIGTERM arrived; the loop stopped
+        after the step it was in, saved ``checkpoint`` at that step (if given)
+        and names it, for ``resume``.
     """
     cfg = TrainConfig() if config is None else config
     if not isinstance(cfg, TrainConfig):
