@@ -30,7 +30,7 @@ import numpy as np
 from .npz import read_header, read_npz
 
 __all__ = ["atomic_write", "save_npz", "save_json", "save_text", "read_npz", "read_header",
-           "TMP_PREFIX", "temporary_pid", "remove_debris"]
+           "TMP_PREFIX", "temporary_pid", "remove_debris", "fsync_folder", "file_mode"]
 
 TMP_PREFIX = ".hnn_np-tmp-"  # every temporary the package makes: .hnn_np-tmp-<pid>-...
 
@@ -95,7 +95,7 @@ def _umask() -> int:
     return umask
 
 
-def _fsync_folder(folder):
+def fsync_folder(folder):
     """Make a rename in ``folder`` durable (a no-op where folders cannot be opened)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -140,7 +140,7 @@ def atomic_write(path, write, mode="wb"):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
-    _fsync_folder(folder)  # ... and the rename itself survives a crash
+    fsync_folder(folder)  # ... and the rename itself survives a crash
 
 
 def save_npz(path, arrays: dict):

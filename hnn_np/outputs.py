@@ -36,8 +36,9 @@ import fcntl
 import json
 import os
 import shutil
+import tempfile
 
-from .io import TMP_PREFIX, _fsync_folder, file_mode, process_alive, remove_debris, temporary_pid
+from .io import TMP_PREFIX, fsync_folder, file_mode, process_alive, remove_debris, temporary_pid
 
 __all__ = ["RunFolder", "FolderBusy", "check_outputs", "check_output_file", "LOCK_NAME"]
 
@@ -70,17 +71,21 @@ def check_outputs(outputs, inputs, what="output"):
 
 
 def check_output_file(path, inputs=(), what="output file"):
-    """A single output file: not an input, not a folder, and its folder can be created and written."""
+    """A single output file: not an input, not a folder, and its folder writable (or creatable) -- nothing made."""
     path = os.fspath(path)
     check_outputs([path], inputs, what)
     target = os.path.realpath(path)
     if os.path.isdir(target):
         raise ValueError(f"the {what} {path!r} is a folder")
     folder = os.path.dirname(target)
-    _make_folder(folder, f"cannot write the {what} {path!r}: its folder")
+    while not os.path.lexists(folder):  # the nearest folder that exists is where the first one is made
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise ValueError(f"cannot write the {what} {path!r}: {folder!r} is a file, not a folder")
     try:
-        os.close(os.open(os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-probe"), os.O_CREAT | os.O_WRONLY, 0o600))
-        os.remove(os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-probe"))
+        fd, probe = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", suffix="-probe", dir=folder)
+        os.close(fd)
+        os.remove(probe)
     except OSError as e:
         raise ValueError(f"cannot write the {what} {path!r}: {e.strerror}") from None
 
@@ -159,7 +164,7 @@ class RunFolder:
 
     def __enter__(self):
         names = self.outputs + self.keep
-        check_outputs([self.folder] + [self.final(n) for n in names], self.inputs, f"{self.what}")
+        check_outputs([self.folder] + [self.final(n) for n in names], self.inputs, self.what)
         self._created = _make_folder(self.folder, self.what)
         key = os.path.realpath(self.folder)
         if key in _HELD:  # a nested run of this process: the outer one locks, stages and decides
@@ -181,6 +186,7 @@ class RunFolder:
                 raise ValueError(f"{self.what} {self.folder!r} cannot be written: {e.strerror}") from None
         except BaseException:
             self._unlock()
+            self._remove_created()
             raise
         _HELD[key] = self
         return self
@@ -218,14 +224,13 @@ class RunFolder:
             pid = temporary_pid(entry.name)
             if pid is None or pid == os.getpid() or process_alive(pid) or not entry.is_dir(follow_symlinks=False):
                 continue
-            journal = os.path.join(entry.path, COMMIT_NAME)
-            if os.path.exists(journal):
-                try:
-                    with open(journal) as f:
-                        renames = json.load(f)
-                except (OSError, ValueError):
-                    renames = []
-                for src, dst in renames:
+            try:
+                with open(os.path.join(entry.path, COMMIT_NAME)) as f:
+                    renames = [(str(src), str(dst)) for src, dst in json.load(f)]
+            except (OSError, ValueError, TypeError):
+                continue  # no journal: the run was killed before its renames; its stage is debris
+            for src, dst in renames:  # only the run's own temporaries, never another file
+                if temporary_pid(os.path.basename(src)) == pid or src.startswith(entry.path + os.sep):
                     if os.path.exists(src):
                         os.replace(src, dst)
         remove_debris(self.folder)
@@ -258,12 +263,16 @@ class RunFolder:
                 shutil.rmtree(self.stage, ignore_errors=True)
             _HELD.pop(os.path.realpath(self.folder), None)
             self._unlock()
-            for folder in self._created if kind is not None else ():
-                try:
-                    os.rmdir(folder)  # the folders this run created and left empty
-                except OSError:
-                    break
+            if kind is not None:
+                self._remove_created()
         return False
+
+    def _remove_created(self):
+        for folder in self._created:  # the folders this run made, deepest first, while empty
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break
 
     def _commit(self):
         staged = sorted(os.path.relpath(os.path.join(d, f), self.stage)
@@ -286,11 +295,11 @@ class RunFolder:
             json.dump(renames, f)
             f.flush()
             os.fsync(f.fileno())
-        _fsync_folder(self.stage)
+        fsync_folder(self.stage)
         for src, dst in renames:
             os.replace(src, dst)
         for folder in sorted({os.path.dirname(dst) for _, dst in renames}):
-            _fsync_folder(folder)
+            fsync_folder(folder)
 
     def _unlock(self):
         if self._fd is None:
