@@ -178,7 +178,7 @@ class RunFolder:
             self._check_names(names)
             if not self.overwrite:
                 self._check_fresh(names)
-            self.stage = os.path.join(self.folder, f"{TMP_PREFIX}{os.getpid()}-run")
+            self.stage = os.path.join(os.path.realpath(self.folder), f"{TMP_PREFIX}{os.getpid()}-run")
             shutil.rmtree(self.stage, ignore_errors=True)
             try:
                 os.mkdir(self.stage)
@@ -230,7 +230,7 @@ class RunFolder:
             except (OSError, ValueError, TypeError):
                 continue  # no journal: the run was killed before its renames; its stage is debris
             for src, dst in renames:  # only the run's own temporaries, never another file
-                if temporary_pid(os.path.basename(src)) == pid or src.startswith(entry.path + os.sep):
+                if temporary_pid(os.path.basename(src)) == pid or src.startswith(os.path.realpath(entry.path) + os.sep):
                     if os.path.exists(src):
                         os.replace(src, dst)
         remove_debris(self.folder)

@@ -217,7 +217,7 @@ def test_a_second_process_is_refused_with_the_holders_pid_until_it_ends(tmp_path
 def test_a_run_killed_among_its_renames_is_completed_by_the_next_one(tmp_path):
     from hnn_np.outputs import RunFolder
 
-    folder = tmp_path / "run"
+    folder = tmp_path.resolve() / "run"  # the journal holds real paths
     folder.mkdir()
     for name in ("a.txt", "b.txt"):
         (folder / name).write_text("old")
