@@ -26,7 +26,12 @@ The steps, each from :mod:`hnn_np.measured`:
    1e-10), and the RMS error of every state column is reported.
 
 Everything is checked before anything is written: a bad file or argument
-raises ``ValueError`` and leaves ``out`` untouched. Files: ``out/model.npz``
+raises ``ValueError`` and leaves ``out`` untouched, and so does an output
+that would overwrite the data file, a folder ``out`` that cannot be
+written, another run writing into it, or one that holds an earlier run's
+files (unless ``overwrite=True``, which replaces them as a set). Files, all
+renamed into place together when the run succeeds
+(:class:`hnn_np.outputs.RunFolder`): ``out/model.npz``
 (:func:`hnn_np.load_model`), ``out/metrics.json`` (the report), and
 ``out/rollouts.npz`` (``t_<k>``, ``measured_<k>``, ``rollout_<k>`` per
 held-out trajectory k).
@@ -45,32 +50,37 @@ from .io import save_json, save_npz
 from .measured import (derivative_targets, fold_normalization, learn, linearization, load_measured,
                        normalization, split, velocities_from_positions)
 from .model import Model
+from .outputs import RunFolder, check_outputs
 from .rollout import rollout
 from .train import TrainConfig
 from .train_trajectory import fit_trajectories
 
-__all__ = ["fit_data", "learn_trajectories", "KINDS", "VELOCITIES"]
+__all__ = ["fit_data", "learn_trajectories", "KINDS", "VELOCITIES", "FILES"]
 
 KINDS = ("hnn", "baseline", "dhnn", "separable")
 VELOCITIES = ("recorded", "differences")
+FILES = ("model.npz", "metrics.json", "rollouts.npz")  # what a run writes into out
 
 
 def fit_data(path, out, *, kind="hnn", time="t", columns=None, trajectory=None, order=4, stride=1, every=None,
              split="trajectory", validation=0.25, hidden=(64, 64), steps=3000, lr=3e-3, batch_size=256,
              seed=0, rtol=1e-10, velocities="recorded", members=1, progress=None, target="derivative",
-             method="rk4", window=4, substeps=1, learn_starts=False) -> dict:
+             method="rk4", window=4, substeps=1, learn_starts=False, overwrite=False) -> dict:
     """Load, split, difference, learn, roll out and save; returns the report (also ``out/metrics.json``).
 
     See the module docstring; the keyword arguments are those of ``hnn-np fit``.
     """
+    check_outputs([out] + [os.path.join(out, name) for name in FILES], [path], "output")  # before any work
     trajectory_settings = None if target == "derivative" else dict(
         target=target, method=method, window=window, substeps=substeps, learn_initial_states=learn_starts)
     return _fit_data(path, out, kind, time, columns, trajectory, order, stride, every, split, validation,
-                     hidden, steps, lr, batch_size, seed, rtol, velocities, members, progress, trajectory_settings)
+                     hidden, steps, lr, batch_size, seed, rtol, velocities, members, progress, trajectory_settings,
+                     overwrite)
 
 
 def _fit_data(path, out, kind, time_column, columns, trajectory, order, stride, every, how, validation, hidden,
-              steps, lr, batch_size, seed, rtol, velocities, members, progress, trajectory_settings=None):
+              steps, lr, batch_size, seed, rtol, velocities, members, progress, trajectory_settings=None,
+              overwrite=False):
     if kind not in KINDS or (kind == "separable" and trajectory_settings is None):
         raise ValueError(f"kind must be one of {KINDS[:3]} (or 'separable' with target='trajectory'); "
                          f"got {kind!r}")
@@ -86,8 +96,8 @@ def _fit_data(path, out, kind, time_column, columns, trajectory, order, stride, 
     train, val = split(data, how, validation)
     if trajectory_settings is not None:
         return _fit_trajectories(data, train, val, out, path, kind, hidden, steps, lr, batch_size, seed, rtol,
-                                 velocities, members, progress, trajectory_settings, dict(split=how,
-                                                                                          validation=validation))
+                                 velocities, members, progress, trajectory_settings,
+                                 dict(split=how, validation=validation), overwrite)
     if velocities == "differences":
         train = velocities_from_positions(train, order, stride)
     x, dx_dt, _ = derivative_targets(train, order, stride, every)
@@ -96,44 +106,32 @@ def _fit_data(path, out, kind, time_column, columns, trajectory, order, stride, 
                          steps=steps, finetune_steps=0, schedule="cosine", lr_min=min(1e-5, lr),
                          refit_output=True, seed=seed)
     config.validate(*x.shape)
-    t0 = time.perf_counter()
-    fitted = [learn(x, dx_dt, replace(config, seed=seed + k), progress=progress) for k in range(int(members))]
-    seconds = time.perf_counter() - t0
-    model = fitted[0] if members == 1 else stack_models(fitted, config=fitted[0].config, metrics=fitted[0].metrics)
-
-    report = dict(data=os.fspath(path), columns=list(data.columns), kind=kind, order=order, stride=stride, every=every,
-                  dt=data.dt, split=how, validation=validation, n_trajectories=len(data),
-                  n_train_rows=len(x), train_seconds=seconds, steps=steps, hidden=list(hidden), seed=seed,
-                  velocities=velocities, members=int(members),
-                  refit_loss_after=model.metrics.get("refit_loss_after"))
-    arrays, per_column = {}, {c: [] for c in data.columns}
-    for k, t, xv in zip(val.ids, val.t, val.x):
-        x_hat = rollout(model, xv[:1], t, rtol=rtol, atol=rtol, how="python")[0]  # (T, d)
-        rms = np.sqrt(np.mean((x_hat - xv) ** 2, axis=0))
-        for c, r in zip(data.columns, rms):
-            report[f"rms_{c}_traj{k}"] = float(r)
-            per_column[c].append(float(r))
-        arrays.update({f"t_{k}": t, f"measured_{k}": xv, f"rollout_{k}": x_hat})
-    for c, values in per_column.items():
-        report[f"rms_{c}_mean"] = float(np.mean(values))
-    if d == 2:
-        try:
-            lin = linearization(model.time_derivative, x.mean(axis=0))
-            report.update(omega0=lin["omega0"], omega_d=lin["omega_d"], decay_rate=lin["decay_rate"],
-                          equilibrium=lin["equilibrium"])
-        except np.linalg.LinAlgError:
-            pass
-    model.config.update(data=os.fspath(path), columns=list(data.columns), order=order, stride=stride,
-                        split=how, validation=validation, velocities=velocities, members=int(members))
-    model.metrics = {**model.metrics, **{k: v for k, v in report.items() if isinstance(v, float)}}
-    model.save(os.path.join(out, "model.npz"))
-    save_npz(os.path.join(out, "rollouts.npz"), arrays)
-    save_json(os.path.join(out, "metrics.json"), report)
-    return report
+    with RunFolder(out, FILES, inputs=[path], overwrite=overwrite) as run:  # locked, written as a set
+        t0 = time.perf_counter()
+        fitted = [learn(x, dx_dt, replace(config, seed=seed + k), progress=progress)
+                  for k in range(int(members))]
+        seconds = time.perf_counter() - t0
+        model = fitted[0] if members == 1 else stack_models(fitted, config=fitted[0].config,
+                                                             metrics=fitted[0].metrics)
+        report = dict(data=os.fspath(path), columns=list(data.columns), kind=kind, order=order, stride=stride,
+                      every=every, dt=data.dt, split=how, validation=validation, n_trajectories=len(data),
+                      n_train_rows=len(x), train_seconds=seconds, steps=steps, hidden=list(hidden), seed=seed,
+                      velocities=velocities, members=int(members),
+                      refit_loss_after=model.metrics.get("refit_loss_after"))
+        if d == 2:
+            try:
+                lin = linearization(model.time_derivative, x.mean(axis=0))
+                report.update(omega0=lin["omega0"], omega_d=lin["omega_d"], decay_rate=lin["decay_rate"],
+                              equilibrium=lin["equilibrium"])
+            except np.linalg.LinAlgError:
+                pass
+        model.config.update(data=os.fspath(path), columns=list(data.columns), order=order, stride=stride,
+                            split=how, validation=validation, velocities=velocities, members=int(members))
+        return _write(run, model, report, val, data, rtol)
 
 
-def _write(out, model, report, val, data, rtol):
-    """Roll out from each held-out trajectory's first state; save the model, the rollouts and the report."""
+def _write(run, model, report, val, data, rtol):
+    """Roll out from each held-out trajectory's first state; stage the model, the rollouts and the report in ``run``."""
     arrays, per_column = {}, {c: [] for c in data.columns}
     for k, t, xv in zip(val.ids, val.t, val.x):
         x_hat = rollout(model, xv[:1], t, rtol=rtol, atol=rtol, how="python")[0]  # (T, d)
@@ -145,9 +143,9 @@ def _write(out, model, report, val, data, rtol):
     for c, values in per_column.items():
         report[f"rms_{c}_mean"] = float(np.mean(values))
     model.metrics = {**model.metrics, **{k: v for k, v in report.items() if isinstance(v, float)}}
-    model.save(os.path.join(out, "model.npz"))
-    save_npz(os.path.join(out, "rollouts.npz"), arrays)
-    save_json(os.path.join(out, "metrics.json"), report)
+    model.save(run.path("model.npz"))
+    save_npz(run.path("rollouts.npz"), arrays)
+    save_json(run.path("metrics.json"), report)
     return report
 
 
@@ -187,7 +185,7 @@ def learn_trajectories(trajectories, dt, config, positions_only=False, progress=
 
 
 def _fit_trajectories(data, train, val, out, path, kind, hidden, steps, lr, batch_size, seed, rtol, velocities,
-                      members, progress, settings, split_settings):
+                      members, progress, settings, split_settings, overwrite=False):
     """The ``target="trajectory"`` path of :func:`fit_data`: no differences of the targets."""
     d = len(data.columns)
     positions_only = velocities == "differences"
@@ -197,15 +195,17 @@ def _fit_trajectories(data, train, val, out, path, kind, hidden, steps, lr, batc
     config = TrainConfig(kind=kind, sizes=(d, *hidden, n_out), lr=lr, steps=steps,
                          batch_size=max(1, min(batch_size, n_windows)), finetune_steps=0, schedule="cosine",
                          lr_min=min(1e-5, lr), seed=seed, **settings)
-    t0 = time.perf_counter()
-    fitted = [learn_trajectories(trajectories, data.dt, replace(config, seed=seed + k), positions_only, progress)
-              for k in range(int(members))]
-    seconds = time.perf_counter() - t0
-    model = fitted[0] if members == 1 else stack_models(fitted, config=fitted[0].config, metrics=fitted[0].metrics)
-    report = dict(data=os.fspath(path), columns=list(data.columns), kind=kind, dt=data.dt, **split_settings,
-                  n_trajectories=len(data), n_windows=n_windows, train_seconds=seconds, steps=steps,
-                  hidden=list(hidden), seed=seed, velocities=velocities, members=int(members), **settings,
-                  final_train_loss=float(model.history["train_loss"][-1]) if steps else None)
-    model.config.update(data=os.fspath(path), columns=list(data.columns), velocities=velocities,
-                        members=int(members), **split_settings)
-    return _write(out, model, report, val, data, rtol)
+    with RunFolder(out, FILES, inputs=[path], overwrite=overwrite) as run:  # locked, written as a set
+        t0 = time.perf_counter()
+        fitted = [learn_trajectories(trajectories, data.dt, replace(config, seed=seed + k), positions_only,
+                                     progress) for k in range(int(members))]
+        seconds = time.perf_counter() - t0
+        model = fitted[0] if members == 1 else stack_models(fitted, config=fitted[0].config,
+                                                             metrics=fitted[0].metrics)
+        report = dict(data=os.fspath(path), columns=list(data.columns), kind=kind, dt=data.dt, **split_settings,
+                      n_trajectories=len(data), n_windows=n_windows, train_seconds=seconds, steps=steps,
+                      hidden=list(hidden), seed=seed, velocities=velocities, members=int(members), **settings,
+                      final_train_loss=float(model.history["train_loss"][-1]) if steps else None)
+        model.config.update(data=os.fspath(path), columns=list(data.columns), velocities=velocities,
+                            members=int(members), **split_settings)
+        return _write(run, model, report, val, data, rtol)

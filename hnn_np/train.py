@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import baseline, checkpoint as ckpt, dhnn, hnn, mlp, optim
+from . import baseline, checkpoint as ckpt, dhnn, hnn, interrupts, mlp, optim
 from ._checks import check_choice, check_int, check_real, check_sizes, check_states
 from .data import Scale
 from .mode import is_readable
@@ -220,6 +220,10 @@ def fit(x, dxdt, config=None, *, x_test=None, dxdt_test=None, checkpoint=None, c
     ValueError
         On bad settings, data or checkpoints. :class:`TrainingDiverged` when
         the loss becomes non-finite (the last checkpoint is left as it was).
+    hnn_np.interrupts.Interrupted
+        A ``KeyboardInterrupt``: SIGINT or SIGTERM arrived; the loop stopped
+        after the step it was in, saved ``checkpoint`` at that step (if given)
+        and names it, for ``resume``.
     """
     cfg = TrainConfig() if config is None else config
     if not isinstance(cfg, TrainConfig):
@@ -266,6 +270,7 @@ def fit(x, dxdt, config=None, *, x_test=None, dxdt_test=None, checkpoint=None, c
     bar = _progress_bar(total, state.step, progress)
     last_saved = state.step
     order, pos = state.order, state.pos
+    stop = interrupts.Deferred()  # Ctrl-C and SIGTERM set stop.signum; the loop stops between two steps
     try:
         for step in range(state.step, total):
             if B == N:
@@ -304,7 +309,14 @@ def fit(x, dxdt, config=None, *, x_test=None, dxdt_test=None, checkpoint=None, c
                 ckpt.save(checkpoint, fingerprint, params, opt, rng,
                           ckpt.LoopState(order, pos, done), hist)
                 last_saved = done
+            if stop.requested:  # save the step reached, then stop (hnn_np.interrupts)
+                finite = all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in params)
+                if checkpoint and done > last_saved and finite:
+                    ckpt.save(checkpoint, fingerprint, params, opt, rng, ckpt.LoopState(order, pos, done), hist)
+                    last_saved = done
+                raise stop.interrupted(done, total, checkpoint, last_saved if checkpoint else None)
     finally:
+        stop.restore()
         if bar is not None:
             bar.close()
 
