@@ -12,7 +12,9 @@ initial step, as loops over the tableau), :mod:`.dense` (dense output),
 :mod:`.record` (what a run keeps), :mod:`.controller` (Hairer's step-size
 loop), :mod:`.calling` (returning and in-place right-hand sides),
 :mod:`.checks`, :mod:`.results`, :mod:`.ivp` (the public functions),
-:mod:`.leapfrog`, :mod:`.fixed_step` (for convergence tests).
+:mod:`.leapfrog`, :mod:`.fixed_step` (for convergence tests). Inside
+``with hnn_np.readable():`` solve_ivp and solve_ivp_batch run exactly these
+(:func:`.controller.integrate` calling :mod:`.rk` and :mod:`.dense`).
 
 :mod:`._compiled` holds what makes it fast: the step written out from the
 tableau (:mod:`._compiled.unrolled`), the compiled driver and its disk cache

@@ -41,10 +41,14 @@ Everything here is plain Python using only what Numba supports, and calls
 ``fun`` in the in-place convention ``fun(t, y, dy_dt, *args)``
 (:mod:`.calling`). :func:`integrate` writes into work arrays (:class:`Work`)
 and output buffers (:class:`.record.Record`) it is given, so that a batch
-(:func:`integrate_batch`) allocates them once. :mod:`._compiled.driver`
-compiles this same code, with the step, error and dense output written out
-term by term (:mod:`._compiled.unrolled`) in place of the loops of
-:mod:`.rk` and :mod:`.dense`.
+(:func:`integrate_batch`) allocates them once.
+
+Which version runs: inside ``with hnn_np.readable():`` this function as it
+reads, calling the loops of :mod:`.rk` and :mod:`.dense` (an edit of those
+files changes the result). Outside, :mod:`._compiled.driver` compiles this
+same code for a jitted ``fun``, and a Python ``fun`` runs it as plain
+Python, both with the step, error and dense output written out term by term
+(:mod:`._compiled.unrolled`) in place of the loops: the same numbers.
 """
 
 from __future__ import annotations

@@ -7,6 +7,12 @@ Numba-jitted function (a ``numba.core.registry.CPUDispatcher``; no Python
 call per step, :mod:`._compiled.driver`), as plain Python otherwise. Both
 take the same steps and give the same numbers.
 
+Inside ``with hnn_np.readable():`` both run :func:`.controller.integrate`
+as it reads, calling the loops of :mod:`.rk` and :mod:`.dense` (no step
+written out, no Numba kernel of hnn_np; a jitted ``fun`` is called as a
+Python function): an edit of those files changes what runs. The same steps
+and the same numbers, slower.
+
 Two calling conventions (:mod:`.calling`): scipy's ``fun(t, y, *args) ->
 dy_dt``, and with ``inplace=True`` ``fun(t, y, dy_dt, *args)``, which writes
 into ``dy_dt`` and so allocates nothing per call (the faster one).
@@ -35,7 +41,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .calling import is_compiled
+from ..mode import is_readable
+from .calling import as_inplace, is_compiled
 from .checks import (
     check_args, check_fun, check_method, check_steps, check_t_eval, check_t_span, check_tolerances, check_y0,
     checked_before, is_vector,
@@ -92,6 +99,16 @@ def _specialized(tab, fun, inplace: bool, n_args: int):
     return specialized_entries(tab, fun, bool(inplace), n_args)
 
 
+def _python_loop(tab, readable: bool):
+    """The controller a Python run calls: as written inside readable(), else with the written-out kernels."""
+    return integrate if readable else INTERPRETED.get(tab.key, integrate)
+
+
+def _as_python(fun, inplace: bool):
+    """(fun for the Python loop, False): a jitted fun called from Python, in place (:func:`.calling.as_inplace`)."""
+    return (fun if inplace else as_inplace(fun)), False
+
+
 def _check_specialize(specialize) -> bool:
     if not isinstance(specialize, (bool, np.bool_)):
         raise ValueError(f"specialize must be True or False; got {specialize!r}")
@@ -138,7 +155,8 @@ def solve_ivp(
     ----------
     fun : callable
         ``fun(t, y, *args) -> dy_dt`` with y of shape (n,), returning shape (n,).
-        A Numba-jitted ``fun`` makes the whole integration run compiled.
+        A Numba-jitted ``fun`` makes the whole integration run compiled
+        (outside ``hnn_np.readable()``).
     t_span : (float, float)
         (t0, t_end); t_end < t0 integrates backwards in time. t_end == t0:
         no step, y0 is the result (and the dense output the constant y0).
@@ -199,7 +217,8 @@ def solve_ivp(
     specialize = _check_specialize(specialize)
     # A jitted fun checked before, with vectors y0 and t_eval: the compiled
     # driver reads their values (values_valid), the rest is checked here.
-    deferred = (is_compiled(fun) and t0 != t_end and is_vector(y0) and (t_eval is None or is_vector(t_eval))
+    readable = is_readable()
+    deferred = (not readable and is_compiled(fun) and t0 != t_end and is_vector(y0) and (t_eval is None or is_vector(t_eval))
                 and checked_before(fun, inplace, y0.shape[0], args))  # fmt: skip
     if deferred:
         compiled, t_eval = True, _NO_T_EVAL if t_eval is None else t_eval
@@ -207,6 +226,8 @@ def solve_ivp(
         y0 = check_y0(y0)
         t_eval = _NO_T_EVAL if t_eval is None else check_t_eval(t_eval, t0, t_end)
         fun, compiled = check_fun(fun, t0, y0, args, inplace)
+        if compiled and readable:
+            fun, compiled = _as_python(fun, inplace)
     rtol, atol = check_tolerances(rtol, atol, y0.shape[0])
 
     dense = bool(dense_output)
@@ -229,7 +250,7 @@ def solve_ivp(
             check_t_eval(t_eval, t0, t_end)
             raise AssertionError(f"values_valid reported {counts[0]} for a valid y0 and t_eval")
     else:
-        status, record, *counts, t_stop, h_stop = INTERPRETED.get(tab.key, integrate)(
+        status, record, *counts, t_stop, h_stop = _python_loop(tab, readable)(
             fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, dense,
             new_work(tab, y0.size), new_record(t0, y0, t_eval, 4 + tab.D.shape[0], dense),
         )  # fmt: skip
@@ -291,6 +312,9 @@ def solve_ivp_batch(
     first_step, max_step, max_steps = check_steps(first_step, max_step, max_steps, t0, t_end)
     args = check_args(args)
     fun, compiled = check_fun(fun, t0, y0s[0], args, inplace)
+    readable = is_readable()
+    if compiled and readable:
+        fun, compiled = _as_python(fun, inplace)
     specialize = _check_specialize(specialize)
     if not (type(workers) is int or isinstance(workers, numbers.Integral)) or workers < 1:
         raise ValueError(f"workers must be a positive integer; got {workers!r}")
@@ -317,7 +341,7 @@ def solve_ivp_batch(
             return batch(*pointers, driver_args, t0, t_end, y0s[start:stop], t_eval, rtol, atol, first_step,
                          max_step, max_steps, y[start:stop])  # fmt: skip
         return integrate_batch(
-            INTERPRETED.get(tab.key, integrate), fun, args, t0, t_end, y0s[start:stop], t_eval, tab, rtol, atol, first_step, max_step,
+            _python_loop(tab, readable), fun, args, t0, t_end, y0s[start:stop], t_eval, tab, rtol, atol, first_step, max_step,
             max_steps, new_work(tab, n), new_record(t0, y0s[0], t_eval, 4 + tab.D.shape[0], False), y[start:stop],
         )  # fmt: skip
 

@@ -11,7 +11,8 @@
 * a Python fun's output is checked at every call, a jitted one's length too;
 * a zero-length t_span returns y0, as scipy does.
 
-Every case runs through the Python path and the compiled one.
+Every case runs through the Python path, the compiled one and the readable
+loop (``hnn_np.readable()``).
 """
 
 import math
@@ -25,6 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from numba import njit
 
+import hnn_np
 from hnn_np.integrate import METHODS, solve_ivp, solve_ivp_batch
 from hnn_np.integrate._compiled.unrolled import error
 from hnn_np.integrate.rk import error_norm, initial_step
@@ -51,20 +53,30 @@ def square(t, y):
     return y * y
 
 
-def funs(jitted):
-    """(spring, robertson, square), jitted or as plain Python."""
-    return (spring, robertson, square) if jitted else (spring.py_func, robertson.py_func, square.py_func)
+PATHS = ["python", "jitted", "readable"]  # a Python fun; a jitted one, compiled; a jitted one inside readable()
+
+
+@pytest.fixture
+def path(request):
+    """The test runs inside ``hnn_np.readable()`` for the path "readable"."""
+    with hnn_np.readable(request.param == "readable"):
+        yield request.param
+
+
+def funs(path):
+    """(spring, robertson, square): plain Python for the path "python", else jitted."""
+    return (spring.py_func, robertson.py_func, square.py_func) if path == "python" else (spring, robertson, square)
 
 
 # --- huge states ----------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("scale", [1e200, 1e305])
-@pytest.mark.parametrize("jitted", [False, True], ids=["python", "jitted"])
+@pytest.mark.parametrize("path", PATHS, indirect=True)
 @pytest.mark.parametrize("method", METHOD_NAMES)
-def test_a_huge_state_is_integrated_to_the_closed_form(method, jitted, scale):
+def test_a_huge_state_is_integrated_to_the_closed_form(method, path, scale):
     """From (c, 0), |c| up to 1e305, the oscillator reaches c (cos 1, -sin 1); solve_ivp and the batch."""
-    fun = funs(jitted)[0]
+    fun = funs(path)[0]
     y0 = np.array([scale, 0.0])
     exact = scale * np.array([math.cos(1.0), -math.sin(1.0)])
     one = solve_ivp(fun, (0.0, 1.0), y0, method=method)
@@ -167,11 +179,11 @@ def test_the_initial_step_of_a_huge_state_is_hinit_in_decimals(method, scale):
 # --- trial steps that overflow ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("jitted", [False, True], ids=["python", "jitted"])
+@pytest.mark.parametrize("path", PATHS, indirect=True)
 @pytest.mark.parametrize("method", METHOD_NAMES)
-def test_robertson_at_default_tolerances_is_solved_as_scipys_dop853_solves_it(method, jitted):
+def test_robertson_at_default_tolerances_is_solved_as_scipys_dop853_solves_it(method, path):
     """Its first trial steps overflow; rejected and shrunk, the run reaches t = 1 on the reference solution."""
-    fun = funs(jitted)[1]
+    fun = funs(path)[1]
     y0 = np.array([1.0, 0.0, 0.0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -217,11 +229,11 @@ def test_a_non_finite_trial_step_is_retried_with_h_fac1(method):
     assert result.nsteps > result.naccepted  # the rejected trials are counted as steps
 
 
-@pytest.mark.parametrize("jitted", [False, True], ids=["python", "jitted"])
+@pytest.mark.parametrize("path", PATHS, indirect=True)
 @pytest.mark.parametrize("method", METHOD_NAMES)
-def test_only_a_step_below_the_resolution_of_t_ends_a_run_of_non_finite_values(method, jitted):
+def test_only_a_step_below_the_resolution_of_t_ends_a_run_of_non_finite_values(method, path):
     """y' = y^2 from 1 on (0, 2) blows up at t = 1: the run ends there, with the step too small, and says why."""
-    fun = funs(jitted)[2]
+    fun = funs(path)[2]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         result = solve_ivp(fun, (0.0, 2.0), [1.0], method=method, rtol=1e-8, atol=1e-8)
@@ -284,23 +296,24 @@ def shrinks_late(t, y, *args):
     return -y[:1] if t > 0.5 else -y
 
 
+@pytest.mark.parametrize("readable", [False, True], ids=["compiled", "readable"])
 @pytest.mark.parametrize("args", [(), (1.0,), (np.ones(3),), (np.ones((2, 2)),)],
                          ids=["no args", "a float", "a vector", "a matrix"])  # fmt: skip
-def test_a_jitted_fun_that_returns_another_length_later_is_refused(args):
+def test_a_jitted_fun_that_returns_another_length_later_is_refused(args, readable):
     """Each adapter of a returning jitted fun checks the length it copies (no read past the array)."""
-    with pytest.raises(ValueError, match="must return an array of the shape of y0"):
+    with hnn_np.readable(readable), pytest.raises(ValueError, match="must return an array of the shape of y0"):
         solve_ivp(shrinks_late, (0.0, 1.0), np.array([1.0, 2.0]), args=args)
-    with pytest.raises(ValueError, match="must return an array of the shape of y0"):
+    with hnn_np.readable(readable), pytest.raises(ValueError, match="must return an array of the shape of y0"):
         solve_ivp_batch(shrinks_late, (0.0, 1.0), np.array([[1.0, 2.0]]), [0.0, 1.0], args=args)
 
 
 # --- t0 == t_end ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("jitted", [False, True], ids=["python", "jitted"])
+@pytest.mark.parametrize("path", PATHS, indirect=True)
 @pytest.mark.parametrize("method", METHOD_NAMES)
-def test_a_zero_length_t_span_returns_y0_as_scipy_does(method, jitted):
-    fun = funs(jitted)[0]
+def test_a_zero_length_t_span_returns_y0_as_scipy_does(method, path):
+    fun = funs(path)[0]
     y0 = np.array([1.0, -2.0])
     theirs = scipy.integrate.solve_ivp(spring.py_func, (1.5, 1.5), y0, method=method, dense_output=True)
     ours = solve_ivp(fun, (1.5, 1.5), y0, method=method, dense_output=True)
