@@ -30,6 +30,7 @@ returns None, and the studies skip their trajectory recipes with
 from __future__ import annotations
 
 import time
+from importlib import import_module
 
 import numpy as np
 
@@ -46,8 +47,10 @@ MISSING = ("skipped: needs trajectory training (hnn_np.trajectory.loss_and_grad 
 def trajectory_module():
     """:mod:`hnn_np.trajectory` if this build has it (with ``loss_and_grad``), else None."""
     try:
-        from .. import trajectory
-    except ImportError:
+        trajectory = import_module("..trajectory", __package__)
+    except ModuleNotFoundError as e:
+        if e.name != "hnn_np.trajectory":  # the module exists but fails to import: say so
+            raise
         return None
     return trajectory if callable(getattr(trajectory, "loss_and_grad", None)) else None
 
@@ -91,7 +94,7 @@ def _flat(params, kind):
 def fit_windows(windows, dt, *, kind="hnn", sizes, method="rk4", substeps=1, steps=1000, batch_size=64,
                 lr=1e-3, lr_min=0.0, scale=1.0, learn_starts=False, seed=0, dtype="float64",
                 loss_and_grad=None):
-    """Adam on the window loss; -> (Model, history dict).
+    """Adam on the window loss; -> (Model, dict of ``train_loss`` (steps,), ``seconds``, ``starts`` (M, d)).
 
     Parameters
     ----------
@@ -158,10 +161,11 @@ def fit_windows(windows, dt, *, kind="hnn", sizes, method="rk4", substeps=1, ste
             starts[idx] -= rate * m_hat / (np.sqrt(v_hat) + 1e-8)
         losses[step] = loss
     seconds = time.perf_counter() - t0
+    starts = starts.astype(np.float64) * scale  # physical units
     net = separable_as_hnn(*params) if kind == "separable" else params
     net = [(W.astype(np.float64), b.astype(np.float64)) for W, b in net]
     model = Model("baseline" if kind == "baseline" else "hnn", net, float(scale),
                   config=dict(target="trajectory", kind=kind, sizes=list(sizes), method=method,
                               substeps=int(substeps), window=K1 - 1, steps=int(steps), batch_size=int(B),
                               lr=lr, lr_min=lr_min, learn_starts=bool(learn_starts), seed=int(seed)))
-    return model, dict(train_loss=losses, seconds=seconds)
+    return model, dict(train_loss=losses, seconds=seconds, starts=starts)
