@@ -2,10 +2,10 @@ r"""Experiment ``two-body-greydanus``: every recipe on Greydanus et al.'s two-bo
 
 The data, the rollouts and the metric are those of
 :mod:`hnn_np.studies.two_body_greydanus`. A recipe is a small function
-``recipe(data, seed, quick) -> (model, seconds)`` that trains on the data and
+``recipe(data, seed, quick, steps=None) -> (model, seconds)`` that trains on
+the data (``steps``, if given, replacing its number of Adam steps) and
 returns an :class:`~hnn_np.model.Model` in physical units and its training
-time (``recipe(data, seed, quick, steps)`` with ``steps`` replacing its Adam
-steps); :data:`RECIPES` holds them by name:
+time; :data:`RECIPES` holds them by name:
 
 * ``"hnn-derivatives"``: an HNN on the exact time derivatives,
   :data:`VARIANTS` [:data:`BEST_VARIANT`];
@@ -46,7 +46,7 @@ from .two_body_greydanus import PROTOCOL, QUICK_PROTOCOL, SYSTEM, energy_rollout
 from .windows import MISSING, fit_windows, make_windows, trajectory_module
 
 __all__ = ["Variant", "GREYDANUS_TRAIN", "VARIANTS", "BEST_VARIANT", "RECIPES", "RecipeSkipped",
-           "train_variant", "run_two_body_greydanus"]
+           "train_variant", "run_two_body_greydanus", "run_variants"]
 
 NAME = "two-body-greydanus"
 GREYDANUS_TRAIN = dict(sizes=(8, 200, 200, 1), lr=1e-3, batch_size=200, steps=10000, finetune_steps=0)
@@ -69,12 +69,29 @@ class Variant:
     members: int = 1
 
 
+_G32 = {**GREYDANUS_TRAIN, "dtype": "float32"}
 VARIANTS = {
-    "greydanus": Variant(GREYDANUS_TRAIN),
-    "greydanus-float32": Variant({**GREYDANUS_TRAIN, "dtype": "float32"}),
+    "greydanus": Variant(GREYDANUS_TRAIN),  # their settings, float64
+    "greydanus-float32": Variant(_G32),
+    # one tool at a time, from "greydanus-float32"
+    "+refit": Variant({**_G32, "refit_output": True}),
+    "+cosine": Variant({**_G32, "schedule": "cosine", "lr_min": 1e-6}),
+    "+scale-0.5": Variant(_G32, scale=0.5),
+    "+relative": Variant({**_G32, "loss_weighting": "relative"}),
+    "+lr-3e-3-batch-256": Variant({**_G32, "lr": 3e-3, "batch_size": 256}),
+    # all of them (the recipe of the experiment ``two-body``), then one change at a time
     "tools-10k": Variant({**GREYDANUS_TRAIN, **_TOOLS}, scale=0.5),
+    "tools-10k-no-refit": Variant({**GREYDANUS_TRAIN, **_TOOLS, "refit_output": False}, scale=0.5),
+    "tools-10k-scale-1": Variant({**GREYDANUS_TRAIN, **_TOOLS}, scale=1.0),
+    "tools-10k-scale-2": Variant({**GREYDANUS_TRAIN, **_TOOLS}, scale=2.0),
+    "tools-10k-plain-loss-scale-1": Variant({**GREYDANUS_TRAIN, **_TOOLS, "loss_weighting": "none"}, scale=1.0),
+    "tools-10k-3-layers": Variant({**GREYDANUS_TRAIN, **_TOOLS, "sizes": (8, 200, 200, 200, 1)}, scale=0.5),
+    "tools-30k": Variant({**GREYDANUS_TRAIN, **_TOOLS, "steps": 30000}, scale=0.5),
+    "tools-10k-ensemble-3": Variant({**GREYDANUS_TRAIN, **_TOOLS}, scale=0.5, members=3),
+    "tools-100k": Variant({**GREYDANUS_TRAIN, **_TOOLS, "steps": 100000}, scale=0.5),
+    "tools-30k-ensemble-3": Variant({**GREYDANUS_TRAIN, **_TOOLS, "steps": 30000}, scale=0.5, members=3),
 }
-BEST_VARIANT = "tools-10k"
+BEST_VARIANT = "tools-100k"
 
 
 def train_variant(data, variant: Variant, seed=0, quick=False, steps=None):
@@ -155,8 +172,6 @@ def run_two_body_greydanus(out, *, quick=False, seed=0, recipes=None, steps=None
 
     Returns (model, metrics).
     """
-    from ..model import Model
-
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
     if not isinstance(quick, (bool, np.bool_)):
@@ -206,7 +221,36 @@ def run_two_body_greydanus(out, *, quick=False, seed=0, recipes=None, steps=None
                    **{f"{k}_by_recipe": v for k, v in by.items()}, recipe_notes=notes,
                    best_variant=BEST_VARIANT, n_train=float(len(data.x_train)), n_test=float(len(data.x_test)),
                    n_rollouts=float(protocol.n_rollouts), rollout_t_end=protocol.rollout_t_end)
-    model: Model = models[best]
+    model = models[best]
     model.save(os.path.join(folder, "model.npz"))
     save_json(os.path.join(folder, "metrics.json"), metrics)
     return model, metrics
+
+
+def run_variants(out=None, names=None, seed=0, log=print):
+    """Train and score each derivative variant (all of :data:`VARIANTS` by default), one after the other.
+
+    Returns a list of dicts (name, energy_mse, energy_mse_spread, field
+    errors, train_seconds, load: the 1-minute load average when the training
+    ended), also written to ``out/variants.json`` when ``out`` is given.
+    """
+    names = list(VARIANTS) if names is None else list(names)
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown or not names:
+        raise ValueError(f"names must be some of {list(VARIANTS)}; got {names!r}")
+    data = make_data(PROTOCOL, seed=int(seed))
+    S_test = SYSTEM.time_derivative(data.x_test)
+    rows = []
+    for name in names:
+        model, seconds = train_variant(data, VARIANTS[name], seed)
+        load = os.getloadavg()[0]
+        err = field_errors(model.time_derivative(data.x_test), S_test)
+        m, _ = energy_rollouts(model)
+        rows.append(dict(name=name, energy_mse=m["energy_mse"], energy_mse_spread=m["energy_mse_spread"],
+                         rel_energy_max=m["rel_energy_max"], field_error_median=err["median"],
+                         field_error_p99=err["p99"], train_seconds=seconds, load=load))
+        log(f"{name:30s} energy MSE {m['energy_mse']:.2e} +- {m['energy_mse_spread']:.1e}  field median "
+            f"{err['median']:.2e} p99 {err['p99']:.2e}  {seconds:.0f} s (load {load:.1f})")
+        if out is not None:
+            save_json(os.path.join(out, "variants.json"), dict(rows=rows, seed=int(seed)))
+    return rows
