@@ -5,6 +5,9 @@
    measured in the same run, the BLAS kernel in use, peak memory.
 2. DOP853 dataset generation against scipy, and the Python around one
    solve_ivp (benchmarks/bench_integrate.py).
+   Backpropagation through RK4: one trajectory window (K = 1, N = 64, the
+   paper's HNN), readable and fast, against one derivative step
+   (benchmarks/bench_trajectory.py).
 3. Start-up in fresh processes: import, the first solve_ivp, a first script
    with the user's own jitted right-hand sides, against scipy
    (benchmarks/bench_startup.py).
@@ -94,6 +97,10 @@ def goals(out: dict) -> list:
             why=f"{s['fast_ms'] - s['roofline_ms']:.1f} ms above the roofline; Adam ({adam:.2f} ms) and the "
                 f"elementwise passes ({passes:.2f} ms) alone cap the fraction at {cap:.2f}; the products run "
                 f"slower in the step than alone"))
+    if "trajectory" in out:
+        import bench_trajectory
+
+        rows.extend(bench_trajectory.goals(out["trajectory"]))
     i = out["integrate"]
     rows.append(dict(
         goal=f"DOP853 dataset >= {SPEEDUP_GOAL:.0f}x scipy, nfev unchanged", value=f"{i['speedup_vs_scipy']:.0f}x",
@@ -172,11 +179,15 @@ def main():
         bench_step._reexec_without_blas_pins()  # restart without OPENBLAS_CORETYPE/L2_SIZE (this process only)
     import bench_integrate
     import bench_startup
+    import bench_trajectory
 
     out = {"python": sys.version.split()[0]}
     print("== training step ==")
     out["step"] = bench_step.run(peers=False)  # the peers last: their thread pools stay awake after them
     bench_step.print_report(out["step"])
+    print("\n== backpropagation through RK4: one trajectory window vs one derivative step ==")
+    out["trajectory"] = bench_trajectory.run()
+    bench_trajectory.print_report(out["trajectory"])
     print("\n== DOP853 dataset generation vs scipy ==")
     out["integrate"] = bench_integrate.run()
     print("\n== start-up, fresh processes ==")

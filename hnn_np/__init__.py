@@ -10,11 +10,14 @@ Read in this order (the readable core is plain NumPy; the README's table is the 
    :mod:`~hnn_np.dhnn` -- the dissipative field J dH/dx + dD/dx, the same backprop with two seeds;
 3. :mod:`~hnn_np.baseline` -- the MLP that predicts dx/dt; :mod:`~hnn_np.losses`;
    :mod:`~hnn_np.symplectic` -- J and its transpose;
+   :mod:`~hnn_np.vjp`, :mod:`~hnn_np.trajectory` -- the field's vector-Jacobian products and the
+   loss on integrated states, backpropagated through RK4 or leapfrog by hand;
 4. :mod:`~hnn_np.optim` -- Adam; :mod:`~hnn_np.refine` -- the exact output layer;
 5. :mod:`~hnn_np.systems`, :mod:`~hnn_np.integrate` -- the physics, DOP853 and
    leapfrog (the readable integrator: ``tableau``, ``dop853_coefficients``,
    ``rk``, ``dense``, ``controller``, ``leapfrog``);
-6. :mod:`~hnn_np.data`, :mod:`~hnn_np.train` (:func:`fit`), :mod:`~hnn_np.model`,
+6. :mod:`~hnn_np.data`, :mod:`~hnn_np.train` (:func:`fit`; :func:`fit_trajectories` in
+   :mod:`~hnn_np.train_trajectory`), :mod:`~hnn_np.model`,
    :mod:`~hnn_np.rollout`, :mod:`~hnn_np.evaluate`, and :mod:`~hnn_np.mode`
    (:func:`readable`, the switch to the readable code);
 7. :mod:`~hnn_np.paper` (the paper's experiments and figures) and
@@ -34,7 +37,7 @@ __version__ = "0.2.0"
 
 # public name -> the module that defines it
 _EXPORTS = {
-    "fit": "train", "TrainConfig": "train", "TrainingDiverged": "train",
+    "fit": "train", "TrainConfig": "train", "TrainingDiverged": "train", "fit_trajectories": "train_trajectory",
     "Model": "model", "load_model": "model",
     "init_params": "mlp", "vector_field": "hnn", "Adam": "optim",
     "System": "systems", "MassSpring": "systems", "IdealPendulum": "systems",
@@ -44,7 +47,8 @@ _EXPORTS = {
     "make_dataset": "data", "train_test_split": "data", "load_dataset": "data", "save_dataset": "data",
 }  # fmt: skip
 _SUBMODULES = (
-    "mlp", "hnn", "dhnn", "baseline", "losses", "optim", "refine", "symplectic", "systems", "integrate",
+    "mlp", "hnn", "dhnn", "baseline", "vjp", "trajectory", "losses", "optim", "refine", "symplectic", "systems",
+    "integrate", "train_trajectory",
     "data", "scale", "train", "checkpoint", "model", "ensemble", "rollout", "evaluate", "io", "plotting", "fast",
     "mode", "measured", "differences", "fit_data", "catalog", "datasets", "testing", "paper", "studies", "cli",
 )

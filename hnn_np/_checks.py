@@ -8,11 +8,14 @@ door instead of deep inside a matrix product.
 from __future__ import annotations
 
 import functools
+import os
+import resource
 
 import numpy as np
 
 __all__ = ["check_params", "check_array", "check_sizes", "check_weights", "check_int", "check_real",
-           "check_states", "check_choice", "check_seed", "check_dtype", "finite_result"]
+           "check_states", "check_choice", "check_seed", "check_dtype", "finite_result", "available_memory",
+           "check_memory"]
 
 
 def check_int(value, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -256,3 +259,41 @@ def _all_finite(result) -> bool:
     if isinstance(result, (tuple, list)):
         return all(_all_finite(r) for r in result)
     return bool(np.isfinite(result))
+
+
+def available_memory() -> int | None:
+    """Bytes this process may still allocate: MemAvailable, capped by ``ulimit -v``; None if unknown."""
+    limits = []
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    limits.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        try:
+            limits.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError, AttributeError):
+            pass
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        try:
+            with open("/proc/self/statm") as f:
+                used = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            used = 0
+        limits.append(max(soft - used, 0))
+    return min(limits) if limits else None
+
+
+def _size(n_bytes) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.3g} {unit}"
+    return f"{n_bytes / 1e3:.3g} kB"
+
+
+def check_memory(n_bytes, what: str):
+    """Refuse, before allocating, a computation of ``what`` that needs ``n_bytes`` more than are available."""
+    free = available_memory()
+    if free is not None and n_bytes > free:
+        raise ValueError(f"{what} needs about {_size(n_bytes)} of memory; {_size(free)} is available")

@@ -16,7 +16,11 @@ Three families, each with its own runner:
 A runner is called as ``runner(out, steps=, seed=, dtype=, quick=, resume=,
 progress=)`` and writes ``out/NAME/model.npz`` (read by
 :func:`hnn_np.load_model`) and ``out/NAME/metrics.json``; it returns
-``(model, metrics)``. :func:`register` adds an experiment or replaces one
+``(model, metrics)``. :func:`run` holds ``out/NAME`` for it
+(:class:`hnn_np.outputs.RunFolder`): no other run may write there
+meanwhile, a folder that holds an earlier run is refused unless
+``overwrite=True`` (or ``resume=True``, which continues it), and the built-in
+runners' files are renamed into place together at the end. :func:`register` adds an experiment or replaces one
 with its own runner (``replace=True``), e.g.
 ``register("two-body", title, runner, group="systems", replace=True)``.
 """
@@ -43,6 +47,8 @@ class Entry:
 
 
 _EXTRA: dict = {}  # experiments added with register(), by name
+RUN_FILES = ("model.npz", "metrics.json")  # what every runner writes into out/NAME
+CHECKPOINT = "checkpoint.npz"  # what a resumable one writes as it goes
 
 
 def _paper_runner(name):
@@ -58,6 +64,7 @@ def _system_runner(name):
     def runner(out, steps=None, seed=None, dtype=None, quick=False, resume=False, progress=None):
         from .io import save_json
         from .model import load_model
+        from .outputs import RunFolder
         from .studies.systems import SYSTEM_RUNS, run_one_system
 
         if dtype not in (None, "float64"):
@@ -65,13 +72,13 @@ def _system_runner(name):
         if resume:
             raise ValueError(f"experiment {name!r} cannot resume; train it again")
         run = SYSTEM_RUNS[name] if steps is None else _replace(SYSTEM_RUNS[name], steps=steps)
-        folder = os.path.join(out, name)
-        metrics, _ = run_one_system(run, runs=out, quick=quick, seed=0 if seed is None else seed,
-                                    log=lambda _line: None)
-        model = load_model(os.path.join(folder, "hnn.npz"))
-        model.metrics = {**model.metrics, **metrics}
-        model.save(os.path.join(folder, "model.npz"))
-        save_json(os.path.join(folder, "metrics.json"), dict(metrics, experiment=name))
+        with RunFolder(os.path.join(out, name), RUN_FILES) as folder:  # run()'s, when it calls this
+            metrics, _ = run_one_system(run, runs=out, quick=quick, seed=0 if seed is None else seed,
+                                        log=lambda _line: None, folder=folder.stage)
+            model = load_model(folder.path("hnn.npz"))
+            model.metrics = {**model.metrics, **metrics}
+            model.save(folder.path("model.npz"))
+            save_json(folder.path("metrics.json"), dict(metrics, experiment=name))
         return model, metrics
 
     return runner
@@ -149,9 +156,20 @@ def get(name) -> Entry:
     return table[name]
 
 
-def run(name, out="runs", *, steps=None, seed=None, dtype=None, quick=False, resume=False, progress=None):
-    """Train, evaluate and save experiment ``name`` into ``out/NAME/``; returns (model, metrics)."""
+def run(name, out="runs", *, steps=None, seed=None, dtype=None, quick=False, resume=False, progress=None,
+        overwrite=False):
+    """Train, evaluate and save experiment ``name`` into ``out/NAME/``; returns (model, metrics).
+
+    ``out/NAME`` is locked for the run; if it holds an earlier run's files it
+    is refused, unless ``overwrite`` (replace them) or ``resume`` (continue
+    from its ``checkpoint.npz``, which must exist).
+    """
+    from .outputs import RunFolder
+
     entry = get(name)
     if dtype is not None:
         dtype = np.dtype(dtype).name
-    return entry.runner(out, steps=steps, seed=seed, dtype=dtype, quick=quick, resume=resume, progress=progress)
+    with RunFolder(os.path.join(out, name), RUN_FILES, keep=(CHECKPOINT,), resumable=(CHECKPOINT,),
+                   overwrite=overwrite or resume):
+        return entry.runner(out, steps=steps, seed=seed, dtype=dtype, quick=quick, resume=resume,
+                            progress=progress)

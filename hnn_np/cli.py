@@ -11,7 +11,14 @@
                                                  noise, pendulums, two-body and the real pendulum
                                                  (figures/studies/)
 
-Every bad argument or file ends the command with one line on stderr and exit status 2.
+Every bad argument or file ends the command with one line on stderr and exit status 2, and so
+does an output that would overwrite an input, an output folder that cannot be written, a folder
+another run is writing into (its pid is named), or a size that would not fit in memory.
+``train`` and ``fit`` refuse a folder that holds an earlier run's files unless ``--overwrite``
+(``train --resume`` continues it); ``figures``, ``studies`` and ``ablation`` regenerate: they
+replace their earlier files. A run's files are renamed into place together when it succeeds.
+Ctrl-C or SIGTERM ends a command with one line and exit status 130; ``train`` first saves a
+checkpoint at the step reached and names the command that continues it.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ import argparse
 import json
 import math
 import os
+import shlex
+import signal
 import sys
 
 __all__ = ["main"]
@@ -81,8 +90,11 @@ def _fit_parser(sub):
                                    "from each held-out trajectory's first state. Writes OUT/model.npz, "
                                    "OUT/metrics.json, OUT/rollouts.npz.")
     f.add_argument("data", help="a .npz (one 1-D array per column) or .csv (header line, then numbers)")
-    f.add_argument("--kind", choices=["hnn", "baseline", "dhnn"], default="hnn", help="the model (default hnn)")
+    f.add_argument("--kind", choices=["hnn", "baseline", "dhnn", "separable"], default="hnn",
+                   help="the model (default hnn; separable: H = V(q) + T(p), with --target trajectory)")
     f.add_argument("--out", required=True, help="folder for model.npz, metrics.json, rollouts.npz")
+    f.add_argument("--overwrite", action="store_true",
+                   help="replace the files of an earlier run in OUT (without it such a folder is refused)")
     f.add_argument("--time", default="t", help="the time column (default t)")
     f.add_argument("--columns", help="state columns in order, e.g. theta,omega (default: every other column)")
     f.add_argument("--trajectory", help="a column numbering the trajectories (default: one trajectory)")
@@ -102,6 +114,14 @@ def _fit_parser(sub):
     f.add_argument("--lr", type=_positive_real, default=3e-3, help="initial learning rate (default 3e-3)")
     f.add_argument("--batch-size", type=_positive_int, default=256, help="minibatch rows (default 256)")
     f.add_argument("--seed", type=_nonnegative_int, default=0, help="seed of the weights and batches")
+    f.add_argument("--target", choices=["derivative", "trajectory"], default="derivative",
+                   help="learn differences of the states, or the states themselves through the integrator "
+                        "(with --velocities differences: from the positions alone) (default derivative)")
+    f.add_argument("--method", choices=["rk4", "leapfrog"], default="rk4",
+                   help="integrator of --target trajectory (leapfrog: --kind separable) (default rk4)")
+    f.add_argument("--window", type=_positive_int, default=4, help="intervals per window (default 4)")
+    f.add_argument("--substeps", type=_positive_int, default=1, help="integrator steps per interval (default 1)")
+    f.add_argument("--learn-starts", action="store_true", help="learn each window's start with the network")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -118,7 +138,11 @@ def _parser():
     t.add_argument("--steps", type=_nonnegative_int, help="main-phase Adam steps (default: the experiment's)")
     t.add_argument("--seed", type=_nonnegative_int, help="seed of the weights and the batch order")
     t.add_argument("--dtype", choices=["float32", "float64"], help="floating type (default float64)")
-    t.add_argument("--resume", action="store_true", help="continue from OUT/EXPERIMENT/checkpoint.npz")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from OUT/EXPERIMENT/checkpoint.npz (refused if there is none)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace the files of an earlier run in OUT/EXPERIMENT (without it, or --resume, "
+                        "such a folder is refused)")
     t.add_argument("--quick", action="store_true", help="a few steps only: exercise the pipeline")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -128,12 +152,13 @@ def _parser():
     e.add_argument("model", help="a model.npz written by `hnn-np train`")
     e.add_argument("--radius", type=_positive_real, default=100.0, help="grid half-width R (default 100)")
     e.add_argument("--n", type=_grid_points, default=201, help="grid points per axis (default 201)")
-    e.add_argument("--json", help="also write the metrics to this file")
+    e.add_argument("--json", help="also write the metrics to this file (replaced if it exists; never MODEL)")
 
     f = sub.add_parser("figures", help="train every experiment and draw every figure")
     f.add_argument("--quick", action="store_true", help="few steps: the whole pipeline in about a minute")
-    f.add_argument("--out", default="figures", help="folder for the PNGs and metrics.json (default: figures)")
-    f.add_argument("--runs", default="runs", help="folder for models and datasets (default: runs)")
+    f.add_argument("--out", default="figures",
+                   help="folder for the PNGs and metrics.json, replaced at the end (default: figures)")
+    f.add_argument("--runs", default="runs", help="folder for models and datasets, replaced (default: runs)")
     f.add_argument("--quiet", action="store_true", help="no progress bars")
     f.add_argument("--jobs", type=_positive_int, default=2,
                    help="experiments trained at once, one BLAS thread each (default 2; 1 = in turn)")
@@ -161,7 +186,8 @@ def _run(args):
         from .catalog import run
 
         _, metrics = run(args.experiment, args.out, steps=args.steps, seed=args.seed, dtype=args.dtype,
-                         quick=args.quick, resume=args.resume, progress=False if args.quiet else None)
+                         quick=args.quick, resume=args.resume, progress=False if args.quiet else None,
+                         overwrite=args.overwrite)
         print(json.dumps(metrics, indent=2, sort_keys=True))
     elif args.command == "fit":
         from .fit_data import fit_data
@@ -171,14 +197,19 @@ def _run(args):
                           every=args.every,
                           split=args.split, validation=args.validation, hidden=args.hidden,
                           steps=args.steps, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
-                          velocities=args.velocities, members=args.members, progress=False if args.quiet else None)
+                          velocities=args.velocities, members=args.members, progress=False if args.quiet else None,
+                          target=args.target, method=args.method, window=args.window, substeps=args.substeps,
+                          learn_starts=args.learn_starts, overwrite=args.overwrite)
         print(json.dumps(report, indent=2, sort_keys=True))
     elif args.command == "evaluate":
         from .evaluate import evaluate_model
         from .io import save_json
         from .model import load_model
+        from .outputs import check_output_file
         from .paper.experiments import SPRING
 
+        if args.json:
+            check_output_file(args.json, [args.model], "--json file")
         model = load_model(args.model)
         if model.n_dof != 1:
             raise ValueError(f"model {args.model!r} has {model.n_dof} degrees of freedom; "
@@ -193,39 +224,88 @@ def _run(args):
         make_figures(args.out, args.runs, quick=args.quick, jobs=args.jobs,
                      progress=False if args.quiet else None)
     elif args.command == "ablation":
+        from .outputs import check_output_file
         from .paper.ablation import run_ablation, write_ablation
 
+        check_output_file(args.out, (), "--out file")
         write_ablation(args.out, run_ablation(args.runs))
     elif args.command == "studies":
-        if args.only in (None, "spring"):
-            from .studies.spring_report import make_spring_studies
+        from .outputs import RunFolder
 
-            make_spring_studies(args.out, args.runs, quick=args.quick)
-        if args.only in (None, "systems"):
-            import shutil
+        with RunFolder(args.out, overwrite=True, what="--out") as run:  # the new files replace the old at the end
+            _studies(args, run)
 
-            from .studies.systems import run_systems
-            from .studies.two_body import run_two_body
 
-            run_systems(args.out, args.runs, quick=args.quick)
-            run_two_body(args.runs, quick=args.quick)  # the two-body experiment: its metrics and figure
-            for src, dst in (("metrics.json", "two_body.json"), ("two_body.png", "two_body.png")):
-                shutil.copyfile(os.path.join(args.runs, "two-body", src), os.path.join(args.out, dst))
-        if args.only in (None, "dissipative"):
-            from .studies.dissipative import run_dissipative
+def _studies(args, run):
+    if args.only in (None, "spring"):
+        from .studies.spring_report import make_spring_studies
 
-            run_dissipative(args.out, os.path.join(args.runs, "dissipative"), quick=args.quick)
-        if args.only in (None, "real-pendulum"):
-            from .studies.real_pendulum import run_all
+        make_spring_studies(run.stage, args.runs, quick=args.quick)
+    if args.only in (None, "systems"):
+        import shutil
 
-            run_all(args.out, args.runs, quick=args.quick, progress=False)
+        from .studies.systems import run_systems
+        from .studies.two_body import run_two_body
+
+        run_systems(run.stage, args.runs, quick=args.quick)
+        run_two_body(args.runs, quick=args.quick, overwrite=True)  # the two-body experiment: its metrics and figure
+        for src, dst in (("metrics.json", "two_body.json"), ("two_body.png", "two_body.png")):
+            shutil.copyfile(os.path.join(args.runs, "two-body", src), run.path(dst))
+    if args.only in (None, "dissipative"):
+        from .studies.dissipative import run_dissipative
+
+        run_dissipative(run.stage, os.path.join(args.runs, "dissipative"), quick=args.quick)
+    if args.only in (None, "real-pendulum"):
+        from .studies.real_pendulum import run_all
+
+        run_all(run.stage, args.runs, quick=args.quick, progress=False)
+
+
+def _resume_command(args) -> str:
+    """The command line that continues an interrupted ``train``."""
+    words = ["hnn-np", "train", args.experiment, "--out", args.out]
+    for flag, value in (("--steps", args.steps), ("--seed", args.seed), ("--dtype", args.dtype)):
+        if value is not None:
+            words += [flag, str(value)]
+    words += ["--quick"] * bool(args.quick) + ["--quiet"] * bool(args.quiet) + ["--resume"]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def _interrupted(args, err) -> str:
+    """One line: what stopped the command, where it was, what was kept, and how to go on."""
+    from .interrupts import Interrupted
+
+    at = ""
+    signame = err.args[0] if err.args and str(err.args[0]).startswith("SIG") else "SIGINT"
+    if isinstance(err, Interrupted):
+        signame, at = signal.Signals(err.signum).name, f" at step {err.step} of {err.total}"
+    line = f"hnn-np {args.command}: stopped by {signame}{at}; "
+    if args.command == "train":
+        from .catalog import CHECKPOINT
+
+        checkpoint = os.path.join(args.out, args.experiment, CHECKPOINT)
+        if os.path.isfile(checkpoint):
+            step = f" holds step {err.saved}" if isinstance(err, Interrupted) and err.saved is not None else " is kept"
+            return line + (f"{checkpoint}{step} (the other files are left as they were): "
+                           f"continue with `{_resume_command(args)}`")
+    return line + "nothing was written (the output folder keeps its earlier files)"
 
 
 def main(argv=None) -> int:
-    """Run one command; returns the exit status (0, or 2 after a one-line error on stderr)."""
+    """Run one command; returns the exit status: 0, 2 after a one-line error, 130 after a one-line interruption."""
     args = _parser().parse_args(argv)
+    from .interrupts import terminate_as_interrupt
+
     try:
-        _run(args)
+        with terminate_as_interrupt():
+            _run(args)
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM (hnn_np.interrupts)
+        print(_interrupted(args, err), file=sys.stderr)
+        return 130
+    except MemoryError as err:
+        print(f"hnn-np {args.command}: error: out of memory{f' ({err})' if str(err) else ''}; "
+              "choose smaller sizes", file=sys.stderr)
+        return 2
     except (ValueError, FloatingPointError, OSError) as err:
         print(f"hnn-np {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -25,9 +25,12 @@ def pyplot():
 
 
 def save_png(fig, folder, name):
-    """Save ``fig`` as ``folder/name`` atomically, then clear it."""
+    """Save ``fig`` as ``folder/name`` atomically, then clear and close it."""
     try:
         atomic_write(os.path.join(folder, name),
-                     lambda f: fig.savefig(f, format="png", bbox_inches="tight"), suffix=".png")
+                     lambda f: fig.savefig(f, format="png", bbox_inches="tight"))
     finally:
         fig.clf()
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)  # pyplot keeps every figure it made until it is closed

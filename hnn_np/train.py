@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import baseline, checkpoint as ckpt, dhnn, hnn, mlp, optim
+from . import baseline, checkpoint as ckpt, dhnn, hnn, interrupts, mlp, optim
 from ._checks import check_choice, check_int, check_real, check_sizes, check_states
 from .data import Scale
 from .mode import is_readable
@@ -64,7 +64,8 @@ class TrainConfig:
     lr_min : "constant" or "cosine" decay to lr_min over ``steps``;
     loss_weighting : "none" or "relative" (w_i = 1 / ||dx/dt_i||^2);
     eval_every : steps between test-loss evaluations; refit_output : finish
-    with the exact least-squares output layer.
+    with the exact least-squares output layer. target "trajectory" and the
+    settings after it: :func:`hnn_np.train_trajectory.fit_trajectories`.
     """
 
     kind: str = "hnn"
@@ -83,10 +84,18 @@ class TrainConfig:
     loss_weighting: str = "none"
     eval_every: int = 200
     refit_output: bool = False
+    target: str = "derivative"
+    method: str = "rk4"
+    window: int = 1
+    substeps: int = 1
+    learn_initial_states: bool = False
 
     def __post_init__(self):
-        if not isinstance(self.kind, str) or self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}; got {self.kind!r}")
+        from .train_trajectory import check_trajectory_settings
+
+        kinds = check_trajectory_settings(self)  # KINDS, and "separable" for target="trajectory"
+        if not isinstance(self.kind, str) or self.kind not in kinds:
+            raise ValueError(f"kind must be one of {kinds}; got {self.kind!r}")
         object.__setattr__(self, "sizes", check_sizes(self.sizes))
         for name in ("lr", "finetune_lr"):
             check_real(getattr(self, name), name, positive=True)
@@ -114,7 +123,7 @@ class TrainConfig:
         """Check the settings against data of ``n_rows`` rows and ``n_cols`` columns."""
         if self.sizes[0] != n_cols:
             raise ValueError(f"sizes[0] = {self.sizes[0]} does not fit x with {n_cols} columns")
-        if self.kind == "hnn" and self.sizes[-1] != 1:
+        if self.kind in ("hnn", "separable") and self.sizes[-1] != 1:
             raise ValueError(f"an HNN's last size must be 1 (the energy); got {self.sizes[-1]}")
         if self.kind == "dhnn" and self.sizes[-1] != 2:
             raise ValueError(f"a D-HNN's last size must be 2 (H, D); got {self.sizes[-1]}")
@@ -211,10 +220,16 @@ def fit(x, dxdt, config=None, *, x_test=None, dxdt_test=None, checkpoint=None, c
     ValueError
         On bad settings, data or checkpoints. :class:`TrainingDiverged` when
         the loss becomes non-finite (the last checkpoint is left as it was).
+    hnn_np.interrupts.Interrupted
+        A ``KeyboardInterrupt``: SIGINT or SIGTERM arrived; the loop stopped
+        after the step it was in, saved ``checkpoint`` at that step (if given)
+        and names it, for ``resume``.
     """
     cfg = TrainConfig() if config is None else config
     if not isinstance(cfg, TrainConfig):
         raise ValueError(f"config must be a TrainConfig; got {type(cfg).__name__}")
+    if cfg.target != "derivative":
+        raise ValueError("target='trajectory' learns trajectories: use hnn_np.fit_trajectories(trajectories, dt, cfg)")
     checkpoint_every = check_int(checkpoint_every, "checkpoint_every", 1)
     if not isinstance(reference, (bool, np.bool_)):
         raise ValueError(f"reference must be True or False; got {reference!r}")
@@ -255,6 +270,7 @@ def fit(x, dxdt, config=None, *, x_test=None, dxdt_test=None, checkpoint=None, c
     bar = _progress_bar(total, state.step, progress)
     last_saved = state.step
     order, pos = state.order, state.pos
+    stop = interrupts.Deferred()  # Ctrl-C and SIGTERM set stop.signum; the loop stops between two steps
     try:
         for step in range(state.step, total):
             if B == N:
@@ -293,7 +309,14 @@ def fit(x, dxdt, config=None, *, x_test=None, dxdt_test=None, checkpoint=None, c
                 ckpt.save(checkpoint, fingerprint, params, opt, rng,
                           ckpt.LoopState(order, pos, done), hist)
                 last_saved = done
+            if stop.requested:  # save the step reached, then stop (hnn_np.interrupts)
+                finite = all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in params)
+                if checkpoint and done > last_saved and finite:
+                    ckpt.save(checkpoint, fingerprint, params, opt, rng, ckpt.LoopState(order, pos, done), hist)
+                    last_saved = done
+                raise stop.interrupted(done, total, checkpoint, last_saved if checkpoint else None)
     finally:
+        stop.restore()
         if bar is not None:
             bar.close()
 

@@ -15,15 +15,16 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "hnn_np"
 
 LAYERS = [
-    {"_checks", "mode", "symplectic", "npz", "io", "losses", "plotting", "scale", "time_grid"},
+    {"_checks", "mode", "symplectic", "npz", "io", "outputs", "interrupts", "losses", "plotting", "scale",
+     "time_grid"},
     {"mlp", "optim"},
-    {"hnn", "dhnn", "baseline", "refine"},
+    {"hnn", "dhnn", "baseline", "refine", "vjp", "trajectory"},
     {"fast", "testing"},
     {"integrate"},
     {"systems"},
     {"data", "rollout", "evaluate", "checkpoint"},
     {"model", "ensemble"},
-    {"train"},
+    {"train", "train_trajectory"},
     {"differences"},
     {"measured"},
     {"datasets", "fit_data"},

@@ -5,7 +5,8 @@ readable core (:mod:`hnn_np.mlp`, :mod:`hnn_np.hnn`, :mod:`hnn_np.baseline`)
 into single passes, each kernel ``name`` beside its NumPy formula
 ``name_np``; :mod:`.step` computes :func:`hnn_np.hnn.loss_and_grad` (or the
 baseline's) into buffers allocated once, :mod:`.dhnn_step` the same for
-:func:`hnn_np.dhnn.loss_and_grad`; :mod:`.adam` is
+:func:`hnn_np.dhnn.loss_and_grad`, :mod:`.trajectory_step` the same for
+:func:`hnn_np.trajectory.loss_and_grad` of an HNN through RK4; :mod:`.adam` is
 :class:`hnn_np.optim.Adam` with its update as one loop; :mod:`.fields` is a
 trained network's field on one state, for compiled rollouts. Tests hold each
 of them equal to the readable code. Nothing here runs inside
@@ -15,8 +16,9 @@ of them equal to the readable code. Nothing here runs inside
 from .adam import Adam
 from .dhnn_step import DHNNWorkspace
 from .step import StepWorkspace
+from .trajectory_step import RK4Workspace
 
-__all__ = ["StepWorkspace", "DHNNWorkspace", "Adam", "warm_up"]
+__all__ = ["StepWorkspace", "DHNNWorkspace", "RK4Workspace", "Adam", "warm_up"]
 
 
 def warm_up():

@@ -27,7 +27,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["is_compiled", "as_inplace"]
+__all__ = ["is_compiled", "as_inplace", "checked_output"]
 
 
 _DISPATCHER: list = []  # [numba's CPUDispatcher class], once Numba is imported
@@ -47,10 +47,28 @@ def is_compiled(fun) -> bool:
 def as_inplace(fun):
     """The in-place version ``fun_inplace(t, y, dy_dt, *args)`` of a Python ``fun(t, y, *args) -> dy_dt``.
 
-    Its result may be any real array_like of shape (n,) and is stored as float64.
+    Its result may be any real array_like of shape (n,) (float or integer
+    dtype) and is stored as float64. Checked at every call: any other shape
+    or dtype raises a ValueError (NumPy would broadcast a shape (1,) result
+    into dy_dt, or drop an imaginary part).
     """
 
     def fun_inplace(t, y, dy_dt, *args):
-        dy_dt[:] = np.asarray(fun(t, y, *args), dtype=np.float64)
+        value = fun(t, y, *args)
+        if not (type(value) is np.ndarray and value.shape == dy_dt.shape and value.dtype.kind in "fiu"):
+            value = checked_output(value, dy_dt.shape, t)
+        dy_dt[:] = value
 
     return fun_inplace
+
+
+def checked_output(value, shape: tuple, t) -> np.ndarray:
+    """``value`` as an array of ``shape`` with real (float or integer) entries, or a ValueError."""
+    array = np.asarray(value)
+    if array.shape != shape:
+        raise ValueError(f"fun(t, y, *args) must return an array of the shape of y0 {shape}; "
+                         f"got shape {array.shape} at t = {t!r}")  # fmt: skip
+    if array.dtype.kind not in "fiu":
+        raise ValueError(f"fun(t, y, *args) must return real numbers (float or integer); "
+                         f"got dtype {array.dtype} at t = {t!r}")  # fmt: skip
+    return array

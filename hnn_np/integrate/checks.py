@@ -42,14 +42,14 @@ def _finite_float(value, name: str) -> float:
     return float(value)
 
 
-def check_t_span(t_span) -> tuple[float, float]:
-    """(t0, t_end) as floats; the interval must have nonzero length."""
+def check_t_span(t_span, zero_length: bool = False) -> tuple[float, float]:
+    """(t0, t_end) as floats; t0 == t_end only with ``zero_length=True``."""
     pair = isinstance(t_span, (tuple, list)) and len(t_span) == 2  # the usual case, told without NumPy
     if not pair and (np.ndim(t_span) != 1 or len(t_span) != 2):
         raise ValueError(f"t_span must be a pair (t0, t_end); got {t_span!r}")
     t0 = _finite_float(t_span[0], "t_span[0]")
     t_end = _finite_float(t_span[1], "t_span[1]")
-    if t0 == t_end:
+    if t0 == t_end and not zero_length:
         raise ValueError(f"t_span has zero length: t0 == t_end == {t0}")
     return t0, t_end
 
@@ -157,7 +157,7 @@ def check_t_eval(t_eval, t0: float, t_end: float) -> np.ndarray:
     if raw.dtype.kind not in "fiu":
         raise ValueError(f"t_eval must be real times (floats or integers); got dtype {raw.dtype}")
     array = raw.astype(np.float64, copy=False)
-    direction = 1.0 if t_end > t0 else -1.0
+    direction = 1.0 if t_end >= t0 else -1.0
     low, high = min(t0, t_end), max(t0, t_end)
     # The usual case in two NumPy calls: strictly monotone in the direction of
     # integration (which fails on a NaN), so the ends are the extremes, and

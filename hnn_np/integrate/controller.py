@@ -8,18 +8,24 @@ G. Wanner, *Solving Ordinary Differential Equations I*, 2nd ed., Springer
 direction of integration:
 
 1. fail if more than ``max_steps`` steps were taken (NSTEP > NMAX) or if
-   ``0.1 |h| <= |t| uround`` (step size underflow);
+   ``0.1 |h| <= |t| uround`` (the step is below the resolution of t);
 2. if ``(t + 1.01 h - t_end) posneg > 0``: ``h = t_end - t``, last step;
 3. one step (:func:`.rk.rk_step`) and its scaled error err
-   (:func:`.rk.error_norm`);
-4. ``fac11 = err^expo1``, ``fac = fac11 / facold^beta`` (Lund stabilisation),
+   (:func:`.rk.error_norm`); if err <= 1, k_s = f(t + h, y_new) (DOP853
+   only; RK45 has it already) and the dense output if wanted
+   (:func:`.dense.dense_coefficients`);
+4. a step whose values are not all finite (err, y_new, k_s, the dense
+   output) gets ``err = inf``: rejected, and the next one tried is h fac1;
+5. ``fac11 = err^expo1``, ``fac = fac11 / facold^beta`` (Lund stabilisation),
    ``fac = max(1/fac2, min(1/fac1, fac / safe))``, ``h_new = h / fac``;
-5. err <= 1, accepted: ``facold = max(err, 1e-4)``; k_s = f(t + h, y_new)
-   (DOP853 only; RK45 has it already); dense output if wanted
-   (:func:`.dense.dense_coefficients`); advance. Then ``|h_new| <= hmax``
-   and, right after a rejection, ``|h_new| <= |h|``;
-6. err > 1, rejected: ``h_new = h / min(1/fac1, fac11 / safe)``; rejections
+6. err <= 1, accepted: ``facold = max(err, 1e-4)``; advance. Then
+   ``|h_new| <= hmax`` and, right after a rejection, ``|h_new| <= |h|``;
+7. err > 1, rejected: ``h_new = h / min(1/fac1, fac11 / safe)``; rejections
    before the first accepted step are not counted (NREJCT).
+
+So an overflowing trial step (a stiff problem tried with too large an h, a
+solution that blows up) is retried smaller, and only a step size below the
+resolution of t ends the run (or f(t0, y0) itself not finite).
 
 Not reproduced: the Fortran's stiffness test. With its default printing it
 only writes a warning and never changes the steps (it stops the run only when
@@ -27,7 +33,9 @@ messages are switched off), so the step sequence is the same without it.
 
 Function evaluations (nfev): 2 before the first step (f(t0, y0) and HINIT's
 Euler step; 1 when ``first_step`` is given), then DOP853 11 per step + 1 per
-accepted step (+ 3 per accepted step with dense output), RK45 6 per step.
+accepted step (+ 3 per accepted step with dense output), RK45 6 per step
+(and DOP853's 1 or 4 also for a step with err <= 1 rejected for a non-finite
+k_s or dense output).
 
 Everything here is plain Python using only what Numba supports, and calls
 ``fun`` in the in-place convention ``fun(t, y, dy_dt, *args)``
@@ -51,15 +59,19 @@ from .record import Record, record_step
 from .rk import UROUND, all_finite, error_norm, initial_step, matrix_finite, rk_step, row_finite
 
 __all__ = [
-    "DONE", "MAX_STEPS", "STEP_TOO_SMALL", "NON_FINITE", "Work", "new_work", "integrate", "integrate_batch",
+    "DONE", "MAX_STEPS", "STEP_TOO_SMALL", "NON_FINITE", "NON_FINITE_START", "Work", "new_work", "integrate",
+    "integrate_batch",
 ]  # fmt: skip
 
 # Exit codes of integrate: dop853.f's IDID = 1, -2, -3 (its -4 is the stiffness
-# exit, not reproduced); NON_FINITE is ours.
+# exit, not reproduced); NON_FINITE (the step size fell below the resolution
+# of t while the steps tried gave non-finite values) and NON_FINITE_START
+# (f(t0, y0) is not finite) are ours.
 DONE = 0
 MAX_STEPS = -2
 STEP_TOO_SMALL = -3
 NON_FINITE = -5
+NON_FINITE_START = -6
 
 
 class Work(NamedTuple):
@@ -128,7 +140,7 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
     Returns
     -------
     status : int
-        DONE, MAX_STEPS, STEP_TOO_SMALL or NON_FINITE.
+        DONE, MAX_STEPS, STEP_TOO_SMALL, NON_FINITE or NON_FINITE_START.
     record : Record
         Every accepted step (with t0), or the reached part of ``t_eval``, and
         with ``dense`` the start, size and interpolant of every accepted step.
@@ -150,28 +162,27 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
         y[i] = y0[i]
     fun(t, y, K[0], *args)  # k_0 = f(t0, y0)
     nfev = 1
-    status = DONE if row_finite(K, 0) else NON_FINITE
+    status = DONE if row_finite(K, 0) else NON_FINITE_START
     h = 0.0
     if status == DONE and first_step > 0.0:
         h = direction * first_step
     elif status == DONE:
         h = initial_step(fun, t, y, K[0], direction, hmax, tab, atol, rtol, args, y_stage, K[1])
         nfev += 1
-        if not math.isfinite(h):
-            status = NON_FINITE
     facold = 1.0e-4
     n_steps = 0
     n_accepted = 0
     n_rejected = 0
     reject = False
     last = False
+    non_finite = False  # the last step tried had non-finite values
 
     while status == DONE:
         if n_steps > max_steps:
             status = MAX_STEPS
             break
         if 0.1 * abs(h) <= abs(t) * UROUND:
-            status = STEP_TOO_SMALL
+            status = NON_FINITE if non_finite else STEP_TOO_SMALL
             break
         if (t + 1.01 * h - t_end) * direction > 0.0:
             h = t_end - t
@@ -180,9 +191,15 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
 
         nfev += rk_step(fun, t, y, h, K, y_stage, y_new, tab, args)
         err = error_norm(K, y, y_new, h, tab, atol, rtol)
-        if not (math.isfinite(err) and all_finite(y_new)):
-            status = NON_FINITE
-            break
+        if err <= 1.0 and not tab.fsal_in_error:
+            fun(t + h, y_new, K[s], *args)  # k_s = f(t + h, y_new), FSAL
+            nfev += 1
+        if err <= 1.0 and need_dense:
+            nfev += dense_coefficients(fun, t, y, y_new, h, K, y_stage, Q, tab, args)
+        non_finite = not (math.isfinite(err) and all_finite(y_new)
+                          and (err > 1.0 or (row_finite(K, s) and (not need_dense or matrix_finite(Q)))))
+        if non_finite:
+            err = math.inf  # rejected, and h_new = h fac1 (the largest decrease)
         fac11 = err**tab.expo1
         fac = fac11 / facold**tab.beta if tab.beta != 0.0 else fac11  # DOP853: beta = 0, facold**0 = 1
         fac = max(facc2, min(facc1, fac / tab.safe))
@@ -191,17 +208,6 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
         if err <= 1.0:  # accepted
             facold = max(err, 1.0e-4)
             n_accepted += 1
-            if not tab.fsal_in_error:
-                fun(t + h, y_new, K[s], *args)  # k_s = f(t + h, y_new), FSAL
-                nfev += 1
-            if not row_finite(K, s):
-                status = NON_FINITE
-                break
-            if need_dense:
-                nfev += dense_coefficients(fun, t, y, y_new, h, K, y_stage, Q, tab, args)
-                if not matrix_finite(Q):
-                    status = NON_FINITE
-                    break
             t_old = t
             t = t_end if last else t + h
             y, y_new = y_new, y  # swap the buffers: y is the new state

@@ -41,7 +41,9 @@ from .checks import (
     checked_before, is_vector,
 )  # fmt: skip
 from ._compiled.unrolled import INTERPRETED
-from .controller import DONE, MAX_STEPS, NON_FINITE, STEP_TOO_SMALL, integrate, integrate_batch, new_work
+from .controller import (
+    DONE, MAX_STEPS, NON_FINITE, NON_FINITE_START, STEP_TOO_SMALL, integrate, integrate_batch, new_work,
+)  # fmt: skip
 from .record import new_record
 from .results import BatchResult, DenseSolution, OdeResult
 
@@ -53,10 +55,14 @@ def _message(status: int, t_stop: float, h_stop: float, max_steps: int) -> str:
         return "The solver successfully reached the end of the integration interval."
     if status == MAX_STEPS:
         return f"More than max_steps = {max_steps} steps are needed: stopped at t = {t_stop!r}."
+    too_small = f"Step size too small at t = {t_stop!r}: h = {h_stop!r} (0.1 |h| <= |t| uround)"
     if status == STEP_TOO_SMALL:
-        return f"Step size too small at t = {t_stop!r}: h = {h_stop!r} (0.1 |h| <= |t| uround)."
+        return too_small + "."
     if status == NON_FINITE:
-        return f"fun returned a non-finite value (or the solution overflowed) in the step from t = {t_stop!r}."
+        return (too_small + ", below the resolution of t; the steps tried from there gave non-finite values "
+                "(fun returned inf or NaN, or the solution overflowed).")  # fmt: skip
+    if status == NON_FINITE_START:
+        return f"fun(t0, y0) is not finite at t0 = {t_stop!r}: no step can be taken."
     raise AssertionError(f"unknown exit code {status}")
 
 
@@ -92,6 +98,20 @@ def _check_specialize(specialize) -> bool:
     return bool(specialize)
 
 
+def _zero_length(tab, t0: float, y0: np.ndarray, t_eval: np.ndarray, dense: bool) -> OdeResult:
+    """The result of t_span = (t0, t0): y0 at t0 (or at t_eval = [t0]), no step, dense output the constant y0.
+
+    scipy returns y0 too (its t repeats t0: [t0, t0]; here [t0], one output).
+    """
+    t = np.array([t0]) if t_eval.size == 0 else t_eval.copy()
+    Q = np.zeros((1, 4 + tab.D.shape[0], y0.shape[0]))  # y(t) = Q_0 + theta (0 + ...) = y0
+    Q[0, 0] = y0
+    return OdeResult(
+        t=t, y=np.repeat(y0[:, None], t.size, axis=1), sol=DenseSolution(np.array([t0]), np.zeros(1), Q) if dense else None,
+        nfev=0, naccepted=0, nrejected=0, nsteps=0, status=0, message=_DONE_MESSAGE, success=True,
+    )  # fmt: skip
+
+
 _POOL: dict = {}  # {"size": n, "pool": ThreadPoolExecutor}, kept between calls: starting threads costs ~0.1 ms
 
 
@@ -120,7 +140,8 @@ def solve_ivp(
         ``fun(t, y, *args) -> dy_dt`` with y of shape (n,), returning shape (n,).
         A Numba-jitted ``fun`` makes the whole integration run compiled.
     t_span : (float, float)
-        (t0, t_end); t_end < t0 integrates backwards in time.
+        (t0, t_end); t_end < t0 integrates backwards in time. t_end == t0:
+        no step, y0 is the result (and the dense output the constant y0).
     y0 : array_like, shape (n,)
     method : {"DOP853", "RK45"}
         Dormand-Prince 8(5,3) (dop853.f) or 5(4) (dopri5.f).
@@ -172,13 +193,13 @@ def solve_ivp(
     regardless (it counts HINIT's evaluation even when HINIT is skipped).
     """
     tab = check_method(method)
-    t0, t_end = check_t_span(t_span)
+    t0, t_end = check_t_span(t_span, zero_length=True)
     first_step, max_step, max_steps = check_steps(first_step, max_step, max_steps, t0, t_end)
     args = check_args(args)
     specialize = _check_specialize(specialize)
     # A jitted fun checked before, with vectors y0 and t_eval: the compiled
     # driver reads their values (values_valid), the rest is checked here.
-    deferred = (is_compiled(fun) and is_vector(y0) and (t_eval is None or is_vector(t_eval))
+    deferred = (is_compiled(fun) and t0 != t_end and is_vector(y0) and (t_eval is None or is_vector(t_eval))
                 and checked_before(fun, inplace, y0.shape[0], args))  # fmt: skip
     if deferred:
         compiled, t_eval = True, _NO_T_EVAL if t_eval is None else t_eval
@@ -189,6 +210,8 @@ def solve_ivp(
     rtol, atol = check_tolerances(rtol, atol, y0.shape[0])
 
     dense = bool(dense_output)
+    if t0 == t_end:
+        return _zero_length(tab, t0, y0, t_eval, dense)
     if compiled:
         if specialize:
             one = _specialized(tab, fun, inplace, len(args))[0]
@@ -261,7 +284,7 @@ def solve_ivp_batch(
     exactly. ``fun`` is checked once, at (t0, y0s[0]).
     """
     tab = check_method(method)
-    t0, t_end = check_t_span(t_span)
+    t0, t_end = check_t_span(t_span, zero_length=True)
     y0s = check_y0(y0s, "y0s", ndim=2)
     rtol, atol = check_tolerances(rtol, atol, y0s.shape[1])
     t_eval = check_t_eval(t_eval, t0, t_end)
@@ -273,6 +296,11 @@ def solve_ivp_batch(
         raise ValueError(f"workers must be a positive integer; got {workers!r}")
 
     n_batch, n = y0s.shape
+    if t0 == t_end:  # y0s at t_eval = [t0], no step
+        zeros = np.zeros(n_batch, dtype=np.int64)
+        return BatchResult(t=t_eval, y=np.repeat(y0s[:, :, None], t_eval.size, axis=2), nfev=zeros, naccepted=zeros,
+                           nrejected=zeros, nsteps=zeros, status=zeros, messages=[_DONE_MESSAGE] * n_batch,
+                           success=True)  # fmt: skip
     y = np.full((n_batch, t_eval.size, n), np.nan)  # filled by the driver
     if compiled and specialize:
         batch = _specialized(tab, fun, inplace, len(args))[1]

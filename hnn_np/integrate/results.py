@@ -19,6 +19,8 @@ class DenseSolution:
     theta = (t - t_start[i]) / h[i] (order 7 for DOP853, 4 for RK45; see
     :mod:`.dense`). Outside the integration interval the first or last
     step's polynomial is extrapolated, as scipy's ``OdeSolution`` does.
+    A zero-length t_span has one "step" with h = 0 and Q = (y0, 0, ..., 0):
+    y(t) = y0 for every t (scipy's ``ConstantDenseOutput``).
 
     Parameters
     ----------
@@ -50,7 +52,8 @@ class DenseSolution:
         # Step i holds t_start[i] <= t < t_start[i + 1] (reversed when backwards).
         i = np.searchsorted(self.direction * self.t_start, self.direction * t_flat, side="right") - 1
         i = np.clip(i, 0, self.t_start.shape[0] - 1)  # (m,)
-        theta = (t_flat - self.t_start[i]) / self.h[i]  # (m,)
+        h = self.h[i]  # (m,); 0 for the constant solution of a zero-length t_span
+        theta = np.divide(t_flat - self.t_start[i], h, out=np.zeros_like(t_flat), where=h != 0)  # (m,)
         y = dense_eval_many(self.Q[i], theta)  # (n, m)
         return y[:, 0] if t.ndim == 0 else y
 

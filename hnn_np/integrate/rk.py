@@ -15,20 +15,31 @@ seconds, and a view ``a[i]`` costs reference counting at run time.
 
 Notation (0-based, see :mod:`.tableau`): y has shape (n,), the stage
 derivatives K have shape (S, n) with K[j] = k_j, s = ``tab.n_stages``.
+
+Scaled norms for any |y|: the sums of squares (x_i / sk_i)^2 of Hairer's
+code overflow once some |x_i / sk_i| > 1e154 (|f| = 1e160 on a component
+whose scale is atol = 1e-6, say). Where a sum does, the same formula is
+evaluated in logarithms (:func:`log_scaled_norm`), which nothing in the
+float range overflows; the plain sums are kept everywhere else, so the
+steps of every ordinary problem stay Hairer's to the bit.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .jitable import jitable
 
 __all__ = [
-    "UROUND", "set_row", "all_finite", "row_finite", "matrix_finite", "scaled_sum_of_squares",
-    "stage_sum", "stage_state", "rk_step", "error_norm", "error_from_sums", "initial_step",
+    "UROUND", "LOG_MAX", "set_row", "all_finite", "row_finite", "matrix_finite", "scaled_sum_of_squares",
+    "stage_sum", "stage_state", "rk_step", "error_norm", "error_from_sums", "log_scaled_norm", "log_add",
+    "error_norm_in_logs", "initial_step",
 ]  # fmt: skip
 
 UROUND = 2.3e-16  # dop853.f / dopri5.f default WORK(1): rounding unit of float64
+LOG_MAX = 709.78  # just below log of the largest float64 (1.8e308): exp of more overflows
 
 
 @jitable
@@ -73,6 +84,44 @@ def scaled_sum_of_squares(x, y0, atol, rtol):
         scaled = x[i] / (atol[i] + rtol[i] * abs(y0[i]))
         total += scaled * scaled
     return total
+
+
+@jitable
+def log_scaled_norm(x, y, y_new, atol, rtol):
+    """log sqrt(sum_i (x_i / sk_i)^2), sk_i = atol_i + rtol_i max(|y_i|, |y_new_i|), for any x.
+
+    With l_i = log|x_i| - log sk_i (no quotient is formed) and l = max_i l_i,
+
+        log ||x / sk|| = l + 0.5 log sum_i exp(2 (l_i - l)),
+
+    where every exponential is at most 1: nothing overflows for any finite x
+    (-inf when x = 0). inf when some x_i is not finite.
+    """
+    n = x.shape[0]
+    largest = -math.inf
+    for i in range(n):
+        if not math.isfinite(x[i]):
+            return math.inf
+        if x[i] != 0.0:
+            sk = atol[i] + rtol[i] * max(abs(y[i]), abs(y_new[i]))
+            largest = max(largest, math.log(abs(x[i])) - math.log(sk))
+    if largest == -math.inf:
+        return largest
+    total = 0.0
+    for i in range(n):
+        if x[i] != 0.0:
+            sk = atol[i] + rtol[i] * max(abs(y[i]), abs(y_new[i]))
+            total += math.exp(2.0 * (math.log(abs(x[i])) - math.log(sk) - largest))
+    return largest + 0.5 * math.log(total)
+
+
+@jitable
+def log_add(a, b):
+    """log(exp(a) + exp(b)), without forming either exponential."""
+    high, low = max(a, b), min(a, b)
+    if low == -math.inf:
+        return high
+    return high + math.log1p(math.exp(low - high))
 
 
 @jitable
@@ -163,6 +212,9 @@ def error_norm(K, y, y_new, h, tab, atol, rtol):
       ``err = |h| S5 / sqrt(n (S5 + 0.01 S3))``, ``S5 = sum_i (e_i/sk_i)^2``,
       ``S3 = sum_i (e3_i/sk_i)^2`` (and the denominator 1 if S5 + 0.01 S3 = 0).
 
+    When a sum overflows (or a stage is not finite), the same err in
+    logarithms (:func:`error_norm_in_logs`): inf if it is not finite.
+
     Parameters
     ----------
     K : ndarray, shape (S, n)
@@ -189,6 +241,8 @@ def error_norm(K, y, y_new, h, tab, atol, rtol):
         else:
             e5 = h * stage_sum(tab.E, K, n_terms, i) / sk
         s5 += e5 * e5
+    if not s5 + s3 < math.inf:  # a square overflowed, or a stage is inf or NaN
+        return error_norm_in_logs(K, y, y_new, h, tab, atol, rtol)
     return error_from_sums(s5, s3, h, n, two_estimators)
 
 
@@ -201,6 +255,40 @@ def error_from_sums(s5, s3, h, n, two_estimators):
     if denominator <= 0.0:
         denominator = 1.0
     return abs(h) * s5 * math.sqrt(1.0 / (n * denominator))
+
+
+@jitable
+def error_norm_in_logs(K, y, y_new, h, tab, atol, rtol):
+    """:func:`error_norm` from the logarithms of its norms, for errors whose squares overflow.
+
+    With l5 = log sqrt(S5) and l3 = log sqrt(S3) (:func:`log_scaled_norm`):
+
+    * one estimator: ``log err = log|h| + l5 - 0.5 log n``;
+    * DOP853: ``log err = log|h| + 2 l5 - 0.5 (log n + log(exp(2 l5) + 0.01 exp(2 l3)))``.
+
+    Returns inf when a stage sum is not finite (the step is then rejected).
+    Allocates one array of n errors (this runs only on such rare steps).
+    """
+    n = y.shape[0]
+    n_terms = tab.n_stages + 1
+    e = np.empty(n)
+    for i in range(n):
+        e[i] = stage_sum(tab.E, K, n_terms, i)
+    l5 = log_scaled_norm(e, y, y_new, atol, rtol)
+    l3 = -math.inf
+    if tab.E3.shape[0] > 0:
+        for i in range(n):
+            e[i] = stage_sum(tab.E3, K, n_terms, i)
+        l3 = log_scaled_norm(e, y, y_new, atol, rtol)
+    if l5 == math.inf or l3 == math.inf:
+        return math.inf
+    if l5 == -math.inf or h == 0.0:
+        return 0.0
+    if tab.E3.shape[0] == 0:
+        log_err = math.log(abs(h)) + l5 - 0.5 * math.log(n)
+    else:
+        log_err = math.log(abs(h)) + 2.0 * l5 - 0.5 * (math.log(n) + log_add(2.0 * l5, math.log(0.01) + 2.0 * l3))
+    return math.exp(log_err) if log_err < LOG_MAX else math.inf
 
 
 @jitable
@@ -217,7 +305,14 @@ def initial_step(fun, t0, y0, f0, direction, hmax, tab, atol, rtol, args, work, 
        (``max(1e-6, 1e-3 h0)`` if that maximum is <= 1e-15);
     4. ``h = min(100 h0, h1, hmax)``, signed by ``direction``.
 
-    Costs one call of ``fun``. Returns NaN if that call gives a non-finite value.
+    Where d0, d1 or d2 overflow, the same formulas in logarithms
+    (:func:`log_scaled_norm`): ``h0 = 0.01 exp(log||y0/sk|| - log||f0/sk||)``,
+    ``h1 = exp((log 0.01 - log max(d2, sqrt(d1))) / q)``. No division by a
+    quantity that can vanish: when h0 underflows to 0 the guess is 0 (the
+    controller then stops: step size too small).
+
+    Costs one call of ``fun``. If that call gives a non-finite value, the
+    guess is h0 itself (the controller rejects and shrinks it as needed).
 
     Parameters
     ----------
@@ -243,19 +338,31 @@ def initial_step(fun, t0, y0, f0, direction, hmax, tab, atol, rtol, args, work, 
     """
     d1 = scaled_sum_of_squares(f0, y0, atol, rtol)
     d0 = scaled_sum_of_squares(y0, y0, atol, rtol)
+    overflow = not (d0 < math.inf and d1 < math.inf)  # then the norms in logarithms
     if d1 <= 1e-10 or d0 <= 1e-10:
         h = 1.0e-6
+    elif overflow:
+        log_ratio = log_scaled_norm(y0, y0, y0, atol, rtol) - log_scaled_norm(f0, y0, y0, atol, rtol)
+        h = math.exp(min(log_ratio, LOG_MAX - 1.0)) * 0.01  # then at most hmax
     else:
         h = math.sqrt(d0 / d1) * 0.01
     h = direction * min(h, hmax)
     for i in range(y0.shape[0]):
         work[i] = y0[i] + h * f0[i]  # the Euler step
     fun(t0 + h, work, f1, *args)
+    if h == 0.0 or not all_finite(f1):
+        return h
     for i in range(y0.shape[0]):
         work[i] = f1[i] - f0[i]
     d2 = math.sqrt(scaled_sum_of_squares(work, y0, atol, rtol)) / h
-    if not math.isfinite(d2):
-        return math.nan
+    if overflow or not math.isfinite(d2):  # log max(d2, sqrt(d1)), in logarithms
+        log_d2 = log_scaled_norm(work, y0, y0, atol, rtol) - math.log(abs(h))
+        log_d12 = max(log_d2, log_scaled_norm(f0, y0, y0, atol, rtol))
+        if log_d12 <= math.log(1e-15):
+            h1 = max(1.0e-6, abs(h) * 1.0e-3)
+        else:
+            h1 = math.exp((math.log(0.01) - log_d12) / tab.order)
+        return direction * min(100 * abs(h), h1, hmax)
     d12 = max(abs(d2), math.sqrt(d1))
     if d12 <= 1e-15:
         h1 = max(1.0e-6, abs(h) * 1.0e-3)

@@ -36,7 +36,7 @@ VARIANTS = {
 
 
 def run_ablation(out="runs/ablation", names=None, log=print):
-    """Train and evaluate each variant; returns a list of metric rows."""
+    """Train and evaluate each variant into ``out/ablation-.../`` (replacing an earlier run); returns the rows."""
     rows = []
     for name in names or VARIANTS:
         base, data_kw, train_kw, refit = VARIANTS[name]
@@ -45,7 +45,7 @@ def run_ablation(out="runs/ablation", names=None, log=print):
         variant = replace(exp, name=key, title=name, data=replace(exp.data, **data_kw),
                           train=replace(exp.train, **train_kw, refit_output=refit))
         t0 = time.perf_counter()
-        _, m = X.run_experiment(variant, out, progress=False)
+        _, m = X.run_experiment(variant, out, progress=False, overwrite=True)
         row = dict(variant=name, seconds=time.perf_counter() - t0,
                    within_1e3=m["grid_field_within_0.001"], within_5e4=m["grid_field_within_0.0005"],
                    median=m["grid_field_median"], p99=m["grid_field_p99"],

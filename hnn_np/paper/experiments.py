@@ -9,7 +9,11 @@ data, fits, evaluates (:mod:`hnn_np.evaluate`) and writes into ``out/NAME/``:
 * ``model.npz``    -- the model (loads with :func:`hnn_np.load_model`),
 * ``metrics.json`` -- its metrics,
 * ``train.npz``, ``test.npz`` -- the data it saw,
-* ``grid.npz``     -- its errors on the meshgrid (what the figures draw).
+* ``grid.npz``     -- its errors on the meshgrid (what the figures draw),
+
+all renamed into place together when the run ends, and, as it trains,
+``checkpoint.npz`` (:class:`hnn_np.outputs.RunFolder`: one run at a time in
+a folder; an earlier run's files are replaced only with ``overwrite=True``).
 
 =====================  =======================================================
 name                   what it is
@@ -38,12 +42,13 @@ import numpy as np
 from .. import data as D
 from .. import evaluate as E
 from ..io import save_json, save_npz
+from ..outputs import RunFolder
 from ..systems import MassSpring
 from ..train import PAPER_SIZES, TrainConfig, fit
 
 __all__ = ["DataConfig", "Experiment", "EXPERIMENTS", "BEST_DATA", "BEST_TRAIN", "PAPER_TRAIN",
            "QUICK_TRAIN", "get_experiment", "make_data", "run_experiment", "integrator_comparison",
-           "jsonable"]
+           "jsonable", "RUN_FILES", "CHECKPOINT"]
 
 RADIUS = 100.0
 SPRING = MassSpring(k=2.0, m=2.0)  # the paper: k = m = 2
@@ -104,6 +109,8 @@ EXPERIMENTS = {e.name: e for e in [
                data=replace(BEST_DATA, derivative="fd6"), train=BEST_TRAIN),
 ]}
 
+RUN_FILES = ("model.npz", "grid.npz", "metrics.json", "train.npz", "test.npz")  # out/NAME/, as one set
+CHECKPOINT = "checkpoint.npz"  # out/NAME/, written as the run goes
 QUICK_TRAIN = dict(steps=40, finetune_steps=10)  # `figures --quick`: the pipeline, not the results
 
 
@@ -124,7 +131,7 @@ def get_experiment(name) -> Experiment:
 
 
 def run_experiment(experiment, out="runs", *, steps=None, seed=None, dtype=None, quick=False,
-                   resume=False, progress=None):
+                   resume=False, progress=None, overwrite=False):
     """Build the data, fit, evaluate and save one experiment.
 
     Parameters
@@ -137,7 +144,10 @@ def run_experiment(experiment, out="runs", *, steps=None, seed=None, dtype=None,
     quick : bool
         Few steps (:data:`QUICK_TRAIN`): exercises the pipeline in seconds.
     resume : bool
-        Continue from ``out/NAME/checkpoint.npz`` if it exists.
+        Continue from ``out/NAME/checkpoint.npz`` (refused if there is none).
+    overwrite : bool
+        Replace the files of an earlier run in ``out/NAME/``; without it (or
+        ``resume``) such a folder is refused.
 
     Returns
     -------
@@ -154,32 +164,34 @@ def run_experiment(experiment, out="runs", *, steps=None, seed=None, dtype=None,
         overrides["dtype"] = np.dtype(dtype).name
     cfg = replace(exp.train, **overrides)
     folder = os.path.join(out, exp.name)
-    os.makedirs(folder, exist_ok=True)
-    train_set, test_set = make_data(exp.data)
-    ckpt = os.path.join(folder, "checkpoint.npz")
-    t0 = time.perf_counter()
-    model = fit(train_set.x, train_set.dx_dt, cfg, x_test=test_set.x, dxdt_test=test_set.dx_dt,
-                checkpoint=ckpt, resume=ckpt if resume and os.path.exists(ckpt) else None,
-                progress=progress)
-    train_seconds = time.perf_counter() - t0
+    with RunFolder(folder, RUN_FILES, keep=(CHECKPOINT,), resumable=(CHECKPOINT,),
+                   overwrite=overwrite or resume) as run:
+        ckpt = run.final(CHECKPOINT)
+        if resume and not os.path.isfile(ckpt):
+            raise ValueError(f"resume (--resume): there is no checkpoint {ckpt!r} to continue; train without it")
+        train_set, test_set = make_data(exp.data)
+        t0 = time.perf_counter()
+        model = fit(train_set.x, train_set.dx_dt, cfg, x_test=test_set.x, dxdt_test=test_set.dx_dt,
+                    checkpoint=ckpt, resume=ckpt if resume else None, progress=progress)
+        train_seconds = time.perf_counter() - t0
 
-    n_test = len(np.unique(test_set.traj))
-    x_test_traj = test_set.x.reshape(n_test, -1, test_set.x.shape[1])
-    metrics, grid = E.evaluate_model(model, SPRING, x_test_traj, radius=RADIUS, return_grid=True)
-    metrics["train_seconds"] = train_seconds
-    if model.history["train_loss"].size:
-        metrics["final_train_loss"] = float(model.history["train_loss"][-1])
-    if model.history["test_loss"].size:
-        metrics["final_test_loss"] = float(model.history["test_loss"][-1])
-    metrics.update(model.metrics)  # the refit's losses, if any
-    model.config.update(experiment=exp.name, title=exp.title, data=jsonable(asdict(exp.data)),
-                        quick=bool(quick))
-    model.metrics = metrics
-    model.save(os.path.join(folder, "model.npz"))
-    save_npz(os.path.join(folder, "grid.npz"), grid)
-    save_json(os.path.join(folder, "metrics.json"), dict(metrics, experiment=exp.name, title=exp.title))
-    D.save_dataset(os.path.join(folder, "train.npz"), train_set)
-    D.save_dataset(os.path.join(folder, "test.npz"), test_set)
+        n_test = len(np.unique(test_set.traj))
+        x_test_traj = test_set.x.reshape(n_test, -1, test_set.x.shape[1])
+        metrics, grid = E.evaluate_model(model, SPRING, x_test_traj, radius=RADIUS, return_grid=True)
+        metrics["train_seconds"] = train_seconds
+        if model.history["train_loss"].size:
+            metrics["final_train_loss"] = float(model.history["train_loss"][-1])
+        if model.history["test_loss"].size:
+            metrics["final_test_loss"] = float(model.history["test_loss"][-1])
+        metrics.update(model.metrics)  # the refit's losses, if any
+        model.config.update(experiment=exp.name, title=exp.title, data=jsonable(asdict(exp.data)),
+                            quick=bool(quick))
+        model.metrics = metrics
+        model.save(run.path("model.npz"))
+        save_npz(run.path("grid.npz"), grid)
+        save_json(run.path("metrics.json"), dict(metrics, experiment=exp.name, title=exp.title))
+        D.save_dataset(run.path("train.npz"), train_set)
+        D.save_dataset(run.path("test.npz"), test_set)
     return model, metrics
 
 

@@ -19,6 +19,11 @@ fig11_training_curves.png               train and test loss of every run
 metrics.json                            all metrics, one entry per experiment
 metrics.md                              the README's results table
 ======================================  ===========================================
+
+A second ``make figures`` replaces them all, as a set, when it ends
+(:class:`hnn_np.outputs.RunFolder`); until then, and if it fails, the
+folder keeps the earlier set. The experiments' folders ``runs/NAME`` are
+replaced the same way.
 """
 
 from __future__ import annotations
@@ -33,13 +38,18 @@ from .. import evaluate as E
 from ..io import save_json, save_text
 from ..model import load_model
 from ..npz import read_npz
+from ..outputs import RunFolder
 from ..plotting import pyplot, save_png
 from . import experiments as X
 
-__all__ = ["make_figures", "draw_all", "metrics_table"]
+__all__ = ["make_figures", "draw_all", "metrics_table", "FILES"]
 
 PAPER_RUNS = ("raw-analytic", "normalized-analytic", "normalized-numerical", "baseline")
 BEST_RUNS = ("best-analytic", "best-numerical")
+FILES = ("fig2_trajectories.png", "fig3_integrators.png", "fig4_energy_error_trajectories.png",
+         "fig5_grid_error_2d.png", "fig6_grid_error_3d.png", "fig7_data.png", "fig8_masks_normalized_analytic.png",
+         "fig9_masks_normalized_numerical.png", "fig10_masks_best.png", "fig11_training_curves.png",
+         "metrics.json", "metrics.md")  # the table above
 
 
 def fig2_trajectories(folder):
@@ -220,7 +230,7 @@ def metrics_table(summary) -> str:
 
 def _run_one(name, runs, quick, progress):
     t0 = time.perf_counter()
-    _, metrics = X.run_experiment(name, runs, quick=quick, progress=progress)
+    _, metrics = X.run_experiment(name, runs, quick=quick, progress=progress, overwrite=True)
     return name, metrics, time.perf_counter() - t0
 
 
@@ -236,8 +246,12 @@ def make_figures(folder="figures", runs="runs", quick=False, progress=None, log=
 
     Returns the combined metrics (also written to ``folder/metrics.json``).
     """
+    with RunFolder(folder, FILES, overwrite=True, what="figures folder") as run:
+        return _make_figures(run, runs, quick, progress, log, jobs)
+
+
+def _make_figures(run, runs, quick, progress, log, jobs):
     t_start = time.perf_counter()
-    os.makedirs(folder, exist_ok=True)
     comp = X.integrator_comparison()
     summary = {"integrators": {m: {"relative_energy_drift": comp[m]["drift"], "nfev": comp[m]["nfev"],
                                    "rtol": comp[m]["rtol"], "atol": comp[m]["atol"]}
@@ -271,13 +285,13 @@ def make_figures(folder="figures", runs="runs", quick=False, progress=None, log=
     else:
         for name in names:
             report(*_run_one(name, runs, quick, progress))
-    draw_all(folder, runs, comp)
+    draw_all(run.stage, runs, comp)
     summary["quick"] = bool(quick)
     summary["jobs"] = int(jobs)
     summary["seconds"] = time.perf_counter() - t_start
-    save_json(os.path.join(folder, "metrics.json"), summary)
-    save_text(os.path.join(folder, "metrics.md"), metrics_table(summary))
-    log(f"figures written to {folder}/ in {summary['seconds']:.0f} s")
+    save_json(run.path("metrics.json"), summary)
+    save_text(run.path("metrics.md"), metrics_table(summary))
+    log(f"figures written to {run.folder}/ in {summary['seconds']:.0f} s")
     return summary
 
 

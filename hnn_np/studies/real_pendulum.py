@@ -56,6 +56,7 @@ from ..datasets import load_real_pendulum, real_pendulum_params
 from ..ensemble import stack_models
 from ..integrate import solve_ivp
 from ..io import save_json, save_npz
+from ..outputs import RunFolder
 from ..measured import derivative_targets, learn, linearization, velocities_from_positions
 from ..npz import read_npz
 from ..rollout import rollout
@@ -67,6 +68,7 @@ __all__ = ["PendulumRun", "RUNS", "TRAIN_SEGMENTS", "VALIDATION_SEGMENTS", "auth
 TRAIN_SEGMENTS = (0, 1, 2, 3)
 VALIDATION_SEGMENTS = (4, 5)
 RTOL = ATOL = 1e-10
+FILES = ("model.npz", "metrics.json", "rollouts.npz")  # out/NAME/
 QUICK = dict(steps=30, hidden=(8, 8))  # `--quick`: the pipeline, not the results
 
 
@@ -215,13 +217,15 @@ def training_data(run: PendulumRun, data):
     return x, dx_dt
 
 
-def run_real_pendulum(run, out="runs", *, steps=None, seed=None, dtype=None, quick=False, progress=None):
+def run_real_pendulum(run, out="runs", *, steps=None, seed=None, dtype=None, quick=False, progress=None,
+                      overwrite=False):
     """Train one run on segments 0-3, evaluate it on 4-5, and save ``out/NAME/``.
 
     Writes ``model.npz`` (a Model in data units, :func:`hnn_np.load_model`),
     ``metrics.json`` (the model's metrics beside the authors') and
-    ``rollouts.npz`` (the measured and rolled-out validation segments).
-    Returns (model, metrics).
+    ``rollouts.npz`` (the measured and rolled-out validation segments),
+    together at the end; a folder with an earlier run's files is refused
+    unless ``overwrite``. Returns (model, metrics).
     """
     if isinstance(run, str):
         if run not in RUNS:
@@ -236,36 +240,40 @@ def run_real_pendulum(run, out="runs", *, steps=None, seed=None, dtype=None, qui
     x, dx_dt = training_data(run, train)
     if isinstance(run.members, bool) or not isinstance(run.members, int) or run.members < 1:
         raise ValueError(f"members must be a positive integer; got {run.members!r}")
-    t0 = time.perf_counter()
-    members = [learn(x, dx_dt, replace(cfg, seed=cfg.seed + k), progress=progress) for k in range(run.members)]
-    seconds = time.perf_counter() - t0
-    model = members[0] if run.members == 1 else stack_models(members, config=members[0].config,
-                                                             metrics=dict(members[0].metrics))  # fmt: skip
-    metrics, curves = evaluate(lambda x0, t: model_rollout(model, x0, t), val)
-    if run.members > 1:  # each member alone, rolled out the same way
-        alone = [evaluate(lambda x0, t, m=m: model_rollout(m, x0, t), val)[0] for m in members]
-        metrics.update({f"members_{key}": [a[key] for a in alone] for key in alone[0] if key.startswith("theta")})
-    lin = linearization(model.time_derivative, [np.pi, 0.0])
-    ref, ref_curves = authors_metrics(data)
-    metrics.update(omega0=lin["omega0"], omega_d=lin["omega_d"], decay_rate=lin["decay_rate"],
-                   equilibrium_theta=lin["equilibrium"][0], train_seconds=seconds, n_train=len(x),
-                   **{f"authors_{k}": v for k, v in ref.items() if not k.startswith("measured")})
-    if model.kind == "hnn":  # its energy, in joules, against the authors' E (constant fixed at rest)
-        p = real_pendulum_params()
-        M = p["m1"] * p["a1"] ** 2 + p["I1"]
-        H = M * (model.energy(x) - model.energy(np.array([[np.pi, 0.0]]))[0])
-        metrics["energy_vs_authors_nrmse"] = float(np.sqrt(np.mean((H - energy(x, p)) ** 2)) / np.std(energy(x, p)))
-    model.config.update(experiment=run.name, title=run.title, run=_jsonable(asdict(run)), quick=bool(quick))
-    model.metrics = {**model.metrics, **metrics}
-    folder = os.path.join(out, run.name)
-    model.save(os.path.join(folder, "model.npz"))
+    with RunFolder(os.path.join(out, run.name), FILES, overwrite=overwrite) as folder:  # before training
+        t0 = time.perf_counter()
+        members = [learn(x, dx_dt, replace(cfg, seed=cfg.seed + k), progress=progress) for k in range(run.members)]
+        seconds = time.perf_counter() - t0
+        model = members[0] if run.members == 1 else stack_models(members, config=members[0].config,
+                                                                 metrics=dict(members[0].metrics))  # fmt: skip
+        metrics, curves = evaluate(lambda x0, t: model_rollout(model, x0, t), val)
+        if run.members > 1:  # each member alone, rolled out the same way
+            alone = [evaluate(lambda x0, t, m=m: model_rollout(m, x0, t), val)[0] for m in members]
+            metrics.update({f"members_{key}": [a[key] for a in alone] for key in alone[0] if key.startswith("theta")})
+        lin = linearization(model.time_derivative, [np.pi, 0.0])
+        ref, ref_curves = authors_metrics(data)
+        metrics.update(omega0=lin["omega0"], omega_d=lin["omega_d"], decay_rate=lin["decay_rate"],
+                       equilibrium_theta=lin["equilibrium"][0], train_seconds=seconds, n_train=len(x),
+                       **{f"authors_{k}": v for k, v in ref.items() if not k.startswith("measured")})
+        if model.kind == "hnn":  # its energy, in joules, against the authors' E (constant fixed at rest)
+            p = real_pendulum_params()
+            M = p["m1"] * p["a1"] ** 2 + p["I1"]
+            H = M * (model.energy(x) - model.energy(np.array([[np.pi, 0.0]]))[0])
+            metrics["energy_vs_authors_nrmse"] = float(np.sqrt(np.mean((H - energy(x, p)) ** 2)) / np.std(energy(x, p)))
+        model.config.update(experiment=run.name, title=run.title, run=_jsonable(asdict(run)), quick=bool(quick))
+        model.metrics = {**model.metrics, **metrics}
+        _save(folder, model, metrics, run, val, curves, ref_curves)
+    return model, metrics
+
+
+def _save(folder, model, metrics, run, val, curves, ref_curves):
+    model.save(folder.path("model.npz"))
     arrays = {"t_seg%d" % k: t for k, t in zip(val.ids, val.t)}
     arrays.update({"measured_seg%d" % k: xv for k, xv in zip(val.ids, val.x)})
     arrays.update({"model_" + k: v for k, v in curves.items()})
     arrays.update({"authors_" + k: v for k, v in ref_curves.items()})
-    save_npz(os.path.join(folder, "rollouts.npz"), arrays)
-    save_json(os.path.join(folder, "metrics.json"), dict(metrics, experiment=run.name, title=run.title))
-    return model, metrics
+    save_npz(folder.path("rollouts.npz"), arrays)
+    save_json(folder.path("metrics.json"), dict(metrics, experiment=run.name, title=run.title))
 
 
 def _jsonable(d):
@@ -338,7 +346,7 @@ def run_all(folder="figures/studies", runs="runs/studies", quick=False, progress
 
     results = {}
     for name in RUNS:
-        _, results[name] = run_real_pendulum(name, runs, quick=quick, progress=progress)
+        _, results[name] = run_real_pendulum(name, runs, quick=quick, progress=progress, overwrite=True)
         log(f"{name}: theta RMS {results[name]['theta_rms_seg4']:.3e} (seg 4), "
             f"{results[name]['theta_rms_seg5']:.3e} (seg 5); {results[name]['train_seconds']:.0f} s")
     results_v = dict(results, velocity_check=velocity_check())

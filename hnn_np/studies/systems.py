@@ -143,8 +143,8 @@ def _rollout(model, x0, t, compiled):
 
 
 def run_one_system(run: SystemRun, runs="runs/studies", quick=False, seed=0, log=print,
-                   compiled_rollouts=None):
-    """Data, two models, rollouts and metrics of one system.
+                   compiled_rollouts=None, folder=None):
+    """Data, two models, rollouts and metrics of one system, saved into ``folder`` (default ``runs/NAME``).
 
     ``compiled_rollouts`` (default: ``not quick``) chooses how the learned
     fields are integrated (see :func:`_rollout`): the quick run skips the two
@@ -167,7 +167,7 @@ def run_one_system(run: SystemRun, runs="runs/studies", quick=False, seed=0, log
         data_kw.update(n_traj=_QUICK["n_traj"], n_obs=_QUICK["n_obs"])
         hidden, steps, t_end = _QUICK["hidden"], _QUICK["steps"], _QUICK["t_end"]
         n_roll, n_times = _QUICK["n_rollouts"], _QUICK["n_times"]
-    out = os.path.join(runs, run.name)
+    out = os.path.join(runs, run.name) if folder is None else folder
     t0 = time.perf_counter()
     ds = D.make_dataset(system, seed=seed, **data_kw)
     tr, te = D.train_test_split(ds, 0.5, seed=seed)

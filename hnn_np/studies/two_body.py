@@ -69,6 +69,7 @@ from .._checks import check_pair
 from ..evaluate import field_errors
 from ..data import Scale
 from ..io import save_json, save_npz
+from ..outputs import RunFolder
 from ..model import Model
 from ..npz import read_npz
 from ..plotting import pyplot, save_png
@@ -112,6 +113,7 @@ class TwoBodyData:
             raise ValueError(f"phase must be 'eccentric', 'true' or 'time'; got {self.phase!r}")
 
 
+FILES = ("model.npz", "metrics.json", "rollouts.npz", "two_body.png")  # out/two-body/
 INPUT_SCALE = 0.5  # x~ = x / s: |q~| in [0.5, 4.5] (docs/two_body.md: s = max ||x|| = 2.5 is 3x worse)
 TRAIN = dict(sizes=(4, 200, 200, 200, 1), lr=3e-3, batch_size=256, steps=72000, finetune_steps=0,
              schedule="cosine", lr_min=1e-6, loss_weighting="relative", normalize=False,
@@ -291,7 +293,8 @@ def fit_scaled(x, dx_dt, config, scale):
                  metrics=metrics, history=fitted.history)
 
 
-def run_two_body(out, *, quick=False, seed=0, log=print, data=None, train=None, scale=INPUT_SCALE):
+def run_two_body(out, *, quick=False, seed=0, log=print, data=None, train=None, scale=INPUT_SCALE,
+                 overwrite=False):
     """Train the HNN of the experiment ``two-body``, evaluate it and draw its figure.
 
     Parameters
@@ -312,6 +315,9 @@ def run_two_body(out, *, quick=False, seed=0, log=print, data=None, train=None, 
         Overrides of :data:`TRAIN` (any :class:`~hnn_np.train.TrainConfig` field).
     scale : float
         The input scale s of :func:`fit_scaled` (:data:`INPUT_SCALE`).
+    overwrite : bool
+        Replace the files of an earlier run in ``out/two-body/`` (refused
+        without it); the new ones are renamed into place together at the end.
 
     Returns
     -------
@@ -333,7 +339,11 @@ def run_two_body(out, *, quick=False, seed=0, log=print, data=None, train=None, 
         kw.update(sizes=QUICK["sizes"], steps=QUICK["steps"], batch_size=QUICK["batch_size"])
         n_test, t_end, n_roll, n_times = QUICK["n_test"], QUICK["t_end"], QUICK["n_rollouts"], QUICK["n_times"]
     config = TrainConfig(**{**kw, "seed": int(seed)})  # ValueError on a bad setting
-    folder = os.path.join(out, "two-body")
+    with RunFolder(os.path.join(out, "two-body"), FILES, overwrite=overwrite) as run:
+        return _run(run, data, config, seed, n_test, t_end, n_roll, n_times, scale, quick, log)
+
+
+def _run(run, data, config, seed, n_test, t_end, n_roll, n_times, scale, quick, log):
     x, dx_dt = training_states(data, seed=int(seed))
     x_test, elements = held_out_states(n_test, seed=int(seed))
     t0 = time.perf_counter()
@@ -348,10 +358,10 @@ def run_two_body(out, *, quick=False, seed=0, log=print, data=None, train=None, 
                    refit_loss_before=model.metrics["refit_loss_before"],
                    refit_loss_after=model.metrics["refit_loss_after"], quick=float(bool(quick)))
     model.metrics.update(metrics)
-    model.save(os.path.join(folder, "model.npz"))
-    save_json(os.path.join(folder, "metrics.json"), metrics)
-    save_npz(os.path.join(folder, "rollouts.npz"), curves)
-    draw_two_body(folder, read_npz(os.path.join(folder, "rollouts.npz"), "rollouts file"), metrics)
+    model.save(run.path("model.npz"))
+    save_json(run.path("metrics.json"), metrics)
+    save_npz(run.path("rollouts.npz"), curves)
+    draw_two_body(run.stage, read_npz(run.path("rollouts.npz"), "rollouts file"), metrics)
     log(f"two-body: field error median {metrics['field_error_median']:.2e}, p99 "
         f"{metrics['field_error_p99']:.2e} on {n_test} test states; rollout energy error "
         f"{metrics['rollout_energy_error_max']:.2e} over {t_end:g} time units; trained in {seconds:.0f} s")

@@ -115,3 +115,19 @@ def test_derivation_tables_quote_the_code_of_loss_and_grad_as_it_is():
             quoted.append(re.fullmatch(r"\|.*\| `([^`]+)` \|", line.strip()).group(1))
     assert len(quoted) >= 10
     assert [q for q in quoted if q not in source] == []
+
+
+def test_derivation_tables_quote_the_trajectory_code_as_it_is():
+    """Every code span in the last cell of a table 'in `trajectory.…`' or 'in `vjp.…`' is in that module's source."""
+    quoted, source = [], None
+    for line in (DOCS / "derivation.md").read_text().splitlines():
+        header = re.fullmatch(r"\|.*\| in `(trajectory|vjp)\.\w+` \|", line.strip())
+        if header:
+            source = (ROOT / "hnn_np" / f"{header.group(1)}.py").read_text()
+        elif not line.startswith("|"):
+            source = None
+        elif source is not None and not line.startswith("|---"):
+            cell = line.strip().rstrip("|").rsplit("|", 1)[1]
+            quoted.extend((span, span in source) for span in re.findall(r"`([^`]+)`", cell))
+    assert len(quoted) >= 25
+    assert [span for span, found in quoted if not found] == []

@@ -169,5 +169,24 @@ def test_quick_pipeline_writes_every_figure_and_the_metrics(tmp_path):
     assert json.loads(json.dumps(summary)) == metrics
     for name in X.EXPERIMENTS:
         assert (runs / name / "model.npz").exists() and (runs / name / "metrics.json").exists()
-    leftovers = [os.path.join(d, f) for d, _, fs in os.walk(tmp_path) for f in fs if f.startswith(".tmp-")]
+    leftovers = [os.path.join(d, f) for d, ds, fs in os.walk(tmp_path) for f in ds + fs
+                 if f.startswith((".tmp-", ".hnn_np"))]  # no temporary, stage or lock
     assert leftovers == []
+
+
+@pytest.mark.slow
+def test_figures_run_twice_into_the_same_folders_replace_the_first_set(tmp_path, monkeypatch):
+    """``make figures`` twice: the second run replaces every file of the first (small networks here)."""
+    for name, exp in X.EXPERIMENTS.items():
+        monkeypatch.setitem(X.EXPERIMENTS, name, small(name, (2, 8, 8, exp.train.sizes[-1])))
+    figs, runs = tmp_path / "figs", tmp_path / "runs"
+    first = figures.make_figures(folder=str(figs), runs=str(runs), quick=True, progress=False, jobs=1,
+                                 log=lambda line: None)
+    before = {name: (figs / name).read_bytes() for name in os.listdir(figs)}
+    second = figures.make_figures(folder=str(figs), runs=str(runs), quick=True, progress=False, jobs=1,
+                                  log=lambda line: None)
+    assert sorted(os.listdir(figs)) == sorted(figures.FILES) == sorted(listed_outputs())
+    assert json.loads((figs / "metrics.json").read_text())["seconds"] == second["seconds"] != first["seconds"]
+    assert before["metrics.json"] != (figs / "metrics.json").read_bytes()
+    for name in X.EXPERIMENTS:
+        assert sorted(os.listdir(runs / name)) == ["checkpoint.npz", *sorted(X.RUN_FILES)]

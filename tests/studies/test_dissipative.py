@@ -32,7 +32,7 @@ def test_quick_run_writes_every_file(quick):
     for f in ("dhnn.npz", "train.npz", "test.npz", "split.npz"):
         assert (root / "runs" / f).is_file()
     assert load_model(root / "runs" / "dhnn.npz").kind == "dhnn"
-    assert not list(root.rglob(".tmp-*"))
+    assert not list(root.rglob(".hnn_np*"))
     assert json.loads((root / "fig" / "dissipative.json").read_text()) == pytest.approx(metrics)
     table = (root / "fig" / "dissipative.md").read_text()
     assert table.startswith("| metric | D-HNN | truth |") and "H(t_end)/H(0)" in table

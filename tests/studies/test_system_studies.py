@@ -38,7 +38,7 @@ def test_quick_run_writes_every_file(quick):
         for f in ("hnn.npz", "baseline.npz", "train.npz", "test.npz", "rollouts.npz"):
             assert (root / "runs" / name / f).is_file()
         assert load_model(root / "runs" / name / "hnn.npz").kind == "hnn"
-    assert not list(root.rglob(".tmp-*"))  # atomic writes leave no temporaries
+    assert not list(root.rglob(".hnn_np*"))  # atomic writes leave no temporaries
     saved = json.loads((root / "fig" / "systems.json").read_text())
     assert saved["quick"] == 1.0
     assert set(NAMES) <= set(saved) and set(NAMES) <= set(results)

@@ -163,7 +163,7 @@ def test_quick_run_writes_every_file(quick):
     loaded = load_model(folder / "model.npz")
     assert loaded.kind == "hnn" and loaded.sizes == model.sizes
     assert loaded.config["data"]["n"] == 400
-    assert not list(root.rglob(".tmp-*"))
+    assert not list(root.rglob(".hnn_np*"))
     assert len(lines) == 1 and "two-body" in lines[0]
     assert all(isinstance(v, float) and math.isfinite(v) for v in metrics.values())
 

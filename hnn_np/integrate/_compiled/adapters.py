@@ -11,7 +11,8 @@ where ``q = [two words: the addresses of fun, then fun's parameters]``:
 * :func:`inplace_scalars` (k) -- in place, ``args`` = k float numbers:
   ``fun(t, y, dy_dt, q[2], ..., q[k + 1])``;
 * :func:`returning_scalars` (k) -- the same for ``fun(t, y, *args) -> dy_dt``,
-  whose result is copied into dy_dt;
+  whose result is copied into dy_dt (a result of another length raises a
+  ValueError, at every call);
 * :func:`returning_params` -- ``fun(t, y, p) -> dy_dt`` with ``p = q[2:]``.
 
 These do not depend on ``fun`` (its addresses are data), so each is compiled
@@ -31,6 +32,7 @@ from .unrolled import with_globals
 __all__ = ["MAX_SCALARS", "inplace_scalars", "returning_scalars", "returning_params", "inplace_of"]
 
 MAX_SCALARS = 8  # adapters for 0 .. MAX_SCALARS float arguments
+WRONG_SHAPE = "fun(t, y, *args) must return an array of the shape of y0; it returned another length"
 
 
 def _scalar_adapters(k):
@@ -45,6 +47,8 @@ def _scalar_adapters(k):
         k  # noqa: B018
         fun = HEADER(q)
         value = fun(t, y, *SCALARS(q))
+        if value.shape[0] != dy_dt.shape[0]:
+            raise ValueError(WRONG_SHAPE)
         for i in range(dy_dt.shape[0]):
             dy_dt[i] = value[i]
 
@@ -60,6 +64,8 @@ def _returning_params(t, y, dy_dt, q):
     """``dy_dt[:] = fun(t, y, q[2:])``, fun at the addresses q[0], q[1]."""
     fun = HEADER(q)
     value = fun(t, y, tail(q, 2))
+    if value.shape[0] != dy_dt.shape[0]:
+        raise ValueError(WRONG_SHAPE)
     for i in range(dy_dt.shape[0]):
         dy_dt[i] = value[i]
 
@@ -81,9 +87,11 @@ def inplace_of(fun, n_args: int):
         names = "".join(f", a_{j}" for j in range(n_args))
         source = (f"def adapter(t, y, dy_dt{names}):\n"
                   f"    value = fun(t, y{names})\n"
+                  "    if value.shape[0] != dy_dt.shape[0]:\n"
+                  "        raise ValueError(WRONG_SHAPE)\n"
                   "    for i in range(dy_dt.shape[0]):\n"
                   "        dy_dt[i] = value[i]\n")  # fmt: skip
-        namespace = {"fun": fun}
+        namespace = {"fun": fun, "WRONG_SHAPE": WRONG_SHAPE}
         exec(compile(source, "<hnn_np.integrate._compiled.adapters: inplace_of>", "exec"), namespace)  # noqa: S102
         adapter = _OWN[(fun, n_args)] = njit(nogil=True)(namespace["adapter"])
     return adapter

@@ -30,7 +30,8 @@ compiler keeps the stages of a small system in registers: the compiled
 integration runs several times faster than with the loops (see
 ``benchmarks/README.md``).
 
-They take the arguments of the loops they replace (``tab`` unused), so that
+They take the arguments of the loops they replace (``tab`` read only by the error's
+fallback for overflowing sums, :func:`..rk.error_norm_in_logs`), so that
 :mod:`.driver` compiles one driver per method with them in place of
 :func:`..rk.rk_step`, :func:`..rk.error_norm`,
 :func:`..dense.dense_coefficients` and :func:`..dense.interpolate`
@@ -46,6 +47,7 @@ plain Python.
 
 from __future__ import annotations
 
+import math
 import types
 
 from .. import controller
@@ -53,7 +55,7 @@ from ..dense import dense_eval
 from ..dop853_coefficients import DOP853
 from ..jitable import jitable
 from ..record import record_step
-from ..rk import error_from_sums
+from ..rk import error_from_sums, error_norm_in_logs
 from ..rk45_coefficients import RK45
 
 __all__ = ["step_source", "step", "error", "dense", "interpolate", "KERNELS", "with_globals", "INTERPRETED"]
@@ -101,7 +103,9 @@ def step_source(tab, name) -> str:
                   f"        e5 = ({_written_out(tab.E, s + 1)}) / sk"]  # fmt: skip
     else:
         lines += [f"        e5 = h * ({_written_out(tab.E, s + 1)}) / sk"]
-    lines += ["        s5 += e5 * e5", f"    return error_from_sums(s5, s3, h, n, {two})"]
+    lines += ["        s5 += e5 * e5", "    if not s5 + s3 < math.inf:",
+              "        return error_norm_in_logs(K, y, y_new, h, tab, atol, rtol)",
+              f"    return error_from_sums(s5, s3, h, n, {two})"]  # fmt: skip
 
     lines += ["", "", f"def {name}_dense(fun, t, y, y_new, h, K, y_stage, Q, tab, args):", "    n = y.shape[0]"]
     lines += _stages(tab, s + 1, n_ext)
@@ -124,7 +128,7 @@ def step_source(tab, name) -> str:
 
 def _compile(tab, name):
     """Run the generated source; its four functions, marked jitable."""
-    namespace = {"error_from_sums": error_from_sums}
+    namespace = {"error_from_sums": error_from_sums, "error_norm_in_logs": error_norm_in_logs, "math": math}
     exec(compile(step_source(tab, name), f"<hnn_np.integrate._compiled.unrolled: {name}>", "exec"), namespace)  # noqa: S102
     parts = ("step", "error", "dense", "interpolate")
     return tuple(jitable(namespace[f"{name}_{part}"]) for part in parts)
