@@ -21,9 +21,8 @@ Two learners on the same observations (:data:`SIDES`):
   noise at small radii;
 * ``"trajectory"``: windows of K+1 consecutive observations, the loss on the
   states after integrating the learned field through RK4
-  (:func:`hnn_np.studies.windows.fit_windows`), each window's start learned.
-  It needs :mod:`hnn_np.trajectory`; without it the side is skipped with
-  :data:`hnn_np.studies.windows.MISSING`.
+  (:func:`hnn_np.fit_trajectories`), each window's start learned. No
+  difference of the data is formed.
 
 Scores (:func:`score`): the relative field error ||S_hat - S|| / ||S|| on the
 grid over [-R, R]^2 (median, 99th percentile), and rollouts of the learned
@@ -47,7 +46,7 @@ from ..rollout import rollout_stacked
 from ..scale import Scale
 from ..systems import MassSpring
 from ..train import TrainConfig, fit
-from .windows import MISSING, fit_windows, make_windows, trajectory_module
+from ..train_trajectory import fit_trajectories
 
 __all__ = ["SPRING", "NoisySpringConfig", "FULL", "QUICK", "noisy_data", "score", "side_derivatives",
            "side_trajectory", "SIDES", "run_noisy_spring"]
@@ -71,7 +70,7 @@ class NoisySpringConfig:
     lr: float = 1e-3
     lr_min: float = 1e-5
     loss_weighting: str = "none"  # derivatives: 1 / ||y||^2 of noisy y would weight the noise
-    window: int = 4  # trajectory: K
+    window: int = 4  # trajectory: K intervals per window
     substeps: int = 2
     learn_starts: bool = True
     grid_n: int = 101
@@ -128,18 +127,21 @@ def side_derivatives(data, cfg=FULL):
 
 
 def side_trajectory(data, cfg=FULL):
-    """The HNN through RK4 on windows of K+1 noisy states, starts learned; -> (Model, extra metrics).
-
-    Raises RuntimeError(:data:`MISSING`) where the package has no trajectory training.
-    """
-    if trajectory_module() is None:
-        raise RuntimeError(MISSING)
-    windows = make_windows(data["train"], cfg.window)  # (M, K+1, 2)
-    s = Scale.fit(data["train"].reshape(-1, 2)).s
-    model, history = fit_windows(windows, data["dt"], kind="hnn", sizes=cfg.sizes, method="rk4",
-                                 substeps=cfg.substeps, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
-                                 lr_min=cfg.lr_min, scale=s, learn_starts=cfg.learn_starts, seed=cfg.seed)
-    return model, dict(n_windows=float(len(windows)), final_loss=float(history["train_loss"][-1]))
+    """The HNN through RK4 on windows of K+1 noisy states, starts learned; -> (Model, extra metrics)."""
+    B, T, _ = data["train"].shape
+    n_windows = B * len(range(0, T - cfg.window, cfg.window))  # the windows tile each trajectory
+    config = TrainConfig(target="trajectory", method="rk4", window=cfg.window, substeps=cfg.substeps,
+                         learn_initial_states=cfg.learn_starts, sizes=cfg.sizes, lr=cfg.lr,
+                         batch_size=min(cfg.batch_size, n_windows),
+                         steps=cfg.steps, finetune_steps=0, schedule="cosine", lr_min=cfg.lr_min, normalize=True,
+                         seed=cfg.seed)
+    model = fit_trajectories(data["train"], data["dt"], config, progress=False)
+    starts = model.history["window_starts"]  # (W, 2), learned
+    clean = data["train_clean"][:, :-cfg.window:cfg.window].reshape(-1, 2)  # the windows' true first states
+    observed = data["train"][:, :-cfg.window:cfg.window].reshape(-1, 2)
+    return model, dict(n_windows=float(len(starts)), final_loss=float(model.history["train_loss"][-1]),
+                       start_error_observed=float(np.sqrt(np.mean((observed - clean) ** 2))),
+                       start_error_learned=float(np.sqrt(np.mean((starts - clean) ** 2))))
 
 
 SIDES = {"derivatives": side_derivatives, "trajectory": side_trajectory}
@@ -150,17 +152,10 @@ def run_noisy_spring(out=None, cfg=FULL, log=print):
     ``out/noisy-spring/metrics.json`` (and each side's ``SIDE.npz``) when ``out`` is given."""
     data = noisy_data(cfg)
     result = dict(config={k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
-                  n_train_traj=float(len(data["train"])), dt=data["dt"], sides={}, notes={})
+                  n_train_traj=float(len(data["train"])), dt=data["dt"], sides={})
     for name, side in SIDES.items():
         t0 = time.perf_counter()
-        try:
-            model, extra = side(data, cfg)
-        except RuntimeError as e:
-            if str(e) != MISSING:
-                raise
-            result["notes"][name] = MISSING
-            log(f"noisy spring: {name}: {MISSING}")
-            continue
+        model, extra = side(data, cfg)
         seconds = time.perf_counter() - t0
         result["sides"][name] = dict(score(model, data, cfg), train_seconds=seconds, **extra)
         if out is not None:

@@ -15,9 +15,11 @@ time; :data:`RECIPES` holds them by name:
 * ``"baseline"``: an MLP that outputs dx/dt, on the exact derivatives, with
   Greydanus et al.'s settings.
 
-The two trajectory recipes need :mod:`hnn_np.trajectory`; without it they
-raise :class:`RecipeSkipped` with :data:`hnn_np.studies.windows.MISSING` and
-the experiment records the note instead of a number.
+The trajectory recipes train with :func:`hnn_np.fit_trajectories` on
+windows of the training orbits at one input scale s
+(:func:`fit_trajectories_scaled`), with the settings of :data:`TRAJECTORY`.
+A recipe that cannot run raises :class:`RecipeSkipped`, and the experiment
+records its note instead of a number.
 
 :data:`VARIANTS` are the derivative recipes measured in
 ``docs/two_body_greydanus.md``: Greydanus et al.'s settings (sizes
@@ -42,11 +44,13 @@ from ..evaluate import field_errors
 from ..io import save_json
 from ..train import TrainConfig, fit
 from .two_body import fit_scaled
+from ..model import Model
+from ..train_trajectory import fit_trajectories
 from .two_body_greydanus import PROTOCOL, QUICK_PROTOCOL, SYSTEM, energy_rollouts, make_data
-from .windows import MISSING, fit_windows, make_windows, trajectory_module
 
-__all__ = ["Variant", "GREYDANUS_TRAIN", "VARIANTS", "BEST_VARIANT", "RECIPES", "RecipeSkipped",
-           "train_variant", "run_two_body_greydanus", "run_variants"]
+__all__ = ["Variant", "GREYDANUS_TRAIN", "VARIANTS", "BEST_VARIANT", "TRAJECTORY", "RECIPES", "RecipeSkipped",
+           "train_variant", "fit_trajectories_scaled", "train_trajectory_variant", "run_two_body_greydanus",
+           "run_variants"]
 
 NAME = "two-body-greydanus"
 GREYDANUS_TRAIN = dict(sizes=(8, 200, 200, 1), lr=1e-3, batch_size=200, steps=10000, finetune_steps=0)
@@ -126,31 +130,49 @@ def recipe_baseline(data, seed, quick, steps=None):
     return model, time.perf_counter() - t0
 
 
-# The trajectory recipes: windows of K+1 states of the training orbits (dt = 20/49).
+# The trajectory recipes: windows of K+1 states of the training orbits (dt = 20/49), through the integrator.
 TRAJECTORY = {
-    "hnn-rk4": dict(kind="hnn", sizes=(8, 200, 200, 1), method="rk4", substeps=2, K=1, steps=10000,
-                    batch_size=200, lr=3e-3, lr_min=1e-6, scale=0.5),
-    "srnn-leapfrog": dict(kind="separable", sizes=(4, 200, 200, 1), method="leapfrog", substeps=4, K=1,
-                          steps=10000, batch_size=200, lr=3e-3, lr_min=1e-6, scale=0.5),
+    "hnn-rk4": Variant(dict(target="trajectory", kind="hnn", sizes=(8, 200, 200, 1), method="rk4", substeps=2,
+                            window=1, steps=10000, batch_size=200, lr=3e-3, schedule="cosine", lr_min=1e-6,
+                            finetune_steps=0, dtype="float32"), scale=0.5),
+    "srnn-leapfrog": Variant(dict(target="trajectory", kind="separable", sizes=(8, 200, 200, 1), method="leapfrog",
+                                  substeps=4, window=1, steps=10000, batch_size=200, lr=3e-3, schedule="cosine",
+                                  lr_min=1e-6, finetune_steps=0, dtype="float32"), scale=0.5),
 }
+
+
+def fit_trajectories_scaled(trajectories, dt, config, scale):
+    """:func:`hnn_np.fit_trajectories` on x~ = x / s at the same dt, returned as a float64 model of scale s.
+
+    The scaled motion is again Hamiltonian, H~(x~) = H(s x~) / s^2, with the
+    same time, so a network that learns the windows of x / s learns S~ and
+    the :class:`~hnn_np.model.Model` of scale s maps it back.
+    """
+    if config.normalize:
+        raise ValueError("config.normalize must be False: the scale is given")
+    s = float(scale)
+    fitted = fit_trajectories(np.asarray(trajectories, dtype=np.float64) / s, dt, config, progress=False)
+    params = [(W.astype(np.float64), b.astype(np.float64)) for W, b in fitted.params]
+    return Model(fitted.kind, params, s, config={**config.to_dict(), "input_scale": s}, metrics=fitted.metrics,
+                 history=fitted.history)
+
+
+def train_trajectory_variant(data, variant: Variant, seed=0, quick=False, steps=None):
+    """Train a trajectory ``variant`` on the training orbits; -> (Model, seconds)."""
+    kw = {**variant.train, **({} if steps is None else {"steps": steps})}
+    if quick:
+        kw.update(sizes=(8, 16, 16, 1), steps=30 if steps is None else steps, batch_size=16)
+    config = TrainConfig(**{**kw, "seed": int(seed)})
+    t0 = time.perf_counter()
+    model = fit_trajectories_scaled(data.train_orbits, float(data.t[1] - data.t[0]), config, variant.scale)
+    return model, time.perf_counter() - t0
 
 
 def _trajectory_recipe(name):
     def recipe(data, seed, quick, steps=None):
-        if trajectory_module() is None:
-            raise RecipeSkipped(MISSING)
-        kw = dict(TRAJECTORY[name])
-        if quick:
-            kw.update(sizes=kw["sizes"][:1] + (16, 16, 1), steps=30, batch_size=16)
-        if steps is not None:
-            kw["steps"] = steps
-        K = kw.pop("K")
-        windows = make_windows(data.train_orbits, K)
-        dt = float(data.t[1] - data.t[0])
-        model, history = fit_windows(windows, dt, seed=int(seed), **kw)
-        return model, history["seconds"]
+        return train_trajectory_variant(data, TRAJECTORY[name], seed, quick, steps)
 
-    recipe.__doc__ = f"{name}: trajectory training with the settings TRAJECTORY[{name!r}]."
+    recipe.__doc__ = f"{name}: trajectory training with TRAJECTORY[{name!r}]."
     return recipe
 
 
