@@ -18,8 +18,6 @@ time; :data:`RECIPES` holds them by name:
 The trajectory recipes train with :func:`hnn_np.fit_trajectories` on
 windows of the training orbits at one input scale s
 (:func:`fit_trajectories_scaled`), with the settings of :data:`TRAJECTORY`.
-A recipe that cannot run raises :class:`RecipeSkipped`, and the experiment
-records its note instead of a number.
 
 :data:`VARIANTS` are the derivative recipes measured in
 ``docs/two_body_greydanus.md``: Greydanus et al.'s settings (sizes
@@ -48,7 +46,7 @@ from ..model import Model
 from ..train_trajectory import fit_trajectories
 from .two_body_greydanus import PROTOCOL, QUICK_PROTOCOL, SYSTEM, energy_rollouts, make_data
 
-__all__ = ["Variant", "GREYDANUS_TRAIN", "VARIANTS", "BEST_VARIANT", "TRAJECTORY", "RECIPES", "RecipeSkipped",
+__all__ = ["Variant", "GREYDANUS_TRAIN", "VARIANTS", "BEST_VARIANT", "TRAJECTORY", "RECIPES",
            "train_variant", "fit_trajectories_scaled", "train_trajectory_variant", "run_two_body_greydanus",
            "run_variants"]
 
@@ -57,10 +55,6 @@ GREYDANUS_TRAIN = dict(sizes=(8, 200, 200, 1), lr=1e-3, batch_size=200, steps=10
 _TOOLS = dict(lr=3e-3, batch_size=256, schedule="cosine", lr_min=1e-6, loss_weighting="relative",
               refit_output=True, dtype="float32")
 QUICK_TRAIN = dict(sizes=(8, 16, 16, 1), steps=30, batch_size=32)
-
-
-class RecipeSkipped(RuntimeError):
-    """A recipe this build cannot run; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -185,8 +179,8 @@ def run_two_body_greydanus(out, *, quick=False, seed=0, recipes=None, steps=None
 
     Writes ``RECIPE.npz`` per trained recipe, ``model.npz`` (the recipe of
     the lowest energy MSE) and ``metrics.json``: ``energy_mse`` (the best),
-    ``best_recipe``, and per recipe ``energy_mse_by_recipe`` (None where it
-    was skipped), ``energy_mse_spread_by_recipe``, ``train_seconds_by_recipe``,
+    ``best_recipe``, and per recipe ``energy_mse_by_recipe`` (None where the
+    rollout failed), ``energy_mse_spread_by_recipe``, ``train_seconds_by_recipe``,
     ``field_error_median_by_recipe`` (||S_hat - S|| / ||S|| on the test
     rows), ``recipe_notes`` (why a recipe has no number). ``quick``: 20
     orbits, 3 short rollouts, tiny networks: the pipeline in seconds.
@@ -212,30 +206,27 @@ def run_two_body_greydanus(out, *, quick=False, seed=0, recipes=None, steps=None
                           "rel_energy_max")}
     notes, models = {}, {}
     for name in names:
-        try:
-            model, seconds = RECIPES[name](data, seed, bool(quick), steps)
-        except RecipeSkipped as e:
-            notes[name] = str(e)
-            by["energy_mse"][name] = None
-            log(f"{NAME}: {name}: {e}")
-            continue
+        model, seconds = RECIPES[name](data, seed, bool(quick), steps)
         err = field_errors(model.time_derivative(data.x_test), S_test)
         try:
-            m, _ = energy_rollouts(model, protocol, how="python" if quick else "compiled")
-        except RuntimeError as e:  # a field whose rollout the integrator cannot finish
-            m = dict(energy_mse=float("nan"), energy_mse_spread=float("nan"), rel_energy_max=float("nan"))
+            with np.errstate(over="ignore", invalid="ignore"):
+                m, _ = energy_rollouts(model, protocol, how="python" if quick else "compiled")
+            if not np.isfinite(m["energy_mse"]):
+                notes[name] = "rollout failed: the energy along it overflows"
+        except (RuntimeError, ValueError) as e:  # a field the integrator cannot follow, or non-finite states
+            m = dict(energy_mse=np.nan, energy_mse_spread=np.nan, rel_energy_max=np.nan)
             notes[name] = f"rollout failed: {e}"
         for key, value in (("energy_mse", m["energy_mse"]), ("energy_mse_spread", m["energy_mse_spread"]),
                            ("train_seconds", seconds), ("field_error_median", err["median"]),
                            ("rel_energy_max", m["rel_energy_max"])):
-            by[key][name] = float(value)
+            by[key][name] = float(value) if np.isfinite(value) else None  # JSON has no NaN
         model.metrics.update(energy_mse=m["energy_mse"], train_seconds=seconds, field_error_median=err["median"])
         model.config.update(experiment=NAME, recipe=name, quick=bool(quick))
         model.save(os.path.join(folder, f"{name}.npz"))
         models[name] = model
         log(f"{NAME}: {name}: energy MSE {m['energy_mse']:.3e} +- {m['energy_mse_spread']:.1e}, field error "
             f"median {err['median']:.2e}, trained in {seconds:.0f} s")
-    scored = {n: v for n, v in by["energy_mse"].items() if v is not None and np.isfinite(v)}
+    scored = {n: v for n, v in by["energy_mse"].items() if v is not None}
     if not scored:
         raise RuntimeError(f"no recipe of {names} gave a finite energy MSE; notes: {notes}")
     best = min(scored, key=scored.get)

@@ -273,3 +273,19 @@ def test_a_separable_pair_trains_on_the_eight_columns_and_stays_separable():
     S, S_moved = model.time_derivative(x), model.time_derivative(moved)
     np.testing.assert_allclose(S_moved[:, :4], S[:, :4], rtol=1e-12)  # dq/dt = dT/dp
     assert np.abs(S_moved[:, 4:] - S[:, 4:]).max() > 1e-6  # dp/dt = -dV/dq moves
+
+
+def test_a_recipe_whose_rollout_fails_gets_a_note_and_no_number(tmp_path, monkeypatch):
+    """A field dx/dt = 50 x overflows long before t = 5: its rollout fails, the other recipe is the best."""
+    from hnn_np.model import Model
+    from hnn_np.studies import two_body_recipes as R
+
+    def exploding(data, seed, quick, steps=None):
+        return Model("baseline", [(50.0 * np.eye(8), np.zeros(8))]), 0.0
+
+    monkeypatch.setitem(R.RECIPES, "exploding", exploding)
+    _, metrics = R.run_two_body_greydanus(tmp_path, quick=True, recipes=["exploding", "hnn-derivatives"],
+                                          log=lambda _line: None)
+    assert metrics["energy_mse_by_recipe"]["exploding"] is None and "rollout failed" in metrics["recipe_notes"]["exploding"]
+    assert metrics["best_recipe"] == "hnn-derivatives"
+    json.loads((tmp_path / "two-body-greydanus" / "metrics.json").read_text())  # valid JSON: no NaN
