@@ -8,7 +8,9 @@ Three families, each with its own runner:
   run by :func:`hnn_np.studies.systems.run_one_system`, which trains an HNN
   and a baseline: ``model.npz`` is the HNN, ``baseline.npz`` lies beside it),
   and with them ``two-body``, the HNN on exact Kepler states
-  (:func:`hnn_np.studies.two_body.run_two_body`);
+  (:func:`hnn_np.studies.two_body.run_two_body`), and ``two-body-greydanus``,
+  every recipe on Greydanus et al.'s two-body data
+  (:func:`hnn_np.studies.two_body_recipes.run_two_body_greydanus`);
 * the real pendulum (:data:`hnn_np.studies.real_pendulum.RUNS`).
 
 A runner is called as ``runner(out, steps=, seed=, dtype=, quick=, resume=,
@@ -103,6 +105,17 @@ def _two_body_runner(out, steps=None, seed=None, dtype=None, quick=False, resume
                         train=train or None)
 
 
+def _two_body_greydanus_runner(out, steps=None, seed=None, dtype=None, quick=False, resume=False, progress=None):
+    from .studies.two_body_recipes import NAME, run_two_body_greydanus
+
+    if resume:
+        raise ValueError(f"experiment {NAME!r} cannot resume; train it again")
+    if dtype is not None:
+        raise ValueError(f"experiment {NAME!r} fixes the precision of each recipe; got dtype {dtype!r}")
+    return run_two_body_greydanus(out, quick=quick, seed=0 if seed is None else seed, steps=steps,
+                                  log=lambda _line: None)
+
+
 def catalog() -> dict:
     """{name: Entry} of every experiment: the paper's, the systems', the real pendulum's, then registered ones."""
     from .paper.experiments import EXPERIMENTS
@@ -113,7 +126,10 @@ def catalog() -> dict:
     entries += [Entry(n, f"{type(r.system).__name__}: HNN and baseline ({r.steps} Adam steps each)",
                       "systems", _system_runner(n)) for n, r in SYSTEM_RUNS.items()]
     entries += [Entry("two-body", "TwoBody: the HNN on exact Kepler states (hnn_np.studies.two_body)",
-                      "systems", _two_body_runner)]
+                      "systems", _two_body_runner),
+                Entry("two-body-greydanus", "TwoBodyAbsolute: Greydanus et al.'s two-body protocol, every recipe "
+                      "by its rollout energy MSE (hnn_np.studies.two_body_recipes)", "systems",
+                      _two_body_greydanus_runner)]
     entries += [Entry(n, r.title, "real-pendulum", _pendulum_runner(n)) for n, r in RUNS.items()]
     table = {e.name: e for e in entries}
     for name, entry in _EXTRA.items():

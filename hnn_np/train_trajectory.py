@@ -169,6 +169,30 @@ def _layers(kind, pair):
     return list(pair[0]) + list(pair[1]) if kind == "separable" else pair
 
 
+class _PairAdam:
+    """Adam on a separable pair (V, T): one optimizer per network, each a chain of layers, one learning rate.
+
+    Adam is elementwise with one step count, so this is Adam on V's layers and T's together.
+    """
+
+    def __init__(self, Adam, pair, **kw):
+        self.n_V = len(pair[0])
+        self.opts = (Adam(pair[0], **kw), Adam(pair[1], **kw))
+
+    @property
+    def lr(self):
+        return self.opts[0].lr
+
+    @lr.setter
+    def lr(self, value):
+        for opt in self.opts:
+            opt.lr = value
+
+    def step(self, grads):  # grads: V's layers then T's (_layers)
+        self.opts[0].step(grads[:self.n_V])
+        self.opts[1].step(grads[self.n_V:])
+
+
 def _step_functions(cfg, params, B, dt, reference):
     """((X, x0) -> (loss, grads, grad_X0), Adam) of this run: readable, or the fast twins for an HNN through RK4."""
     if cfg.kind == "hnn" and cfg.method == "rk4" and len(params) > 1 and not reference:
@@ -251,7 +275,8 @@ def fit_trajectories(trajectories, dt, config=None, *, test_trajectories=None, p
     B = W_count if cfg.batch_size is None else cfg.batch_size
     total = cfg.steps + cfg.finetune_steps
     loss_and_grad, Adam = _step_functions(cfg, params, B, dt, bool(reference) or is_readable())
-    opt = Adam(_layers(cfg.kind, params), lr=cfg.lr_at(0), weight_decay=cfg.weight_decay)
+    opt = (_PairAdam(Adam, params, lr=cfg.lr_at(0), weight_decay=cfg.weight_decay) if cfg.kind == "separable"
+           else Adam(params, lr=cfg.lr_at(0), weight_decay=cfg.weight_decay))
     rng = np.random.default_rng([cfg.seed, 1])  # the batch order, as hnn_np.fit's
     order, pos = np.arange(W_count), W_count  # pos = W: reshuffle first
     hist = dict(train_loss=np.full(total, np.nan), lr=np.full(total, np.nan), test_step=[], test_loss=[])

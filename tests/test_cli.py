@@ -74,7 +74,7 @@ def test_list_prints_every_experiment_with_its_title():
     lines = res.stdout.splitlines()
     names = [line.split()[0] for line in lines]
     assert names == list(catalog())
-    assert set(EXPERIMENTS) | set(SYSTEM_RUNS) | set(RUNS) | {"two-body"} == set(names)
+    assert set(EXPERIMENTS) | set(SYSTEM_RUNS) | set(RUNS) | {"two-body", "two-body-greydanus"} == set(names)
     assert names[:len(EXPERIMENTS)] == list(EXPERIMENTS)  # the spring's names, first and unchanged
     for line, entry in zip(lines, catalog().values()):
         assert line.endswith(entry.title)

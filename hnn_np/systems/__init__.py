@@ -8,6 +8,8 @@ class                  n_dof  H(q, p)
 :class:`DampedPendulum` 1     the same H, observed with friction -gamma p in
                               dp/dt: *not* Hamiltonian
 :class:`TwoBody`       2      |p|^2 / (2 mu) - G m1 m2 / |q|, relative coords
+:class:`TwoBodyAbsolute` 4    sum |p_i|^2 / (2 m_i) - G m1 m2 / |r2 - r1|,
+                              each body's own (r_i, p_i) (Greydanus et al.)
 =====================  =====  ==================================================
 
 :mod:`.base` holds :class:`System` (states, Hamilton's equations, the jitted
@@ -22,6 +24,6 @@ two-body problem, whose bound energies are negative).
 from .base import System, as_states
 from .pendulum import DampedPendulum, IdealPendulum
 from .spring import MassSpring
-from .two_body import TwoBody
+from .two_body import TwoBody, TwoBodyAbsolute
 
-__all__ = ["System", "MassSpring", "IdealPendulum", "DampedPendulum", "TwoBody", "as_states"]
+__all__ = ["System", "MassSpring", "IdealPendulum", "DampedPendulum", "TwoBody", "TwoBodyAbsolute", "as_states"]

@@ -1,4 +1,5 @@
-"""Two bodies under gravity in the plane, in relative coordinates: H = |p|^2 / (2 mu) - k / |q|."""
+"""Two bodies under gravity in the plane: in relative coordinates (:class:`TwoBody`, H = |p|^2 / (2 mu) - k / |q|)
+and in the bodies' own coordinates (:class:`TwoBodyAbsolute`, 8 columns, as Greydanus et al. 2019)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from .._checks import check_pair
 from .base import System, as_states, jitted
 from .pendulum import _positive
 
-__all__ = ["TwoBody", "two_body_rhs", "two_body_rhs_into"]
+__all__ = ["TwoBody", "TwoBodyAbsolute", "two_body_rhs", "two_body_rhs_into", "two_body_absolute_rhs",
+           "two_body_absolute_rhs_into"]
 
 
 class TwoBody(System):
@@ -219,3 +221,123 @@ def two_body_rhs_into(t, y, dy_dt, params):
     dy_dt[1] = y[3] / mu
     dy_dt[2] = -k * y[0] / r3  # dp_dt = -k q / |q|^3
     dy_dt[3] = -k * y[1] / r3
+
+
+class TwoBodyAbsolute(System):
+    """Two bodies under gravity in the plane, each with its own position and momentum.
+
+    The state has 8 columns in the order of Greydanus et al.'s two-body data
+    (``experiment-2body/data.py``: the coordinates x, then y, then the
+    momenta, body 1 before body 2)::
+
+        x = (x_1, x_2, y_1, y_2, px_1, px_2, py_1, py_2),     q = x[:4], p = x[4:]
+
+    (n_dof = 4), with r_i = (x_i, y_i), p_i = (px_i, py_i) = m_i dr_i/dt and
+    d = r_2 - r_1::
+
+        H = |p_1|^2 / (2 m_1) + |p_2|^2 / (2 m_2) - k / |d|,      k = G m_1 m_2
+
+        dr_i/dt = p_i / m_i,     dp_1/dt = k d / |d|^3 = -dp_2/dt
+
+    Besides H, the total momentum P = p_1 + p_2 and the angular momentum
+    L = sum_i r_i x p_i are conserved; the centre of mass moves with velocity
+    P / (m_1 + m_2). :meth:`relative` maps a state to the relative
+    coordinates of :class:`TwoBody` (q = d, p = mu dd/dt), where the
+    energy of the motion about the centre of mass is H - |P|^2 / (2 M).
+    """
+
+    n_dof = 4
+    name = "two-body-absolute"
+
+    def __init__(self, m1: float = 1.0, m2: float = 1.0, G: float = 1.0):
+        self.m1 = _positive(m1, "m1")
+        self.m2 = _positive(m2, "m2")
+        self.G = _positive(G, "G")
+        self.M = self.m1 + self.m2
+        self.mu = self.m1 * self.m2 / self.M
+        self.k = self.G * self.m1 * self.m2
+
+    def __repr__(self) -> str:
+        return f"TwoBodyAbsolute(m1={self.m1}, m2={self.m2}, G={self.G})"
+
+    def _split(self, x):
+        """r1, r2, p1, p2, each (N, 2), and |d| (N,); ValueError where the bodies coincide."""
+        x = as_states(x, 4)
+        r1, r2 = x[:, [0, 2]], x[:, [1, 3]]
+        p1, p2 = x[:, [4, 6]], x[:, [5, 7]]
+        dist = np.hypot(r2[:, 0] - r1[:, 0], r2[:, 1] - r1[:, 1])
+        if np.any(dist == 0):
+            raise ValueError(f"x has r_1 = r_2 (the bodies coincide, H is singular) in row "
+                             f"{int(np.argmax(dist == 0))}")
+        return r1, r2, p1, p2, dist
+
+    def energy(self, x) -> np.ndarray:
+        """H = |p_1|^2 / (2 m_1) + |p_2|^2 / (2 m_2) - k / |r_2 - r_1|; x (N, 8) -> (N,)."""
+        _, _, p1, p2, dist = self._split(x)
+        return (np.sum(p1**2, axis=1) / (2 * self.m1) + np.sum(p2**2, axis=1) / (2 * self.m2)
+                - self.k / dist)
+
+    def hamiltonian_gradient(self, x) -> np.ndarray:
+        """dH/dr_1 = -k d / |d|^3 = -dH/dr_2, dH/dp_i = p_i / m_i; x (N, 8) -> (N, 8)."""
+        r1, r2, p1, p2, dist = self._split(x)
+        pull = (self.k / (dist * dist * dist))[:, None] * (r2 - r1)  # k d / |d|^3, (N, 2), as the compiled twin
+        dH_dx = np.empty((len(r1), 8), dtype=np.result_type(r1, np.float64))
+        dH_dx[:, [0, 2]], dH_dx[:, [1, 3]] = -pull, pull  # dH/dr_1, dH/dr_2
+        dH_dx[:, [4, 6]], dH_dx[:, [5, 7]] = p1 / self.m1, p2 / self.m2
+        return dH_dx
+
+    def ode(self):
+        """``(fun, (params,))`` with the jitted ``fun(t, y, params) -> dy_dt``, params = [m1, m2, k]."""
+        return jitted(two_body_absolute_rhs), (np.array([self.m1, self.m2, self.k]),)
+
+    def ode_inplace(self):
+        """``(fun, (params,))`` with the jitted ``fun(t, y, dy_dt, params)``, params = [m1, m2, k]."""
+        return jitted(two_body_absolute_rhs_into), (np.array([self.m1, self.m2, self.k]),)
+
+    def centre_of_mass(self, x) -> np.ndarray:
+        """(m_1 r_1 + m_2 r_2) / M; x (N, 8) -> (N, 2)."""
+        r1, r2, *_ = self._split(x)
+        return (self.m1 * r1 + self.m2 * r2) / self.M
+
+    def total_momentum(self, x) -> np.ndarray:
+        """P = p_1 + p_2 (conserved); x (N, 8) -> (N, 2)."""
+        _, _, p1, p2, _ = self._split(x)
+        return p1 + p2
+
+    def angular_momentum(self, x) -> np.ndarray:
+        """L = sum_i (x_i py_i - y_i px_i) (conserved); x (N, 8) -> (N,)."""
+        r1, r2, p1, p2, _ = self._split(x)
+        return (r1[:, 0] * p1[:, 1] - r1[:, 1] * p1[:, 0]) + (r2[:, 0] * p2[:, 1] - r2[:, 1] * p2[:, 0])
+
+    def relative(self, x) -> np.ndarray:
+        """The relative coordinates (q, p) = (d, mu (p_2 / m_2 - p_1 / m_1)) of :class:`TwoBody`; (N, 8) -> (N, 4)."""
+        r1, r2, p1, p2, _ = self._split(x)
+        return np.concatenate([r2 - r1, self.mu * (p2 / self.m2 - p1 / self.m1)], axis=1)
+
+
+def two_body_absolute_rhs(t, y, params):
+    """Compiled twin of :meth:`TwoBodyAbsolute.time_derivative` for one state y (8,); params = [m1, m2, k]."""
+    dy_dt = np.empty_like(y)
+    m1, m2, k = params[0], params[1], params[2]
+    dx, dy = y[1] - y[0], y[3] - y[2]  # d = r_2 - r_1
+    dist = np.hypot(dx, dy)
+    c = k / (dist * dist * dist)
+    dy_dt[0], dy_dt[1], dy_dt[2], dy_dt[3] = y[4] / m1, y[5] / m2, y[6] / m1, y[7] / m2  # p_i / m_i
+    dy_dt[4], dy_dt[5], dy_dt[6], dy_dt[7] = c * dx, -c * dx, c * dy, -c * dy  # +-k d / |d|^3
+    return dy_dt
+
+
+def two_body_absolute_rhs_into(t, y, dy_dt, params):
+    """:func:`two_body_absolute_rhs` in place; params = [m1, m2, k]."""
+    m1, m2, k = params[0], params[1], params[2]
+    dx, dy = y[1] - y[0], y[3] - y[2]  # d = r_2 - r_1
+    dist = np.hypot(dx, dy)
+    c = k / (dist * dist * dist)
+    dy_dt[0] = y[4] / m1  # dr_1/dt = p_1 / m_1
+    dy_dt[1] = y[5] / m2  # dr_2/dt = p_2 / m_2
+    dy_dt[2] = y[6] / m1
+    dy_dt[3] = y[7] / m2
+    dy_dt[4] = c * dx  # dp_1/dt = k d / |d|^3
+    dy_dt[5] = -c * dx  # dp_2/dt = -k d / |d|^3
+    dy_dt[6] = c * dy
+    dy_dt[7] = -c * dy
