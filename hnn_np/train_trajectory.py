@@ -97,7 +97,7 @@ def _as_trajectories(trajectories, name, d):
     return out
 
 
-def windows(trajectories, K, dt, d):
+def windows(trajectories, K, dt, d, velocities=None):
     """The windows that tile each trajectory, and their starts.
 
     Parameters
@@ -106,6 +106,9 @@ def windows(trajectories, K, dt, d):
         States (d_obs = d) or positions only (d_obs = d / 2), spacing dt.
     K : int >= 1
         Intervals per window.
+    velocities : list of ndarray (T_k, d / 2), optional
+        Positions only: the velocity at every sample, for the starts' p
+        (default: second-order differences of the positions).
 
     Returns
     -------
@@ -115,15 +118,24 @@ def windows(trajectories, K, dt, d):
         Its starts: X[0], or for positions only (X[0], the velocity by differences at that sample).
     """
     X, x0 = [], []
+    if velocities is not None and (len(velocities) != len(trajectories) or trajectories[0].shape[1] == d):
+        raise ValueError(f"velocities must be one array (T_k, {d // 2}) per trajectory of positions only; got "
+                         f"{len(velocities)} for {len(trajectories)} trajectories of {trajectories[0].shape[1]} "
+                         f"columns")
     for k, x in enumerate(trajectories):
         if len(x) < K + 1:
             raise ValueError(f"trajectory {k} has {len(x)} samples; a window of K = {K} needs {K + 1}")
-        if x.shape[1] < d and len(x) < 3:
+        if x.shape[1] < d and len(x) < 3 and velocities is None:
             raise ValueError(f"trajectory {k} has {len(x)} samples; velocities by differences need 3")
         first = np.arange(0, len(x) - K, K)  # window w: samples first[w] .. first[w] + K
         X.append(np.stack([x[first + j] for j in range(K + 1)]))  # (K+1, W_k, d_obs)
         if x.shape[1] == d:
             x0.append(x[first])
+        elif velocities is not None:  # positions only, with the given velocities
+            v = velocities[k]
+            if v.shape != x.shape:
+                raise ValueError(f"velocities[{k}] must have the shape {x.shape} of its positions; got {v.shape}")
+            x0.append(np.concatenate([x[first], v[first]], axis=1))
         else:  # positions only: p = dq/dt by central differences, one-sided (order 2) at the ends
             x0.append(np.concatenate([x[first], np.gradient(x, dt, axis=0, edge_order=2)[first]], axis=1))
     return np.concatenate(X, axis=1), np.concatenate(x0)
@@ -191,7 +203,7 @@ def evaluate_trajectory_loss(cfg, params, X, x0, dt, chunk=1024):
 
 
 def fit_trajectories(trajectories, dt, config=None, *, test_trajectories=None, progress=None,
-                     reference=False) -> Model:
+                     reference=False, velocities=None) -> Model:
     """Train a model of ``config.kind`` on observed trajectories through the integrator (module docstring).
 
     Parameters
@@ -213,6 +225,10 @@ def fit_trajectories(trajectories, dt, config=None, *, test_trajectories=None, p
     reference : bool
         Train with the readable code even where a fast twin exists (always so
         inside ``with hnn_np.readable():``).
+    velocities : list of arrays (T_k, d / 2), optional
+        Positions only: an estimate of dq/dt at every sample of every
+        trajectory, for the starts' p (e.g. differences of higher order on
+        a finer grid); default: second-order differences of ``trajectories``.
 
     Returns
     -------
@@ -230,7 +246,9 @@ def fit_trajectories(trajectories, dt, config=None, *, test_trajectories=None, p
     d, K = cfg.sizes[0], cfg.window
     if d % 2:
         raise ValueError(f"states (q, p) have an even size; sizes[0] = {d}")
-    X, x0 = windows(_as_trajectories(trajectories, "trajectories", d), K, dt, d)
+    if velocities is not None:
+        velocities = _as_trajectories(velocities, "velocities", d)
+    X, x0 = windows(_as_trajectories(trajectories, "trajectories", d), K, dt, d, velocities)
     cfg.validate(X.shape[1], d)
     dtype = np.dtype(cfg.dtype)
     scale = Scale.fit(x0 if X.shape[2] < d else np.concatenate([x0, X.reshape(-1, d)])) if cfg.normalize \

@@ -106,6 +106,22 @@ def test_windows_tile_each_trajectory():
     np.testing.assert_array_equal(x0, X[0])
 
 
+def test_given_velocities_replace_the_differences_in_the_starts():
+    """Positions only with ``velocities``: each start is (q, v) at its sample, v as given, not differenced."""
+    x = spring_trajectories(B=2, T=13)
+    q, v = x[:, :, :1], x[:, :, 1:] / SPRING.m
+    X, x0 = windows(list(q), 4, 0.2, 2, velocities=list(v))
+    np.testing.assert_array_equal(x0, np.concatenate([q[:, 0:12:4], v[:, 0:12:4]], axis=2).reshape(-1, 2))
+    _, x0_diff = windows(list(q), 4, 0.2, 2)
+    assert np.abs(x0_diff[:, 1] - x0[:, 1]).max() > 1e-3  # second-order differences at dt = 0.2 differ
+    model = fit_trajectories(q, 0.2, TrainConfig(**QUICK, steps=2, window=4), progress=False, velocities=v)
+    np.testing.assert_array_equal(model.history["window_starts"], x0)
+    with pytest.raises(ValueError, match="velocities must be one array"):
+        windows(list(x), 4, 0.2, 2, velocities=list(v))  # states, not positions only
+    with pytest.raises(ValueError, match=r"velocities\[1\] must have the shape"):
+        windows(list(q), 4, 0.2, 2, velocities=[v[0], v[1][:-1]])
+
+
 def test_row_adam_is_adam_on_each_row():
     """Rows updated t times follow optim.Adam's update of a tensor t times, whatever the other rows do."""
     from hnn_np.optim import adam_update
