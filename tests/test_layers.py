@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "hnn_np"
 LAYERS = [
     {"_checks", "mode", "symplectic", "npz", "io", "outputs", "interrupts", "losses", "plotting", "scale",
      "time_grid"},
-    {"mlp", "optim"},
+    {"mlp", "optim", "lbfgs"},
     {"hnn", "dhnn", "baseline", "refine", "vjp", "trajectory"},
     {"fast", "testing"},
     {"integrate"},

@@ -106,6 +106,48 @@ def test_windows_tile_each_trajectory():
     np.testing.assert_array_equal(x0, X[0])
 
 
+def test_given_velocities_replace_the_differences_in_the_starts():
+    """Positions only with ``velocities``: each start is (q, v) at its sample, v as given, not differenced."""
+    x = spring_trajectories(B=2, T=13)
+    q, v = x[:, :, :1], x[:, :, 1:] / SPRING.m
+    X, x0 = windows(list(q), 4, 0.2, 2, velocities=list(v))
+    np.testing.assert_array_equal(x0, np.concatenate([q[:, 0:12:4], v[:, 0:12:4]], axis=2).reshape(-1, 2))
+    _, x0_diff = windows(list(q), 4, 0.2, 2)
+    assert np.abs(x0_diff[:, 1] - x0[:, 1]).max() > 1e-3  # second-order differences at dt = 0.2 differ
+    model = fit_trajectories(q, 0.2, TrainConfig(**QUICK, steps=2, window=4), progress=False, velocities=v)
+    np.testing.assert_array_equal(model.history["window_starts"], x0)
+    with pytest.raises(ValueError, match="velocities must be one array"):
+        windows(list(x), 4, 0.2, 2, velocities=list(v))  # states, not positions only
+    with pytest.raises(ValueError, match=r"velocities\[1\] must have the shape"):
+        windows(list(q), 4, 0.2, 2, velocities=[v[0], v[1][:-1]])
+
+
+@pytest.mark.parametrize("learn", [False, True], ids=["observed starts", "learned starts"])
+def test_lbfgs_after_adam_lowers_the_full_batch_loss_and_leaves_the_weights_at_its_last_point(learn):
+    from hnn_np.train_trajectory import evaluate_trajectory_loss
+
+    data = spring_trajectories(B=4)
+    cfg = TrainConfig(**{**QUICK, "batch_size": 8}, steps=100, window=4, learn_initial_states=learn)
+    adam = fit_trajectories(data, 0.2, cfg, progress=False)
+    both = fit_trajectories(data, 0.2, cfg, progress=False, lbfgs_steps=60)
+    losses = both.history["lbfgs_loss"]
+    assert len(losses) == 61 and np.all(np.diff(losses[np.isfinite(losses)]) <= 0)
+    assert np.nanmin(losses) < 0.05 * losses[0]
+    X, x0 = windows(list(data), 4, 0.2, 2)
+    starts = both.history["window_starts"]
+    loss = evaluate_trajectory_loss(cfg, both.params, X, starts, 0.2)
+    if learn:  # the k = 0 term too; the starts moved
+        loss += np.sum((starts - x0) ** 2) / X[1:].size
+        assert np.abs(starts - x0).max() > 0
+    else:
+        np.testing.assert_array_equal(starts, x0)
+    assert loss == pytest.approx(np.nanmin(losses), rel=1e-9)
+    x = spring_states()
+    errors = [median_field_error(m.time_derivative, x, spring_field(x)) for m in (adam, both)]
+    assert errors[1] < 0.5 * errors[0]
+    assert both.config["lbfgs_steps"] == 60
+
+
 def test_row_adam_is_adam_on_each_row():
     """Rows updated t times follow optim.Adam's update of a tensor t times, whatever the other rows do."""
     from hnn_np.optim import adam_update
