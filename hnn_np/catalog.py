@@ -8,9 +8,11 @@ Three families, each with its own runner:
   run by :func:`hnn_np.studies.systems.run_one_system`, which trains an HNN
   and a baseline: ``model.npz`` is the HNN, ``baseline.npz`` lies beside it),
   and with them ``two-body``, the HNN on exact Kepler states
-  (:func:`hnn_np.studies.two_body.run_two_body`), and ``two-body-greydanus``,
+  (:func:`hnn_np.studies.two_body.run_two_body`), ``two-body-greydanus``,
   every recipe on Greydanus et al.'s two-body data
-  (:func:`hnn_np.studies.two_body_recipes.run_two_body_greydanus`);
+  (:func:`hnn_np.studies.two_body_recipes.run_two_body_greydanus`), and
+  ``henon-heiles``, the Poincaré sections of an HNN's flow against the true one
+  (:func:`hnn_np.studies.henon_heiles.run_henon_heiles`);
 * the real pendulum (:data:`hnn_np.studies.real_pendulum.RUNS`).
 
 A runner is called as ``runner(out, steps=, seed=, dtype=, quick=, resume=,
@@ -116,6 +118,16 @@ def _two_body_greydanus_runner(out, steps=None, seed=None, dtype=None, quick=Fal
                                   log=lambda _line: None)
 
 
+def _henon_heiles_runner(out, steps=None, seed=None, dtype=None, quick=False, resume=False, progress=None):
+    from .studies.henon_heiles import run_henon_heiles
+
+    if resume:
+        raise ValueError("experiment 'henon-heiles' cannot resume; train it again")
+    train = {k: v for k, v in (("steps", steps), ("dtype", dtype)) if v is not None}
+    return run_henon_heiles(out, quick=quick, seed=0 if seed is None else seed, log=lambda _line: None,
+                            train=train or None)
+
+
 def catalog() -> dict:
     """{name: Entry} of every experiment: the paper's, the systems', the real pendulum's, then registered ones."""
     from .paper.experiments import EXPERIMENTS
@@ -129,7 +141,9 @@ def catalog() -> dict:
                       "systems", _two_body_runner),
                 Entry("two-body-greydanus", "TwoBodyAbsolute: Greydanus et al.'s two-body protocol, every recipe "
                       "by its rollout energy MSE (hnn_np.studies.two_body_recipes)", "systems",
-                      _two_body_greydanus_runner)]
+                      _two_body_greydanus_runner),
+                Entry("henon-heiles", "HenonHeiles: Poincare sections of the HNN's flow and the true one "
+                      "(hnn_np.studies.henon_heiles)", "systems", _henon_heiles_runner)]
     entries += [Entry(n, r.title, "real-pendulum", _pendulum_runner(n)) for n, r in RUNS.items()]
     table = {e.name: e for e in entries}
     for name, entry in _EXTRA.items():

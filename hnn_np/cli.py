@@ -8,7 +8,8 @@
     hnn-np figures [--quick] [--out DIR]         every figure of the paper
     hnn-np ablation [--out FILE]                 the measured effect of each change of best-*
     hnn-np studies [--quick] [--only PART]       beyond the paper: long rollouts, radius, stencils,
-                                                 noise, pendulums, two-body and the real pendulum
+                                                 noise, pendulums, two-body, Henon-Heiles sections
+                                                 and the real pendulum
                                                  (figures/studies/)
 
 Every bad argument or file ends the command with one line on stderr and exit status 2, and so
@@ -170,9 +171,9 @@ def _parser():
     x.add_argument("--quick", action="store_true", help="tiny settings: the whole pipeline in seconds")
     x.add_argument("--out", default="figures/studies", help="folder for the PNGs and tables")
     x.add_argument("--runs", default="runs/studies", help="folder for models (default: runs/studies)")
-    x.add_argument("--only", choices=["spring", "systems", "dissipative", "real-pendulum"],
-                   help="only the spring studies, the systems (pendulums and two-body), the D-HNN "
-                        "on the damped pendulum, or the real pendulum")
+    x.add_argument("--only", choices=["spring", "systems", "henon-heiles", "dissipative", "real-pendulum"],
+                   help="only the spring studies, the systems (pendulums and two-body), the Poincare "
+                        "sections of Henon-Heiles, the D-HNN on the damped pendulum, or the real pendulum")
     return p
 
 
@@ -251,6 +252,14 @@ def _studies(args, run):
         run_two_body(args.runs, quick=args.quick, overwrite=True)  # the two-body experiment: its metrics and figure
         for src, dst in (("metrics.json", "two_body.json"), ("two_body.png", "two_body.png")):
             shutil.copyfile(os.path.join(args.runs, "two-body", src), run.path(dst))
+    if args.only in (None, "henon-heiles"):
+        import shutil
+
+        from .studies.henon_heiles import run_henon_heiles
+
+        run_henon_heiles(args.runs, quick=args.quick, overwrite=True)  # its metrics and figure, copied
+        for src, dst in (("metrics.json", "henon_heiles.json"), ("henon_heiles.png", "henon_heiles.png")):
+            shutil.copyfile(os.path.join(args.runs, "henon-heiles", src), run.path(dst))
     if args.only in (None, "dissipative"):
         from .studies.dissipative import run_dissipative
 

@@ -74,7 +74,7 @@ def test_list_prints_every_experiment_with_its_title():
     lines = res.stdout.splitlines()
     names = [line.split()[0] for line in lines]
     assert names == list(catalog())
-    assert set(EXPERIMENTS) | set(SYSTEM_RUNS) | set(RUNS) | {"two-body", "two-body-greydanus"} == set(names)
+    assert set(EXPERIMENTS) | set(SYSTEM_RUNS) | set(RUNS) | {"two-body", "two-body-greydanus", "henon-heiles"} == set(names)
     assert names[:len(EXPERIMENTS)] == list(EXPERIMENTS)  # the spring's names, first and unchanged
     for line, entry in zip(lines, catalog().values()):
         assert line.endswith(entry.title)
@@ -325,3 +325,14 @@ def test_studies_systems_runs_the_pendulums_and_the_two_body_experiment(tmp_path
     assert saved == json.loads((runs / "two-body" / "metrics.json").read_text()) and saved["quick"] == 1.0
     assert (out / "two_body.png").read_bytes() == (runs / "two-body" / "two_body.png").read_bytes()
     assert not (out / "system_two-body.png").exists()
+
+
+def test_studies_henon_heiles_copies_its_metrics_and_figure(tmp_path):
+    """``hnn-np studies --only henon-heiles``: henon_heiles.json / .png beside the other studies."""
+    out, runs = tmp_path / "fig", tmp_path / "runs"
+    code, _, stderr = main("studies", "--quick", "--only", "henon-heiles", "--out", str(out), "--runs", str(runs))
+    assert code == 0, stderr
+    saved = json.loads((out / "henon_heiles.json").read_text())
+    assert saved == json.loads((runs / "henon-heiles" / "metrics.json").read_text()) and saved["quick"] == 1.0
+    assert (out / "henon_heiles.png").read_bytes() == (runs / "henon-heiles" / "henon_heiles.png").read_bytes()
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["henon_heiles.json", "henon_heiles.png"]
