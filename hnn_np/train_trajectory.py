@@ -182,6 +182,16 @@ def _init(cfg, dtype):
     return mlp.init_params(sizes, seed=cfg.seed, dtype=dtype), mlp.init_params(sizes, seed=seed_T, dtype=dtype)
 
 
+def _copy_init(init, cfg, dtype):
+    """A copy of the initial weights ``init``, checked against the config's sizes."""
+    if cfg.kind == "separable":
+        raise ValueError("init is not supported for kind='separable'")
+    sizes = [int(W.shape[0]) for W, _ in init] + [int(init[-1][0].shape[1])] if init else []
+    if sizes != list(cfg.sizes):
+        raise ValueError(f"init must be weights of sizes {list(cfg.sizes)}; got {sizes}")
+    return [(np.array(W, dtype=dtype), np.array(b, dtype=dtype)) for W, b in init]
+
+
 def _layers(kind, pair):
     """Parameters or gradients as one list of (W, b), V's then T's for a separable pair (for Adam)."""
     return list(pair[0]) + list(pair[1]) if kind == "separable" else pair
@@ -233,7 +243,7 @@ def evaluate_trajectory_loss(cfg, params, X, x0, dt, chunk=1024):
 
 
 def fit_trajectories(trajectories, dt, config=None, *, test_trajectories=None, progress=None,
-                     reference=False, velocities=None, lbfgs_steps=0) -> Model:
+                     reference=False, velocities=None, lbfgs_steps=0, init=None) -> Model:
     """Train a model of ``config.kind`` on observed trajectories through the integrator (module docstring).
 
     Parameters
@@ -262,6 +272,10 @@ def fit_trajectories(trajectories, dt, config=None, *, test_trajectories=None, p
     lbfgs_steps : int >= 0
         After Adam, iterations of L-BFGS (:func:`hnn_np.lbfgs.minimize`) on
         the full-batch loss, over the weights and the learned starts.
+    init : list of (W, b), optional
+        Initial weights (copied; e.g. those of a run on shorter windows),
+        in the frame the run learns in, of ``config.sizes``; default: drawn
+        from ``config.seed``. Not for ``kind="separable"``.
 
     Returns
     -------
@@ -298,7 +312,7 @@ def fit_trajectories(trajectories, dt, config=None, *, test_trajectories=None, p
             raise ValueError(f"test_trajectories have {X_te.shape[2]} columns; trajectories have {X.shape[2]}")
         X_te, x0_te = scale.transform(X_te).astype(dtype), scale.transform(x0_te).astype(dtype)
 
-    params = _init(cfg, dtype)
+    params = _init(cfg, dtype) if init is None else _copy_init(init, cfg, dtype)
     start_opt = RowAdam(starts) if cfg.learn_initial_states else None
     observed_starts = starts.copy() if start_opt is not None else None  # X[0] (or q and p_est), (W, d)
     W_count = X.shape[1]

@@ -148,6 +148,20 @@ def test_lbfgs_after_adam_lowers_the_full_batch_loss_and_leaves_the_weights_at_i
     assert both.config["lbfgs_steps"] == 60
 
 
+def test_a_run_can_start_from_given_weights():
+    """init: zero steps return the given weights (copied); longer windows then start from a shorter run's fit."""
+    data = spring_trajectories(B=4)
+    short = fit_trajectories(data, 0.2, TrainConfig(**QUICK, steps=200, window=2), progress=False)
+    same = fit_trajectories(data, 0.2, TrainConfig(**QUICK, steps=0, window=2), progress=False, init=short.params)
+    for (Wa, ba), (Wb, bb) in zip(short.params, same.params):
+        assert Wa.tobytes() == Wb.tobytes() and ba.tobytes() == bb.tobytes() and Wa is not Wb
+    cfg = TrainConfig(**QUICK, steps=20, window=8)
+    longer, fresh = (fit_trajectories(data, 0.2, cfg, progress=False, init=init) for init in (short.params, None))
+    assert longer.history["train_loss"][0] < 0.01 * fresh.history["train_loss"][0]
+    with pytest.raises(ValueError, match=r"init must be weights of sizes \[2, 16, 16, 1\]; got \[2, 16, 1\]"):
+        fit_trajectories(data, 0.2, cfg, progress=False, init=[short.params[0], short.params[2]])
+
+
 def test_row_adam_is_adam_on_each_row():
     """Rows updated t times follow optim.Adam's update of a tensor t times, whatever the other rows do."""
     from hnn_np.optim import adam_update
