@@ -139,13 +139,13 @@ class FieldModel:
 
 
 def test_the_true_field_as_model_scores_zero_and_a_changed_system_does_not():
-    exact, _ = compare_sections(FieldModel(0.0), 2, 30.0, how="python")
-    small, _ = compare_sections(FieldModel(1e-4), 2, 30.0, how="python")
-    large, _ = compare_sections(FieldModel(1e-2), 2, 30.0, how="python")
+    exact, _ = compare_sections(FieldModel(0.0), 2, 30.0, how="python", tol=1e-9)
+    small, _ = compare_sections(FieldModel(1e-4), 2, 30.0, how="python", tol=1e-9)
+    large, _ = compare_sections(FieldModel(1e-2), 2, 30.0, how="python", tol=1e-9)
     for k in ("E1_12", "E1_8"):
         assert exact[f"{k}_distance_max"] == 0.0 and exact[f"{k}_indicator_agreement"] == 1.0
         assert exact[f"{k}_chaotic_true"] == exact[f"{k}_chaotic_hnn"]
-        assert exact[f"{k}_energy_error_max"] < 1e-9 and exact[f"{k}_orbits_lost"] == 0
+        assert exact[f"{k}_energy_error_max"] < 1e-7 and exact[f"{k}_orbits_lost"] == 0
         assert 0 < small[f"{k}_distance_median"] < large[f"{k}_distance_median"]
 
 
