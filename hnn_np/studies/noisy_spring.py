@@ -42,6 +42,7 @@ import numpy as np
 from .. import evaluate as E
 from ..data import finite_difference, make_dataset, train_test_split
 from ..io import save_json
+from ..outputs import RunFolder
 from ..rollout import rollout_stacked
 from ..scale import Scale
 from ..systems import MassSpring
@@ -147,9 +148,18 @@ def side_trajectory(data, cfg=FULL):
 SIDES = {"derivatives": side_derivatives, "trajectory": side_trajectory}
 
 
-def run_noisy_spring(out=None, cfg=FULL, log=print):
+def run_noisy_spring(out=None, cfg=FULL, overwrite=False, log=print):
     """Both sides on the same noisy observations, scored alike; -> dict (JSON), saved as
-    ``out/noisy-spring/metrics.json`` (and each side's ``SIDE.npz``) when ``out`` is given."""
+    ``out/noisy-spring/metrics.json`` (and each side's ``SIDE.npz``) when ``out`` is given, the
+    files renamed into place together at the end; those of an earlier run replaced only with ``overwrite``."""
+    if out is None:
+        return _run(None, cfg, log)
+    files = ("metrics.json",) + tuple(f"{name}.npz" for name in SIDES)
+    with RunFolder(os.path.join(out, "noisy-spring"), files, overwrite=overwrite) as run:
+        return _run(run, cfg, log)
+
+
+def _run(run, cfg, log):
     data = noisy_data(cfg)
     result = dict(config={k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
                   n_train_traj=float(len(data["train"])), dt=data["dt"], sides={})
@@ -158,12 +168,11 @@ def run_noisy_spring(out=None, cfg=FULL, log=print):
         model, extra = side(data, cfg)
         seconds = time.perf_counter() - t0
         result["sides"][name] = dict(score(model, data, cfg), train_seconds=seconds, **extra)
-        if out is not None:
-            model.save(os.path.join(out, "noisy-spring", f"{name}.npz"))
+        if run is not None:
+            model.save(run.path(f"{name}.npz"))
         m = result["sides"][name]
         log(f"noisy spring: {name}: grid field median {m['grid_field_median']:.2e}, rollout energy MSE "
             f"{m['energy_mse']:.2e} (max rel. {m['rel_energy_max']:.1e}), {seconds:.0f} s")
-    if out is not None:
-        save_json(os.path.join(out, "noisy-spring", "metrics.json"), result)
+    if run is not None:
+        save_json(run.path("metrics.json"), result)
     return result
-

@@ -40,6 +40,7 @@ from .._checks import check_int
 from ..ensemble import stack_models
 from ..evaluate import field_errors
 from ..io import save_json
+from ..outputs import RunFolder
 from ..train import TrainConfig, fit
 from .two_body import fit_scaled
 from ..model import Model
@@ -174,7 +175,7 @@ RECIPES = {"hnn-derivatives": recipe_hnn_derivatives, "hnn-rk4": _trajectory_rec
            "srnn-leapfrog": _trajectory_recipe("srnn-leapfrog"), "baseline": recipe_baseline}
 
 
-def run_two_body_greydanus(out, *, quick=False, seed=0, recipes=None, steps=None, log=print):
+def run_two_body_greydanus(out, *, quick=False, seed=0, recipes=None, steps=None, overwrite=False, log=print):
     """Run every recipe (or those named in ``recipes``), score each and write ``out/two-body-greydanus/``.
 
     Writes ``RECIPE.npz`` per trained recipe, ``model.npz`` (the recipe of
@@ -184,7 +185,9 @@ def run_two_body_greydanus(out, *, quick=False, seed=0, recipes=None, steps=None
     ``field_error_median_by_recipe`` (||S_hat - S|| / ||S|| on the test
     rows), ``recipe_notes`` (why a recipe has no number). ``quick``: 20
     orbits, 3 short rollouts, tiny networks: the pipeline in seconds.
-    ``steps`` replaces every recipe's number of Adam steps.
+    ``steps`` replaces every recipe's number of Adam steps. The files are
+    renamed into place together at the end (:class:`hnn_np.outputs.RunFolder`);
+    those of an earlier run are replaced only with ``overwrite``.
 
     Returns (model, metrics).
     """
@@ -198,15 +201,19 @@ def run_two_body_greydanus(out, *, quick=False, seed=0, recipes=None, steps=None
         raise ValueError(f"recipes must name some of {list(RECIPES)}; got {recipes!r}")
     if steps is not None:
         check_int(steps, "steps", 1)
-    protocol = QUICK_PROTOCOL if quick else PROTOCOL
-    folder = os.path.join(out, NAME)
-    data = make_data(protocol, seed=int(seed))
+    files = ("model.npz", "metrics.json") + tuple(f"{name}.npz" for name in names)
+    with RunFolder(os.path.join(out, NAME), files, overwrite=overwrite) as run:
+        return _run(run, names, QUICK_PROTOCOL if quick else PROTOCOL, int(seed), bool(quick), steps, log)
+
+
+def _run(run, names, protocol, seed, quick, steps, log):
+    data = make_data(protocol, seed=seed)
     S_test = SYSTEM.time_derivative(data.x_test)
     by = {k: {} for k in ("energy_mse", "energy_mse_spread", "train_seconds", "field_error_median",
                           "rel_energy_max")}
     notes, models = {}, {}
     for name in names:
-        model, seconds = RECIPES[name](data, seed, bool(quick), steps)
+        model, seconds = RECIPES[name](data, seed, quick, steps)
         err = field_errors(model.time_derivative(data.x_test), S_test)
         try:
             with np.errstate(over="ignore", invalid="ignore"):
@@ -221,8 +228,8 @@ def run_two_body_greydanus(out, *, quick=False, seed=0, recipes=None, steps=None
                            ("rel_energy_max", m["rel_energy_max"])):
             by[key][name] = float(value) if np.isfinite(value) else None  # JSON has no NaN
         model.metrics.update(energy_mse=m["energy_mse"], train_seconds=seconds, field_error_median=err["median"])
-        model.config.update(experiment=NAME, recipe=name, quick=bool(quick))
-        model.save(os.path.join(folder, f"{name}.npz"))
+        model.config.update(experiment=NAME, recipe=name, quick=quick)
+        model.save(run.path(f"{name}.npz"))
         models[name] = model
         log(f"{NAME}: {name}: energy MSE {m['energy_mse']:.3e} +- {m['energy_mse_spread']:.1e}, field error "
             f"median {err['median']:.2e}, trained in {seconds:.0f} s")
@@ -230,13 +237,13 @@ def run_two_body_greydanus(out, *, quick=False, seed=0, recipes=None, steps=None
     if not scored:
         raise RuntimeError(f"no recipe of {names} gave a finite energy MSE; notes: {notes}")
     best = min(scored, key=scored.get)
-    metrics = dict(experiment=NAME, energy_mse=scored[best], best_recipe=best, quick=float(bool(quick)),
+    metrics = dict(experiment=NAME, energy_mse=scored[best], best_recipe=best, quick=float(quick),
                    **{f"{k}_by_recipe": v for k, v in by.items()}, recipe_notes=notes,
                    best_variant=BEST_VARIANT, n_train=float(len(data.x_train)), n_test=float(len(data.x_test)),
                    n_rollouts=float(protocol.n_rollouts), rollout_t_end=protocol.rollout_t_end)
     model = models[best]
-    model.save(os.path.join(folder, "model.npz"))
-    save_json(os.path.join(folder, "metrics.json"), metrics)
+    model.save(run.path("model.npz"))
+    save_json(run.path("metrics.json"), metrics)
     return model, metrics
 
 

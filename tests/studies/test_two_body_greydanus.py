@@ -226,6 +226,17 @@ def test_quick_experiment_writes_every_recipe_and_the_best(tmp_path):
     assert best.config["recipe"] == saved["best_recipe"] and best.n_dof == 4
 
 
+def test_an_earlier_run_is_kept_unless_overwritten(tmp_path):
+    run_two_body_greydanus(tmp_path, quick=True, recipes=["baseline"], log=lambda _line: None)
+    before = (tmp_path / "two-body-greydanus" / "metrics.json").read_bytes()
+    with pytest.raises(ValueError, match="overwrite"):
+        run_two_body_greydanus(tmp_path, quick=True, recipes=["baseline"], steps=3, log=lambda _line: None)
+    assert (tmp_path / "two-body-greydanus" / "metrics.json").read_bytes() == before
+    _, metrics = run_two_body_greydanus(tmp_path, quick=True, recipes=["baseline"], steps=3, overwrite=True,
+                                        log=lambda _line: None)
+    assert json.loads((tmp_path / "two-body-greydanus" / "metrics.json").read_text()) == metrics
+
+
 def test_bad_arguments_are_refused(tmp_path):
     with pytest.raises(ValueError, match="recipes must name"):
         run_two_body_greydanus(tmp_path, quick=True, recipes=["nope"])
