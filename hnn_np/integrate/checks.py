@@ -21,7 +21,7 @@ from .tableau import Tableau
 
 __all__ = [
     "METHODS", "check_method", "check_t_span", "check_y0", "check_tolerances",
-    "check_t_eval", "check_steps", "check_args", "check_fun", "checked_before", "is_vector",
+    "check_t_eval", "check_steps", "check_args", "check_fun", "checked_before", "is_vector", "fingerprint",
     "Y0_NOT_FINITE", "T_EVAL_INVALID", "values_valid",
 ]  # fmt: skip
 
@@ -55,9 +55,13 @@ def check_t_span(t_span, zero_length: bool = False) -> tuple[float, float]:
 
 
 def check_y0(y0, name: str = "y0", ndim: int = 1) -> np.ndarray:
-    """y0 as a float64 C-contiguous array of shape (n,) (ndim=1) or (B, n) (ndim=2)."""
+    """y0 as a float64 C-contiguous writeable array of shape (n,) (ndim=1) or (B, n) (ndim=2).
+
+    (Writeable: a read-only array is another type for Numba, which would
+    compile the driver for it.)
+    """
     if (type(y0) is np.ndarray and y0.dtype == np.float64 and y0.ndim == ndim and y0.size
-            and y0.flags.c_contiguous and np.isfinite(y0).all()):  # fmt: skip
+            and y0.flags.c_contiguous and y0.flags.writeable and np.isfinite(y0).all()):  # fmt: skip
         return y0  # the usual case, checked fast
     array = np.asarray(y0)
     shape_name = "(n,)" if ndim == 1 else "(B, n)"
@@ -67,6 +71,8 @@ def check_y0(y0, name: str = "y0", ndim: int = 1) -> np.ndarray:
                                          or np.issubdtype(array.dtype, np.integer)):  # fmt: skip
         raise ValueError(f"{name} must be real; got dtype {array.dtype}")
     array = np.ascontiguousarray(array, dtype=np.float64)
+    if not array.flags.writeable:
+        array = array.copy()
     if not np.isfinite(array).all():
         bad = np.argwhere(~np.isfinite(array))[:3].tolist()
         raise ValueError(f"{name} has non-finite values (at indices {bad}{', ...' if len(bad) == 3 else ''})")
@@ -74,9 +80,9 @@ def check_y0(y0, name: str = "y0", ndim: int = 1) -> np.ndarray:
 
 
 def is_vector(value) -> bool:
-    """A non-empty float64 C-contiguous ndarray of shape (n,): the form the driver takes as it is."""
+    """A non-empty float64 C-contiguous writeable ndarray of shape (n,): the form the driver takes as it is."""
     return type(value) is np.ndarray and value.ndim == 1 and value.dtype == np.float64 and value.flags.c_contiguous \
-        and value.shape[0] > 0
+        and value.flags.writeable and value.shape[0] > 0
 
 
 Y0_NOT_FINITE = 1  # what values_valid reports (the controller's exit codes are <= 0)
@@ -87,14 +93,14 @@ T_EVAL_INVALID = 2
 def values_valid(y0, t0, t_end, t_eval):
     """The checks of :func:`check_y0` and :func:`check_t_eval` that read every value, as one loop each.
 
-    0 when y0 is finite and t_eval lies in t_span, strictly monotone in the
+    0 when y0 (of any shape) is finite and t_eval lies in t_span, strictly monotone in the
     direction of integration (a NaN fails every comparison); else
     ``Y0_NOT_FINITE`` or ``T_EVAL_INVALID``. The compiled driver makes these
     checks itself for a vector y0 and t_eval (see :func:`.ivp.solve_ivp`), and
     the Python check then gives the error's message.
     """
-    for i in range(y0.shape[0]):
-        if not np.isfinite(y0[i]):
+    for value in y0.flat:
+        if not np.isfinite(value):
             return Y0_NOT_FINITE
     low, high = min(t0, t_end), max(t0, t_end)
     direction = 1.0 if t_end > t0 else -1.0
@@ -166,7 +172,7 @@ def check_t_eval(t_eval, t0: float, t_end: float) -> np.ndarray:
     if low <= first <= high and low <= last <= high:
         later = array[1:] > array[:-1] if direction > 0 else array[1:] < array[:-1]
         if later.all():
-            return np.ascontiguousarray(array)
+            return np.array(array) if not array.flags.writeable else np.ascontiguousarray(array)
     if not np.all(np.isfinite(array)):
         raise ValueError("t_eval has non-finite values")
     if array.min() < low or array.max() > high:
@@ -203,19 +209,25 @@ def check_args(args) -> tuple:
     return tuple(args)
 
 
-_PASSED: dict = {}  # jitted funs that passed check_fun -> (inplace, n, kinds of args) it passed with
+_PASSED: dict = {}  # jitted funs that passed check_fun -> (inplace, n, fingerprint of args) it passed with
 
 
-def _kinds(args: tuple) -> tuple:
-    """What the check of a jitted fun depends on in ``args``: types, dtypes and shapes, nested."""
-    return tuple(_kinds(a) if type(a) is tuple else (type(a), getattr(a, "dtype", None), getattr(a, "shape", None))
-                 for a in args)  # fmt: skip
+def fingerprint(args: tuple) -> tuple:
+    """What the compiled code of a jitted fun depends on in ``args``: types; dtypes, dimensions and layouts of arrays.
+
+    The one key by which a jitted fun's check (:func:`check_fun`) and its
+    compiled adapter (:mod:`._compiled.adapters`) are remembered. Not the
+    shapes: a new size of an array in ``args`` needs neither.
+    """
+    return tuple(fingerprint(a) if type(a) is tuple else
+                 (a.dtype.str, a.ndim, a.flags.c_contiguous, a.flags.f_contiguous, a.flags.writeable)
+                 if type(a) is np.ndarray else type(a) for a in args)  # fmt: skip
 
 
 def checked_before(fun, inplace: bool, n: int, args: tuple) -> bool:
-    """True when the jitted ``fun`` passed :func:`check_fun` for this convention, size and kinds of ``args``."""
+    """True when the jitted ``fun`` passed :func:`check_fun` for this convention, size and kind of ``args``."""
     passed = _PASSED.get(fun)
-    return passed is not None and passed == (bool(inplace), n, _kinds(args))
+    return passed is not None and passed == (bool(inplace), n, fingerprint(args))
 
 
 def check_fun(fun, t0: float, y0: np.ndarray, args: tuple, inplace: bool = False):
@@ -231,15 +243,15 @@ def check_fun(fun, t0: float, y0: np.ndarray, args: tuple, inplace: bool = False
     with two different values, and an entry that keeps the prefilled value both
     times was not written.
 
-    A jitted ``fun`` is checked once for each convention, size n and kinds of
-    ``args`` (types, dtypes, shapes), which fix its compiled code; a check
+    A jitted ``fun`` is checked once for each convention, size n and kind of
+    ``args`` (:func:`fingerprint`), which fix its compiled code; a check
     passed is remembered, and later calls skip it (it costs more than
     integrating a small system).
     """
     if not callable(fun):
         raise ValueError(f"fun must be callable; got {fun!r}")
     compiled = is_compiled(fun)
-    passed = (bool(inplace), y0.shape[0], _kinds(args)) if compiled else None
+    passed = (bool(inplace), y0.shape[0], fingerprint(args)) if compiled else None
     if compiled and _PASSED.get(fun) == passed:
         return fun, True
     if inplace:

@@ -41,30 +41,32 @@ Everything here is plain Python using only what Numba supports, and calls
 ``fun`` in the in-place convention ``fun(t, y, dy_dt, *args)``
 (:mod:`.calling`). :func:`integrate` writes into work arrays (:class:`Work`)
 and output buffers (:class:`.record.Record`) it is given, so that a batch
-(:func:`integrate_batch`) allocates them once.
+(:func:`integrate_batch`, the one loop over trajectories) allocates them once.
 
-Which version runs: inside ``with hnn_np.readable():`` this function as it
-reads, calling the loops of :mod:`.rk` and :mod:`.dense` (an edit of those
-files changes the result). Outside, :mod:`._compiled.driver` compiles this
-same code for a jitted ``fun``, and a Python ``fun`` runs it as plain
-Python, both with the step, error and dense output written out term by term
-(:mod:`._compiled.unrolled`) in place of the loops: the same numbers.
+The step, its error and the dense output are the ``kernels`` argument
+(:class:`Kernels`): inside ``with hnn_np.readable():`` the loops of :mod:`.rk`
+and :mod:`.dense` (:func:`loops`); outside, the same arithmetic written out
+term by term from the tableau (``_compiled/dop853_kernels.py``,
+``_compiled/rk45_kernels.py``), run as plain Python for a Python ``fun`` and
+compiled by Numba for a jitted one (:mod:`._compiled.driver`): the same numbers.
 """
 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
-from .dense import dense_coefficients
+
+from . import dense as _dense
+from . import rk as _rk
 from .jitable import jitable
 from .record import Record, record_step
-from .rk import UROUND, all_finite, error_norm, initial_step, matrix_finite, rk_step, row_finite
+from .rk import UROUND, all_finite, initial_step, matrix_finite, row_finite
 
 __all__ = [
-    "DONE", "MAX_STEPS", "STEP_TOO_SMALL", "NON_FINITE", "NON_FINITE_START", "Work", "new_work", "integrate",
-    "integrate_batch",
+    "DONE", "MAX_STEPS", "STEP_TOO_SMALL", "NON_FINITE", "NON_FINITE_START", "Kernels", "loops", "Work",
+    "new_work", "integrate", "integrate_batch",
 ]  # fmt: skip
 
 # Exit codes of integrate: dop853.f's IDID = 1, -2, -3 (its -4 is the stiffness
@@ -76,6 +78,32 @@ MAX_STEPS = -2
 STEP_TOO_SMALL = -3
 NON_FINITE = -5
 NON_FINITE_START = -6
+
+
+class Kernels(NamedTuple):
+    """The four functions of a method that :func:`integrate` calls, with the signatures of the loops.
+
+    Attributes
+    ----------
+    rk_step : callable
+        As :func:`.rk.rk_step`: the stages and y_new; returns the calls of fun.
+    error_norm : callable
+        As :func:`.rk.error_norm`: the scaled error err.
+    dense_coefficients : callable
+        As :func:`.dense.dense_coefficients`: the interpolant Q of the step.
+    interpolate : callable
+        As :func:`.dense.interpolate`: Q at the output times inside the step.
+    """
+
+    rk_step: Callable
+    error_norm: Callable
+    dense_coefficients: Callable
+    interpolate: Callable
+
+
+def loops() -> Kernels:
+    """The loops of :mod:`.rk` and :mod:`.dense`, looked up now (so that an edit of those files takes effect)."""
+    return Kernels(_rk.rk_step, _rk.error_norm, _dense.dense_coefficients, _dense.interpolate)
 
 
 class Work(NamedTuple):
@@ -107,7 +135,9 @@ def new_work(tab, n):
     return Work(np.empty((tab.A.shape[0], n)), np.empty(n), np.empty(n), np.empty(n), np.empty((4 + tab.D.shape[0], n)))
 
 
-def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, dense, work, record):
+@jitable
+def integrate(fun, args, t0, t_end, y0, t_eval, tab, kernels, rtol, atol, first_step, max_step, max_steps, dense, work,
+              record):  # fmt: skip
     """Integrate y' = fun(t, y, *args) from t0 to t_end with Hairer's controller.
 
     Parameters
@@ -125,6 +155,9 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
         interval, filled from the dense output; empty: output every accepted
         step.
     tab : Tableau
+    kernels : Kernels
+        The method's step, error, dense output and interpolant (:func:`loops`,
+        or the same written out).
     rtol, atol : ndarray, shape (n,)
     first_step : float
         Initial |h|; 0.0 selects Hairer's HINIT.
@@ -193,13 +226,13 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
             last = True
         n_steps += 1
 
-        nfev += rk_step(fun, t, y, h, K, y_stage, y_new, tab, args)
-        err = error_norm(K, y, y_new, h, tab, atol, rtol)
+        nfev += kernels.rk_step(fun, t, y, h, K, y_stage, y_new, tab, args)
+        err = kernels.error_norm(K, y, y_new, h, tab, atol, rtol)
         if err <= 1.0 and not tab.fsal_in_error:
             fun(t + h, y_new, K[s], *args)  # k_s = f(t + h, y_new), FSAL
             nfev += 1
         if err <= 1.0 and need_dense:
-            nfev += dense_coefficients(fun, t, y, y_new, h, K, y_stage, Q, tab, args)
+            nfev += kernels.dense_coefficients(fun, t, y, y_new, h, K, y_stage, Q, tab, args)
         non_finite = not (math.isfinite(err) and all_finite(y_new)
                           and (err > 1.0 or (row_finite(K, s) and (not need_dense or matrix_finite(Q)))))
         if non_finite:
@@ -217,7 +250,7 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
             y, y_new = y_new, y  # swap the buffers: y is the new state
             for i in range(n):
                 K[0, i] = K[s, i]  # FSAL: the last stage is the next step's first
-            record = record_step(record, t_eval, t_old, t, h, y, Q, dense)
+            record = record_step(record, t_eval, t_old, t, h, y, Q, dense, kernels.interpolate)
             if last:
                 break
             if abs(h_new) > hmax:
@@ -236,26 +269,27 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max
     return status, record, nfev, n_steps, n_accepted, n_rejected, t, h
 
 
-def integrate_batch(integrate_core, fun, args, t0, t_end, y0s, t_eval, tab, rtol, atol, first_step, max_step,
-                    max_steps, work, empty, y):  # fmt: skip
-    """:func:`integrate` for each row of ``y0s``, outputs at ``t_eval`` written into ``y``.
+@jitable
+def integrate_batch(fun, args, t0, t_end, y0s, t_eval, tab, kernels, rtol, atol, first_step, max_step, max_steps,
+                    dense, work, record, y):  # fmt: skip
+    """:func:`integrate` for each row of ``y0s``: the one loop over trajectories, compiled and interpreted.
 
-    The work arrays are reused by every trajectory, and the outputs at t_eval
-    are written straight into ``y``.
+    The work arrays serve every trajectory, and the outputs at t_eval are
+    written straight into ``y``. :func:`.ivp.solve_ivp` calls it with one
+    trajectory (B = 1), the only case with outputs at every step (t_eval
+    empty) or with ``dense``.
 
     Parameters
     ----------
-    integrate_core : callable
-        :func:`integrate` (or a version of it with the written-out kernels).
-    fun, args, t0, t_end, tab, rtol, atol, first_step, max_step, max_steps
+    fun, args, t0, t_end, tab, kernels, rtol, atol, first_step, max_step, max_steps, dense, work
         As for :func:`integrate`.
+    record : Record
+        The empty record of the first trajectory, ``new_record(t0, y0s[0],
+        t_eval, y[0], 4 + R, dense)`` (:func:`.record.new_record`); the
+        others use its (unused) dense-output buffers.
     y0s : ndarray, shape (B, n)
     t_eval : ndarray, shape (m,)
-        Non-empty.
-    work : Work
-    empty : Record
-        An empty record without dense output (:func:`.record.new_record`):
-        its dense-output buffers, never written, serve every trajectory.
+        Output times; empty (B = 1): every accepted step.
     y : ndarray, shape (B, m, n)
         Output, NaN on entry: y[b, j] is trajectory b at t_eval[j]; stays NaN
         at the times a failed trajectory did not reach.
@@ -266,17 +300,21 @@ def integrate_batch(integrate_core, fun, args, t0, t_end, y0s, t_eval, tab, rtol
         Rows: status, nfev, n_steps, n_accepted, n_rejected.
     stops : ndarray, shape (2, B)
         Rows: t_stop, h_stop.
+    record : Record
+        The record of the last trajectory (its outputs at every step when
+        t_eval is empty, its interpolants with ``dense``).
     """
     n_batch = y0s.shape[0]
     counts = np.empty((5, n_batch), dtype=np.int64)  # status, nfev, steps, accepted, rejected
     stops = np.empty((2, n_batch))  # t_stop, h_stop
+    first = record
     for b in range(n_batch):
-        record = Record(t_eval, y[b], 0, empty.dense_t, empty.dense_h, empty.dense_Q, 0)  # outputs go into y[b]
-        result = integrate_core(
-            fun, args, t0, t_end, y0s[b], t_eval, tab, rtol, atol, first_step, max_step, max_steps, False,
-            work, record,
-        )  # fmt: skip
+        if b > 0:  # the same (unused) dense buffers, the outputs into y[b]
+            record = Record(t_eval, y[b], 0, first.dense_t, first.dense_h, first.dense_Q, 0)
+        result = integrate(fun, args, t0, t_end, y0s[b], t_eval, tab, kernels, rtol, atol, first_step, max_step,
+                           max_steps, dense, work, record)  # fmt: skip
+        record = result[1]
         counts[0, b] = result[0]
         counts[1, b], counts[2, b], counts[3, b], counts[4, b] = result[2], result[3], result[4], result[5]
         stops[0, b], stops[1, b] = result[6], result[7]
-    return counts, stops
+    return counts, stops, record

@@ -1,29 +1,32 @@
 """solve_ivp and solve_ivp_batch: scipy's interface over Hairer's DOP853 and DOPRI5.
 
-Both check their arguments (:mod:`.checks`), then run Hairer's controller
-(:func:`.controller.integrate`) with the step written out term by term
-(:mod:`._compiled.unrolled`): compiled by Numba when ``fun`` is a
-Numba-jitted function (a ``numba.core.registry.CPUDispatcher``; no Python
-call per step, :mod:`._compiled.driver`), as plain Python otherwise. Both
-take the same steps and give the same numbers.
+Both check their arguments (:mod:`.checks`), then run the one loop over
+trajectories (:func:`.controller.integrate_batch`, solve_ivp with one) around
+Hairer's controller (:func:`.controller.integrate`), which takes the method's
+kernels as an argument:
 
-Inside ``with hnn_np.readable():`` both run :func:`.controller.integrate`
-as it reads, calling the loops of :mod:`.rk` and :mod:`.dense` (no step
-written out, no Numba kernel of hnn_np; a jitted ``fun`` is called as a
-Python function): an edit of those files changes what runs. The same steps
-and the same numbers, slower.
+* a Numba-jitted ``fun`` (a ``numba.core.registry.CPUDispatcher``): the
+  compiled driver (:mod:`._compiled.driver`), the kernels written out from the
+  tableau, ``fun`` reached through a small adapter of its own
+  (:mod:`._compiled.adapters`); no Python call per step;
+* a Python ``fun``: the same controller and kernels as plain Python;
+* inside ``with hnn_np.readable():``, any ``fun``: the controller with the loops
+  of :mod:`.rk` and :mod:`.dense` (:func:`.controller.loops`), no Numba kernel
+  of hnn_np (a jitted ``fun`` is called as a Python function): an edit of those
+  files changes what runs.
+
+All three take the same steps and give the same numbers.
 
 Two calling conventions (:mod:`.calling`): scipy's ``fun(t, y, *args) ->
 dy_dt``, and with ``inplace=True`` ``fun(t, y, dy_dt, *args)``, which writes
 into ``dy_dt`` and so allocates nothing per call (the faster one).
 
-Compilation: the compiled driver does not depend on ``fun``, which it calls
-through a function pointer (:mod:`._compiled.functions`): it is compiled
-once per method and kept in Numba's disk cache, and later processes load
-it. What a new ``fun`` costs is its own compilation (cached too with
-``@njit(cache=True)``). Numba is imported only when a jitted ``fun`` is
-first integrated. ``fun`` must not keep a reference to the arrays y and
-dy_dt it is given (work arrays that are overwritten).
+Compilation: the driver does not depend on ``fun``: it is compiled once per
+method and kept in Numba's disk cache, and later processes load it. A new
+jitted ``fun`` costs its own compilation and that of its adapter (both cached
+on disk with ``@njit(cache=True)``). Numba is imported only when a jitted
+``fun`` is first integrated. ``fun`` must not keep a reference to the arrays
+y and dy_dt it is given (work arrays that are overwritten).
 
 The Python around a compiled run is kept to a few microseconds: a jitted
 ``fun`` is checked once per convention, size and kind of ``args``
@@ -37,19 +40,20 @@ raises its error.
 from __future__ import annotations
 
 import numbers
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from ..mode import is_readable
+from ._compiled import KERNELS
 from .calling import as_inplace, is_compiled
 from .checks import (
     check_args, check_fun, check_method, check_steps, check_t_eval, check_t_span, check_tolerances, check_y0,
     checked_before, is_vector,
 )  # fmt: skip
-from ._compiled.unrolled import INTERPRETED
 from .controller import (
-    DONE, MAX_STEPS, NON_FINITE, NON_FINITE_START, STEP_TOO_SMALL, integrate, integrate_batch, new_work,
+    DONE, MAX_STEPS, NON_FINITE, NON_FINITE_START, STEP_TOO_SMALL, integrate_batch, loops, new_work,
 )  # fmt: skip
 from .record import new_record
 from .results import BatchResult, DenseSolution, OdeResult
@@ -75,33 +79,42 @@ def _message(status: int, t_stop: float, h_stop: float, max_steps: int) -> str:
 
 _DONE_MESSAGE = _message(DONE, 0.0, 0.0, 0)
 _NO_T_EVAL = np.zeros(0)  # t_eval=None: outputs at every step (read, never written)
-_COMPILED: dict = {}  # tab.key -> (one, batch) entries of the compiled driver; "rhs" -> compiled_rhs
+_DRIVER: list = []  # [the compiled layer's (entry, compiled_rhs)], once Numba is loaded
 
 
-def _compiled(tab):
-    """The compiled entries of ``tab``'s method and :func:`._compiled.rhs.compiled_rhs` (Numba loaded on first use)."""
-    pair = _COMPILED.get(tab.key)
-    if pair is None:
+def _driver():
+    """(:func:`._compiled.driver.entry`, :func:`._compiled.adapters.compiled_rhs`), loading Numba on first use."""
+    if not _DRIVER:
         from ._compiled.jit import load
 
         load()
-        from ._compiled.driver import entries
-        from ._compiled.rhs import compiled_rhs
+        from ._compiled.adapters import compiled_rhs
+        from ._compiled.driver import entry
 
-        _COMPILED["rhs"] = compiled_rhs
-        pair = _COMPILED[tab.key] = entries(tab)
-    return pair, _COMPILED["rhs"]
-def _specialized(tab, fun, inplace: bool, n_args: int):
-    """The entries of ``tab`` with ``fun`` compiled in (:mod:`._compiled.specialized`)."""
-    _compiled(tab)  # Numba loaded, the compiled layer registered
-    from ._compiled.specialized import specialized_entries
-
-    return specialized_entries(tab, fun, bool(inplace), n_args)
+        _DRIVER.append((entry, compiled_rhs))
+    return _DRIVER[0]
 
 
-def _python_loop(tab, readable: bool):
-    """The controller a Python run calls: as written inside readable(), else with the written-out kernels."""
-    return integrate if readable else INTERPRETED.get(tab.key, integrate)
+def _run(method, tab, fun, compiled: bool, readable: bool, inplace, args, t0, t_end, y0s, t_eval, rtol, atol,
+         first_step, max_step, max_steps, dense, y):  # fmt: skip
+    """:func:`.controller.integrate_batch` compiled (a jitted fun) or in Python; its results as arrays.
+
+    Returns (counts (5, B), stops (2, B), t, y_steps (n, m'), dense_t, dense_h,
+    dense_Q): the last three and t, y_steps those of the last trajectory's
+    record, cut to length.
+    """
+    if compiled:
+        entry, compiled_rhs = _driver()
+        address, p = compiled_rhs(fun, inplace, args)
+        return entry(method)(address, p, t0, t_end, y0s, t_eval, rtol, atol, first_step, max_step,
+                             max_steps, dense, y)  # fmt: skip
+    kernels = loops() if readable else KERNELS[method]
+    record = new_record(t0, y0s[0], t_eval, y[0], 4 + tab.D.shape[0], dense)
+    counts, stops, record = integrate_batch(fun, args, t0, t_end, y0s, t_eval, tab, kernels, rtol, atol, first_step,
+                                            max_step, max_steps, dense, new_work(tab, y0s.shape[1]), record, y)  # fmt: skip
+    m, m_dense = record.n, record.n_dense
+    return (counts, stops, record.t[:m].copy(), record.y[:m].T.copy(), record.dense_t[:m_dense],
+            record.dense_h[:m_dense], record.dense_Q[:m_dense])  # fmt: skip
 
 
 def _as_python(fun, inplace: bool):
@@ -109,10 +122,13 @@ def _as_python(fun, inplace: bool):
     return (fun if inplace else as_inplace(fun)), False
 
 
-def _check_specialize(specialize) -> bool:
+def _check_specialize(specialize) -> None:
+    """``specialize`` is accepted and ignored (a DeprecationWarning when True): every jitted fun is compiled in."""
     if not isinstance(specialize, (bool, np.bool_)):
         raise ValueError(f"specialize must be True or False; got {specialize!r}")
-    return bool(specialize)
+    if specialize:
+        warnings.warn("specialize=True is no longer needed and has no effect: every jitted fun is now compiled into "
+                      "an adapter of its own, cached on disk", DeprecationWarning, stacklevel=3)  # fmt: skip
 
 
 def _zero_length(tab, t0: float, y0: np.ndarray, t_eval: np.ndarray, dense: bool) -> OdeResult:
@@ -184,12 +200,9 @@ def solve_ivp(
         instead of returning it (:mod:`.calling`): no array is allocated per
         call, the fastest form for a jitted ``fun``. Same steps, same numbers.
     specialize : bool
-        For a jitted ``fun``: integrate with ``fun`` compiled into the
-        driver (:mod:`._compiled.specialized`) instead of called through a
-        function pointer: faster on small systems (``benchmarks/README.md``),
-        but compiled in every process for each ``fun`` (about 15 s; not
-        cached on disk). For long runs. Same steps, same numbers. Ignored for
-        a Python ``fun``.
+        Deprecated, no effect (a DeprecationWarning when True): a jitted
+        ``fun`` is always compiled into an adapter of its own, as
+        ``specialize=True`` used to do.
 
     Returns
     -------
@@ -214,7 +227,7 @@ def solve_ivp(
     t0, t_end = check_t_span(t_span, zero_length=True)
     first_step, max_step, max_steps = check_steps(first_step, max_step, max_steps, t0, t_end)
     args = check_args(args)
-    specialize = _check_specialize(specialize)
+    _check_specialize(specialize)
     # A jitted fun checked before, with vectors y0 and t_eval: the compiled
     # driver reads their values (values_valid), the rest is checked here.
     readable = is_readable()
@@ -233,36 +246,21 @@ def solve_ivp(
     dense = bool(dense_output)
     if t0 == t_end:
         return _zero_length(tab, t0, y0, t_eval, dense)
-    if compiled:
-        if specialize:
-            one = _specialized(tab, fun, inplace, len(args))[0]
-            counts, t_stop, h_stop, t, y, dense_t, dense_h, dense_Q = one(
-                args, t0, t_end, y0, t_eval, rtol, atol, first_step, max_step, max_steps, dense)  # fmt: skip
-        else:
-            (one, _), compiled_rhs = _compiled(tab)
-            c_addr, jit_addr, driver_args = compiled_rhs(fun, bool(inplace), args)
-            counts, t_stop, h_stop, t, y, dense_t, dense_h, dense_Q = one(
-                c_addr, jit_addr, driver_args, t0, t_end, y0, t_eval, rtol, atol, first_step, max_step, max_steps,
-                dense,
-            )  # fmt: skip
-        if counts[0] > 0:  # values_valid found a bad y0 or t_eval: the Python check says what
-            check_y0(y0)
-            check_t_eval(t_eval, t0, t_end)
-            raise AssertionError(f"values_valid reported {counts[0]} for a valid y0 and t_eval")
-    else:
-        status, record, *counts, t_stop, h_stop = _python_loop(tab, readable)(
-            fun, args, t0, t_end, y0, t_eval, tab, rtol, atol, first_step, max_step, max_steps, dense,
-            new_work(tab, y0.size), new_record(t0, y0, t_eval, 4 + tab.D.shape[0], dense),
-        )  # fmt: skip
-        counts = [status, *counts]
-        n, n_dense = record.n, record.n_dense
-        t, y = record.t[:n].copy(), record.y[:n].T.copy()
-        dense_t, dense_h, dense_Q = record.dense_t[:n_dense], record.dense_h[:n_dense], record.dense_Q[:n_dense]
-    status, nfev, nsteps, naccepted, nrejected = (int(c) for c in counts)
+    y_eval = np.empty((1, t_eval.shape[0], y0.shape[0]))  # the outputs at t_eval
+    counts, stops, t, y, dense_t, dense_h, dense_Q = _run(
+        method, tab, fun, compiled, readable, inplace, args, t0, t_end, y0[None, :], t_eval, rtol, atol, first_step,
+        max_step, max_steps, dense, y_eval,
+    )  # fmt: skip
+    if counts[0, 0] > 0:  # values_valid found a bad y0 or t_eval: the Python check says what
+        check_y0(y0)
+        check_t_eval(t_eval, t0, t_end)
+        raise AssertionError(f"values_valid reported {counts[0, 0]} for a valid y0 and t_eval")
+    status, nfev, nsteps, naccepted, nrejected = (int(c) for c in counts[:, 0])
     return OdeResult(
         t=t, y=y, sol=DenseSolution(dense_t, dense_h, dense_Q) if dense and dense_t.shape[0] > 0 else None,
         nfev=nfev, naccepted=naccepted, nrejected=nrejected, nsteps=nsteps, status=0 if status == DONE else -1,
-        message=_DONE_MESSAGE if status == DONE else _message(status, float(t_stop), float(h_stop), max_steps),
+        message=_DONE_MESSAGE if status == DONE else _message(status, float(stops[0, 0]), float(stops[1, 0]),
+                                                              max_steps),
         success=status == DONE,
     )  # fmt: skip
 
@@ -315,7 +313,7 @@ def solve_ivp_batch(
     readable = is_readable()
     if compiled and readable:
         fun, compiled = _as_python(fun, inplace)
-    specialize = _check_specialize(specialize)
+    _check_specialize(specialize)
     if not (type(workers) is int or isinstance(workers, numbers.Integral)) or workers < 1:
         raise ValueError(f"workers must be a positive integer; got {workers!r}")
 
@@ -326,24 +324,11 @@ def solve_ivp_batch(
                            nrejected=zeros, nsteps=zeros, status=zeros, messages=[_DONE_MESSAGE] * n_batch,
                            success=True)  # fmt: skip
     y = np.full((n_batch, t_eval.size, n), np.nan)  # filled by the driver
-    if compiled and specialize:
-        batch = _specialized(tab, fun, inplace, len(args))[1]
-        pointers = ()  # fun is compiled in; args are passed as they are
-        driver_args = args
-    elif compiled:
-        (_, batch), compiled_rhs = _compiled(tab)
-        c_addr, jit_addr, driver_args = compiled_rhs(fun, bool(inplace), args)
-        pointers = (c_addr, jit_addr)
 
     def block(rows):  # the rows[0]:rows[1] block, with its own work arrays
         start, stop = rows
-        if compiled:
-            return batch(*pointers, driver_args, t0, t_end, y0s[start:stop], t_eval, rtol, atol, first_step,
-                         max_step, max_steps, y[start:stop])  # fmt: skip
-        return integrate_batch(
-            _python_loop(tab, readable), fun, args, t0, t_end, y0s[start:stop], t_eval, tab, rtol, atol, first_step, max_step,
-            max_steps, new_work(tab, n), new_record(t0, y0s[0], t_eval, 4 + tab.D.shape[0], False), y[start:stop],
-        )  # fmt: skip
+        return _run(method, tab, fun, compiled, readable, inplace, args, t0, t_end, y0s[start:stop], t_eval, rtol,
+                    atol, first_step, max_step, max_steps, False, y[start:stop])[:2]  # fmt: skip
 
     n_blocks = min(int(workers), n_batch) if compiled else 1
     if n_blocks == 1:

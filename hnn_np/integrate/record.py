@@ -1,11 +1,10 @@
 """What the driver keeps of an integration: outputs at steps or at t_eval, and interpolants.
 
 The controller (:func:`.controller.integrate`) calls :func:`record_step` after
-every accepted step; the compiled driver inlines it (with the method's
-written-out interpolant, see :mod:`._compiled.driver`), and it copies with
-plain loops, which Numba compiles fast. :func:`new_record` makes the empty
-buffers before a run; a batch writes its outputs at t_eval straight into its
-result instead (:func:`.controller.integrate_batch`). :func:`grow`, called
+every accepted step, with the method's interpolant (the loop of
+:mod:`.dense` or the same written out); it copies with plain loops, which
+Numba compiles fast. :func:`new_record` makes the buffers before a run; the
+outputs at t_eval go straight into the caller's array. :func:`grow`, called
 rarely, never calls ``fun``, so it can use NumPy's array assignments, slow as
 those are to compile.
 """
@@ -17,7 +16,6 @@ from typing import NamedTuple
 import numpy as np
 from .jitable import jitable
 
-from .dense import interpolate
 from .rk import set_row
 
 __all__ = ["Record", "new_record", "record_step", "grow"]
@@ -57,8 +55,8 @@ def grow(buffer):
     return bigger
 
 
-@jitable(cache=True)
-def new_record(t0, y0, t_eval, n_coefficients, dense):
+@jitable
+def new_record(t0, y0, t_eval, y_eval, n_coefficients, dense):
     """Empty buffers; without t_eval the first output is (t0, y0).
 
     Parameters
@@ -67,6 +65,8 @@ def new_record(t0, y0, t_eval, n_coefficients, dense):
     y0 : ndarray, shape (n,)
     t_eval : ndarray, shape (m,)
         Empty: output every accepted step.
+    y_eval : ndarray, shape (m, n)
+        Where the outputs at t_eval go (unused when t_eval is empty).
     n_coefficients : int
         Rows 4 + R of an interpolant.
     dense : bool
@@ -78,7 +78,7 @@ def new_record(t0, y0, t_eval, n_coefficients, dense):
     dense_h = np.empty(capacity_d)
     dense_Q = np.empty((capacity_d, n_coefficients, n))
     if t_eval.shape[0] > 0:
-        return Record(t_eval.copy(), np.empty((t_eval.shape[0], n)), 0, dense_t, dense_h, dense_Q, 0)
+        return Record(t_eval, y_eval, 0, dense_t, dense_h, dense_Q, 0)
     t_out = np.empty(64)
     y_out = np.empty((64, n))
     t_out[0] = t0
@@ -86,8 +86,8 @@ def new_record(t0, y0, t_eval, n_coefficients, dense):
     return Record(t_out, y_out, 1, dense_t, dense_h, dense_Q, 0)
 
 
-@jitable
-def record_step(record, t_eval, t_old, t, h, y, Q, dense):
+@jitable(inline="always")  # inlined into the controller: its arguments are some 60 words
+def record_step(record, t_eval, t_old, t, h, y, Q, dense, interpolate):
     """Record the accepted step from t_old to t = t_old + h that ended at y.
 
     With dense output its interpolant Q is kept; with t_eval the values at
@@ -103,6 +103,8 @@ def record_step(record, t_eval, t_old, t, h, y, Q, dense):
     Q : ndarray, shape (4 + R, n)
         The step's interpolant (unused unless ``dense`` or t_eval).
     dense : bool
+    interpolate : callable
+        :func:`.dense.interpolate`, or the same written out.
 
     Returns
     -------
@@ -124,7 +126,7 @@ def record_step(record, t_eval, t_old, t, h, y, Q, dense):
         first = n_out
         while n_out < t_eval.shape[0] and (t_eval[n_out] - t) * direction <= 0.0:
             n_out += 1
-        interpolate(y_out, t_eval, first, n_out, t_old, h, Q)  # dense.dense_eval at each
+        interpolate(y_out, t_eval, first, n_out, t_old, h, Q)  # dense.dense_eval at each time
     else:
         if n_out == t_out.shape[0]:
             t_out, y_out = grow(t_out), grow(y_out)

@@ -1,9 +1,9 @@
-"""A second process loads the compiled driver from Numba's disk cache instead of compiling it.
+"""A second process loads the compiled driver and the adapter of a fun from Numba's disk cache.
 
 Each process runs a short script in a fresh interpreter with its own,
-initially empty, ``NUMBA_CACHE_DIR``: the first compiles the driver (and the
-user's ``@njit(cache=True)`` right-hand side, defined in a module of its
-own) and stores them; the second must find both there. What is compared is
+initially empty, ``NUMBA_CACHE_DIR``: the first compiles the driver, the
+user's ``@njit(cache=True)`` right-hand side (defined in a module of its own)
+and its adapter, and stores them; the second must find all three there. What is compared is
 Numba's own record of each dispatcher (``.stats.cache_hits`` and
 ``.stats.cache_misses``) and the numbers computed, which must be the same
 bits in both processes.
@@ -14,8 +14,13 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
+
+import hnn_np
+
+ROOT = Path(hnn_np.__file__).resolve().parents[1]  # the tree under test, not another installed copy
 
 USER_MODULE = textwrap.dedent('''
     import numpy as np
@@ -39,18 +44,21 @@ SCRIPT = textwrap.dedent('''
 
     result = solve_ivp(user_rhs, (0.0, 3.0), np.array([1.0, 0.0]), rtol=1e-9, atol=1e-9,
                        args=(np.array([4.0]),), inplace=True)
-    from hnn_np.integrate._compiled.driver import entries
+    from hnn_np.integrate._compiled.adapters import adapters
+    from hnn_np.integrate._compiled.driver import entry
 
-    one, _ = entries(METHODS["DOP853"])
+    one = entry("DOP853")
+    (adapter,) = adapters(user_rhs)
     print(json.dumps(dict(
         driver_hits=sum(one.stats.cache_hits.values()), driver_misses=sum(one.stats.cache_misses.values()),
         user_hits=sum(user_rhs.stats.cache_hits.values()), user_misses=sum(user_rhs.stats.cache_misses.values()),
+        adapter_hits=sum(adapter.stats.cache_hits.values()), adapter_misses=sum(adapter.stats.cache_misses.values()),
         y=result.y[:, -1].tolist(), nfev=result.nfev)))
 ''')
 
 
 def run_fresh_process(folder, cache_dir):
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir), "PYTHONPATH": str(folder)}
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir), "PYTHONPATH": os.pathsep.join((str(folder), str(ROOT)))}
     done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, cwd=folder, capture_output=True, text=True,
                           timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -67,5 +75,6 @@ def test_a_second_process_loads_the_driver_and_the_user_function_from_the_cache(
     assert first["user_misses"] == 1
     assert second["driver_hits"] == 1 and second["driver_misses"] == 0  # loaded, not compiled
     assert second["user_hits"] == 1 and second["user_misses"] == 0
+    assert first["adapter_misses"] == 1 and second["adapter_hits"] == 1 and second["adapter_misses"] == 0
     assert second["y"] == first["y"] and second["nfev"] == first["nfev"]
     assert any(name.endswith(".nbi") for _, _, files in os.walk(cache_dir) for name in files)

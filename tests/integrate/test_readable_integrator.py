@@ -69,7 +69,6 @@ def runs():
         "batch": lambda: solve_ivp_batch(pendulum, (0.0, 4.0), y0s, t_eval, workers=2),
         "batch in place": lambda: solve_ivp_batch(pendulum_into, (0.0, 4.0), y0s, t_eval, args=params,
                                                   inplace=True, method="RK45"),  # fmt: skip
-        "specialize": lambda: solve_ivp(pendulum, (0.0, 4.0), y0s[0], specialize=True),
     }
 
 
@@ -77,22 +76,20 @@ def runs():
 def test_inside_readable_no_numba_kernel_of_hnn_np_runs(way, dispatcher_calls):
     """Only the user's jitted fun is called inside the block; the results are the fast path's, bit for bit."""
     run = runs()[way]
-    if way != "specialize":  # (specialize=True compiles for minutes; its outside run is not needed here)
-        fast = run()
-        assert any(name.startswith("hnn_np.") for name in dispatcher_calls), "the record misses the driver"
+    fast = run()
+    assert any(name.startswith("hnn_np.") for name in dispatcher_calls), "the record misses the driver"
     dispatcher_calls.clear()
     with hnn_np.readable():
         readable = run()
     assert dispatcher_calls, "the jitted fun was not called from Python"
     assert set(dispatcher_calls) <= {f"{__name__}.pendulum", f"{__name__}.pendulum_into"}, set(dispatcher_calls)
-    if way != "specialize":
-        np.testing.assert_array_equal(readable.y, fast.y)
-        np.testing.assert_array_equal(readable.nfev, fast.nfev)
+    np.testing.assert_array_equal(readable.y, fast.y)
+    np.testing.assert_array_equal(readable.nfev, fast.nfev)
 
 
 def test_inside_readable_the_loop_is_the_controller_calling_rk_and_dense(monkeypatch):
-    """The functions of rk.py and dense.py that controller.integrate names are the ones called."""
-    from hnn_np.integrate import controller, dense, record, rk
+    """The functions of rk.py and dense.py that controller.loops() hands controller.integrate are the ones called."""
+    from hnn_np.integrate import dense, rk
 
     counts = {"rk_step": 0, "error_norm": 0, "dense_coefficients": 0, "interpolate": 0}
 
@@ -105,9 +102,8 @@ def test_inside_readable_the_loop_is_the_controller_calling_rk_and_dense(monkeyp
 
         return wrapper
 
-    for module, name in ((rk, "rk_step"), (rk, "error_norm"), (dense, "dense_coefficients")):
-        monkeypatch.setattr(controller, name, counted(module, name))  # the names controller.integrate calls
-    monkeypatch.setattr(record, "interpolate", counted(dense, "interpolate"))  # called by record.record_step
+    for module, name in ((rk, "rk_step"), (rk, "error_norm"), (dense, "dense_coefficients"), (dense, "interpolate")):
+        monkeypatch.setattr(module, name, counted(module, name))  # looked up by controller.loops() at each run
     with hnn_np.readable():
         result = solve_ivp(pendulum.py_func, (0.0, 4.0), [1.0, 0.0], t_eval=[1.0, 2.0], rtol=1e-8, atol=1e-8)
     assert counts["rk_step"] == counts["error_norm"] == result.nsteps

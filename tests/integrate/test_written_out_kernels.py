@@ -1,12 +1,16 @@
-"""The written-out step (:mod:`hnn_np.integrate._compiled.unrolled`) equals the loops of rk.py and dense.py.
+"""The written-out step (``_compiled/dop853_kernels.py``, ``rk45_kernels.py``) equals the loops of rk.py and dense.py.
 
 The loops in :mod:`hnn_np.integrate.rk` and :mod:`hnn_np.integrate.dense` are
-the reference a reader studies; the driver runs the code generated from the
+the reference a reader studies; the driver runs the code written out from the
 same tableau. Both sum the same nonzero terms in the same order, so every
 stage, the error and the dense coefficients must agree to the last bit, for
-any state, step and right-hand side. Also: the in-place calling convention,
-and the threaded batch.
+any state, step and right-hand side. The written files are what the generator
+writes today; nothing under hnn_np/integrate/ rewrites code at run time. Also:
+the in-place calling convention, and the threaded batch.
 """
+
+import ast
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,10 +19,15 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numba import njit
 
+import hnn_np.integrate
+
 from hnn_np.integrate import METHODS, solve_ivp, solve_ivp_batch
+from hnn_np.integrate._compiled import KERNELS
+from hnn_np.integrate._compiled.write_kernels import kernels_source, path_of
 from hnn_np.integrate.dense import dense_coefficients, dense_eval
 from hnn_np.integrate.rk import error_norm, rk_step
-from hnn_np.integrate._compiled.unrolled import dense, error, interpolate, step, step_source
+
+INTEGRATE = Path(hnn_np.integrate.__file__).parent
 
 finite = st.floats(-10.0, 10.0, allow_nan=False, allow_infinity=False)
 
@@ -40,7 +49,8 @@ def test_written_out_step_error_and_dense_equal_the_loops(method, y, h, t, tol):
     rtol = np.full(n, tol)
     out = {}
     for name, (step_fn, error_fn, dense_fn) in {
-        "loops": (rk_step, error_norm, dense_coefficients), "written out": (step, error, dense),
+        "loops": (rk_step, error_norm, dense_coefficients),
+        "written out": (KERNELS[method].rk_step, KERNELS[method].error_norm, KERNELS[method].dense_coefficients),
     }.items():  # fmt: skip
         K = np.zeros((tab.A.shape[0], n))
         nonlinear(t, y, K[0])
@@ -57,29 +67,56 @@ def test_written_out_step_error_and_dense_equal_the_loops(method, y, h, t, tol):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("rows", [8, 5, 6])  # DOP853, RK45, and a size only the loop serves
+@pytest.mark.parametrize("method", ["DOP853", "RK45"])
 @given(Q=st.integers(1, 3).flatmap(lambda n: hnp.arrays(np.float64, (8, n), elements=finite)),
        theta=st.floats(-0.5, 1.5))
-def test_written_out_interpolant_equals_the_loop(rows, Q, theta):
-    Q = np.ascontiguousarray(Q[:rows])
+def test_written_out_interpolant_equals_the_loop(method, Q, theta):
+    Q = np.ascontiguousarray(Q[:4 + METHODS[method].D.shape[0]])
     t_old, h = 0.3, -0.7  # a step backwards in time, for once
     t_eval = t_old + h * np.array([0.0, theta, 0.5 * theta, 1.0])
     loop, written = np.zeros((4, Q.shape[1])), np.zeros((4, Q.shape[1]))
     for j in (1, 2):
         dense_eval(loop, j, Q, (t_eval[j] - t_old) / h)
-    interpolate(written, t_eval, 1, 3, t_old, h, Q)  # rows 0 and 3 stay untouched
+    KERNELS[method].interpolate(written, t_eval, 1, 3, t_old, h, Q)  # rows 0 and 3 stay untouched
     np.testing.assert_array_equal(loop, written)
 
 
 def test_generated_source_has_every_nonzero_coefficient_once():
-    """The source of DOP853's step names each nonzero A, E, E3 and D entry as its repr."""
+    """The source of DOP853's step names each nonzero A entry as its repr; fun is called once per stage."""
     tab = METHODS["DOP853"]
-    source = step_source(tab, "dop853")
+    source = kernels_source("dop853")
     for row in range(1, tab.A.shape[0]):
         for j in range(row):
             if tab.A[row, j] != 0:
                 assert f"{abs(float(tab.A[row, j]))!r} * K[{j}, i]" in source
-    assert source.count("fun(") == tab.A.shape[0] - 2  # stages 1..11 and 13..15: FSAL is the driver's
+    assert source.count("fun(") == tab.A.shape[0] - 2  # stages 1..11 and 13..15: FSAL is the controller's
+
+
+@pytest.mark.parametrize("stem", ["dop853", "rk45"])
+def test_the_written_files_are_what_the_generator_writes(stem):
+    assert path_of(stem).read_text() == kernels_source(stem), f"run python -m hnn_np.integrate._compiled.write_kernels"
+
+
+def rewriting(source: str) -> list:
+    """The builtins exec, eval and compile, functions made anew from code objects, and globals read or set."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("exec", "eval", "compile"):
+            found.append((node.lineno, node.func.id))  # (a dispatcher's .compile(signature) is an attribute)
+        elif isinstance(node, (ast.Name, ast.Attribute)) and getattr(node, "id", getattr(node, "attr", "")) in (
+                "FunctionType", "__globals__", "globals"):
+            found.append((node.lineno, getattr(node, "id", getattr(node, "attr", ""))))
+    return found
+
+
+def test_no_code_is_rewritten_at_run_time_under_integrate():
+    """No exec, eval, compile of strings or swapped globals anywhere in hnn_np/integrate/."""
+    files = sorted(INTEGRATE.rglob("*.py"))
+    assert len(files) > 15
+    assert {str(p.relative_to(INTEGRATE)): rewriting(p.read_text()) for p in files if rewriting(p.read_text())} == {}
+    mutants = ["exec(source, namespace)\n", "code = compile(text, '<x>', 'exec')\n",
+               "f = types.FunctionType(g.__code__, {**g.__globals__, 'x': 1})\n"]  # fmt: skip
+    assert all(rewriting(mutant) for mutant in mutants)  # the check can fail
 
 
 @njit(cache=True)
@@ -111,13 +148,15 @@ def test_in_place_and_returning_funs_give_the_same_numbers():
     np.testing.assert_allclose(fast.y[:, 0], q, atol=1e-7)
 
 
-def test_the_adapter_of_a_returning_fun_is_made_once_per_fun():
+def test_the_adapter_of_a_fun_is_made_once_per_convention_and_kind_of_args():
     from hnn_np.integrate._compiled.jit import load
 
     load()
-    from hnn_np.integrate._compiled.adapters import inplace_of
+    from hnn_np.integrate._compiled.adapters import compiled_rhs
 
-    assert inplace_of(spring, 2) is inplace_of(spring, 2) and inplace_of(spring, 2) is not inplace_of(spring, 1)
+    floats, twice = compiled_rhs(spring, False, (2.0, 2.0)), compiled_rhs(spring, False, (3.0, 1.0))
+    assert floats[0] == twice[0] and twice[1].tolist() == [3.0, 1.0]  # one adapter, the new values
+    assert compiled_rhs(spring_into, True, (2.0, 2.0))[0] != floats[0]
 
 
 @pytest.mark.parametrize("workers", [2, 3, 7])

@@ -1,97 +1,160 @@
-"""Adapters: ``args`` and the returning convention turned into the one the driver calls.
+"""One small adapter per user ``fun``: the narrow pointer of :mod:`.rhs` on one side, ``fun`` on the other.
 
-The compiled driver calls ``fun(t, y, dy_dt, *args)`` through a function
-pointer whose type fixes the types of ``args`` (:mod:`.functions`). One kind
-of ``args`` is the driver's own, compiled once per method and cached:
-``args = (p,)`` with ``p`` a float64 vector (the parameters as one array).
-An in-place ``fun`` with such ``args`` is passed as it is. Everything else
-reaches that same driver through an adapter ``adapter(t, y, dy_dt, q)``
-where ``q = [two words: the addresses of fun, then fun's parameters]``:
+For a jitted ``fun``, the kind of its ``args`` (a Numba type) and its
+convention, :func:`compiled_rhs` returns the address of the adapter (its
+native code, which :func:`.rhs.call_rhs` calls) and the vector p that
+carries ``args``. The
+adapter, written once below (:func:`_adapter`), is::
 
-* :func:`inplace_scalars` (k) -- in place, ``args`` = k float numbers:
-  ``fun(t, y, dy_dt, q[2], ..., q[k + 1])``;
-* :func:`returning_scalars` (k) -- the same for ``fun(t, y, *args) -> dy_dt``,
-  whose result is copied into dy_dt (a result of another length raises a
-  ValueError, at every call);
-* :func:`returning_params` -- ``fun(t, y, p) -> dy_dt`` with ``p = q[2:]``.
+    def adapter(t, n, y, dy_dt, p, n_p):
+        call_user(key, t, carray(y, n), carray(dy_dt, n), carray(p, n_p))
 
-These do not depend on ``fun`` (its addresses are data), so each is compiled
-once and cached on disk like the driver. For other ``args`` (arrays, tuples,
-integers) the driver is compiled for their kind (once, and cached), and a
-returning ``fun`` gets an adapter of its own, :func:`inplace_of`, compiled
-in each process (small and quick to compile).
+with ``call_user`` rebuilding ``args`` from p (:func:`.rhs.unpack`) and
+calling ``fun(t, y, dy_dt, *args)`` in place, or copying the array that
+``fun(t, y, *args)`` returns into dy_dt (:func:`store`, the one returning ->
+in-place copy of the compiled path; a result of another length raises a
+ValueError at every call). ``fun`` is called directly, not through a pointer,
+so the compiler may inline it into the adapter.
+
+Compiled with ``cache=True``: Numba keys its disk cache by the adapter's code
+and the value of its closure cell ``key``, which names ``fun``'s code
+(:func:`code_key`: its module and name, the file it is defined in with that
+file's size and time of change, as Numba keys its own cache, a hash of its
+code object and closure), the convention, the Numba type of ``args`` and this
+integrator's sources: a changed ``fun`` compiles a new adapter, and a later
+process loads the one it made before. ``call_user`` finds ``fun`` and the type
+of ``args`` from ``key`` while the adapter is compiled (an ``@overload`` whose
+implementation closes over them); a cached adapter holds ``fun``'s machine
+code and needs no look-up. A ``fun`` with no file (typed in at the prompt)
+gets an adapter compiled in each process.
 """
 
 from __future__ import annotations
 
-from numba import njit, types
+import hashlib
+import marshal
+import os
 
-from .functions import VECTOR, header_function, scalars_function, tail
-from .unrolled import with_globals
+import numpy as np
+from numba import carray, njit, typeof, types
+from numba.core.serialize import dumps
+from numba.extending import overload
 
-__all__ = ["MAX_SCALARS", "inplace_scalars", "returning_scalars", "returning_params", "inplace_of"]
+from ..checks import fingerprint
+from ..jitable import jitable
+from .jit import source_hash
+from .rhs import NARROW, PARAMS, pack, unpack
 
-MAX_SCALARS = 8  # adapters for 0 .. MAX_SCALARS float arguments
-WRONG_SHAPE = "fun(t, y, *args) must return an array of the shape of y0; it returned another length"
+VECTOR = types.Array(types.float64, 1, "C")
 
+__all__ = ["WRONG_LENGTH", "store", "code_key", "compiled_rhs", "adapters"]
 
-def _scalar_adapters(k):
-    """The in-place and the returning adapter for k floats; ``k`` is a closure cell (it keys the cache)."""
-
-    def inplace_scalars(t, y, dy_dt, q):
-        k  # noqa: B018  (read, so that it is a closure cell)
-        fun = HEADER(q)
-        fun(t, y, dy_dt, *SCALARS(q))
-
-    def returning_scalars(t, y, dy_dt, q):
-        k  # noqa: B018
-        fun = HEADER(q)
-        value = fun(t, y, *SCALARS(q))
-        if value.shape[0] != dy_dt.shape[0]:
-            raise ValueError(WRONG_SHAPE)
-        for i in range(dy_dt.shape[0]):
-            dy_dt[i] = value[i]
-
-    extra = (types.float64,) * k
-    return tuple(
-        njit(cache=True, nogil=True)(with_globals(f, HEADER=header_function(extra, returning),
-                                                  SCALARS=scalars_function(k)))
-        for f, returning in ((inplace_scalars, False), (returning_scalars, True))
-    )  # fmt: skip
+WRONG_LENGTH = "fun(t, y, *args) must return an array of the shape of y0; it returned another length"
+_USERS: dict = {}  # key -> (fun, inplace, args_type): what call_user calls, while an adapter is compiled
+_FOUND: dict = {}  # (fun, inplace, fingerprint of args) -> (address, is_params, adapter)
 
 
-def _returning_params(t, y, dy_dt, q):
-    """``dy_dt[:] = fun(t, y, q[2:])``, fun at the addresses q[0], q[1]."""
-    fun = HEADER(q)
-    value = fun(t, y, tail(q, 2))
+@jitable(inline="always")
+def store(value, dy_dt):
+    """dy_dt[:] = value, the result of a returning fun, checked for its length."""
     if value.shape[0] != dy_dt.shape[0]:
-        raise ValueError(WRONG_SHAPE)
+        raise ValueError(WRONG_LENGTH)
     for i in range(dy_dt.shape[0]):
         dy_dt[i] = value[i]
 
 
-returning_params = njit(cache=True, nogil=True)(with_globals(_returning_params, HEADER=header_function((VECTOR,), True)))
-inplace_scalars, returning_scalars = (list(adapters) for adapters in zip(*(_scalar_adapters(k) for k in range(MAX_SCALARS + 1))))
+def call_user(key, t, y, dy_dt, p):
+    """``fun(t, y, dy_dt, *args)``, or :func:`store` of ``fun(t, y, *args)``: the fun and args of ``key``."""
+    raise NotImplementedError("compiled only, as part of an adapter")
 
-_OWN: dict = {}  # (returning jitted fun, number of args) -> its in-place adapter
+
+@overload(call_user, inline="always")
+def _call_user(key, t, y, dy_dt, p):
+    if not isinstance(key, types.StringLiteral):
+        return None  # Numba tries again with the literal key
+    fun, inplace, args_type = _USERS[key.literal_value]
+    if inplace:
+
+        def call_inplace(key, t, y, dy_dt, p):
+            fun(t, y, dy_dt, *unpack(p, args_type))
+
+        return call_inplace
+
+    def call_returning(key, t, y, dy_dt, p):
+        store(fun(t, y, *unpack(p, args_type)), dy_dt)
+
+    return call_returning
 
 
-def inplace_of(fun, n_args: int):
-    """A jitted ``adapter(t, y, dy_dt, a_0, ..., a_{n_args-1})`` writing ``fun(t, y, a_0, ...)`` into dy_dt.
+def _adapter(key: str, cache: bool):
+    """The adapter of the fun registered as ``key``."""
 
-    Made once per ``fun`` and number of extra arguments (written with that
-    many parameters: the driver calls it with the arguments spread out).
-    """
-    adapter = _OWN.get((fun, n_args))
-    if adapter is None:
-        names = "".join(f", a_{j}" for j in range(n_args))
-        source = (f"def adapter(t, y, dy_dt{names}):\n"
-                  f"    value = fun(t, y{names})\n"
-                  "    if value.shape[0] != dy_dt.shape[0]:\n"
-                  "        raise ValueError(WRONG_SHAPE)\n"
-                  "    for i in range(dy_dt.shape[0]):\n"
-                  "        dy_dt[i] = value[i]\n")  # fmt: skip
-        namespace = {"fun": fun, "WRONG_SHAPE": WRONG_SHAPE}
-        exec(compile(source, "<hnn_np.integrate._compiled.adapters: inplace_of>", "exec"), namespace)  # noqa: S102
-        adapter = _OWN[(fun, n_args)] = njit(nogil=True)(namespace["adapter"])
-    return adapter
+    def adapter(t, n, y, dy_dt, p, n_p):
+        call_user(key, t, carray(y, n), carray(dy_dt, n), carray(p, n_p))
+
+    return njit(cache=cache, nogil=True)(adapter)
+
+
+def code_key(fun) -> str | None:
+    """What fun's compiled code depends on, as text; None when fun has no source file (no disk cache then)."""
+    function = fun.py_func
+    path = function.__code__.co_filename
+    if not os.path.isfile(path):
+        return None
+    digest = hashlib.sha256(marshal.dumps(function.__code__))
+    if function.__closure__:
+        try:
+            digest.update(dumps(tuple(cell.cell_contents for cell in function.__closure__)))
+        except Exception:  # noqa: BLE001  (a closure that cannot be pickled: no disk cache)
+            return None
+    stat = os.stat(path)
+    return f"{function.__module__}.{function.__qualname__} {path} {stat.st_size} {stat.st_mtime_ns} {digest.hexdigest()}"
+
+
+def _checked_type(value_type, args) -> None:
+    """A ValueError unless every item of ``args`` is a number, an array or a tuple of them."""
+    for ty, value in zip(value_type, args):
+        if isinstance(ty, types.BaseTuple):
+            _checked_type(ty, value)
+        elif not isinstance(ty, (types.Array, types.Float, types.Integer, types.Boolean)) or (
+                isinstance(ty, types.Array) and not isinstance(ty.dtype, (types.Float, types.Integer, types.Boolean))):
+            raise ValueError(f"the args of a jitted fun must be real numbers, real arrays or tuples of them; "
+                             f"got {value!r} ({ty})")  # fmt: skip
+
+
+def _find(fun, inplace: bool, args: tuple):
+    """(address, is_params, adapter): the adapter of fun for this kind of args, compiled or loaded now."""
+    args_type = typeof(args)
+    _checked_type(args_type, args)
+    code = code_key(fun)
+    key = f"{code if code else id(fun)} inplace={bool(inplace)} args={args_type} integrator={source_hash()}"
+    _USERS[key] = (fun, bool(inplace), args_type)
+    if inplace:  # fun as the adapter will call it
+        signature = (types.float64, VECTOR, VECTOR, *args_type)
+        fun.compile(signature)
+        returned = fun.overloads[signature].signature.return_type
+        if returned != types.none:
+            raise ValueError(f"an in-place fun(t, y, dy_dt, *args) must return nothing; it returns {returned}")
+    adapter = _adapter(key, cache=code is not None)
+    adapter.compile(NARROW.args)
+    compiled = adapter.overloads[NARROW.args]
+    return compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name), args_type == PARAMS, adapter
+
+
+def compiled_rhs(fun, inplace: bool, args: tuple):
+    """``(address, p)``: the adapter of the jitted ``fun`` and the vector that carries ``args``."""
+    found_key = (fun, bool(inplace), fingerprint(args))
+    found = _FOUND.get(found_key)
+    if found is None:
+        found = _FOUND[found_key] = _find(fun, inplace, args)
+    address, is_params, _ = found
+    if is_params:
+        return address, args[0]
+    if all(type(a) is float for a in args):
+        return address, np.array(args, dtype=np.float64)
+    return address, pack(args)
+
+
+def adapters(fun) -> list:
+    """The adapters made in this process for ``fun`` (Numba dispatchers, one per convention and kind of args)."""
+    return [found[2] for key, found in _FOUND.items() if key[0] is fun]

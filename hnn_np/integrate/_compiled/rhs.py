@@ -1,95 +1,156 @@
-"""From a user's jitted ``fun`` and ``args`` to what the compiled driver is called with.
+"""The right-hand side as the compiled driver calls it: one narrow function pointer.
 
-:func:`compiled_rhs` returns ``(c_addr, jit_addr, driver_args)``: the
-addresses of the in-place function the driver calls (``fun`` itself, or an
-adapter of :mod:`.adapters`) and the ``args`` to pass it. The look-ups that
-compile or ask Numba for addresses are made once per ``fun``, convention and
-kind of ``args`` and kept; a later call only builds the parameter vector (a
-microsecond). Three cases, fastest first:
+The driver (:mod:`.driver`) is compiled once per method and kept in Numba's
+disk cache, so it cannot know ``fun``: it calls, through a pointer, a function
+of one fixed signature (:data:`NARROW`)::
 
-1. ``args == (p,)``, ``p`` a float64 vector: an in-place ``fun`` is called
-   directly; a returning one through :func:`.adapters.returning_params`;
-2. ``args`` up to :data:`.adapters.MAX_SCALARS` floats: through
-   :func:`.adapters.inplace_scalars` / :func:`.adapters.returning_scalars`,
-   with ``q = [addresses of fun, *args]``;
-3. anything else: ``fun`` (or, returning, :func:`.adapters.inplace_of`) with
-   ``args`` as they are; the driver is compiled for their kind (once, cached).
+    rhs(t, n, y, dy_dt, p, n_p)       float64, int64, float64*, float64*, float64*, int64
+
+which writes f(t, y) into the n values at ``dy_dt``; ``p`` holds the n_p
+numbers that carry fun's extra arguments. Scalars and raw pointers only: a
+call passes six machine words (an array would pass seven words for each of
+y, dy_dt and every array argument). Behind the pointer sits a small adapter
+compiled for each user ``fun`` (:mod:`.adapters`), which rebuilds y, dy_dt and
+``args`` from these words and calls ``fun`` directly, so that the compiler can
+inline it. The call uses Numba's own calling convention, so an exception
+raised in ``fun`` reaches the caller of solve_ivp.
+
+What crosses the pointer, and the four pieces that build and read it:
+
+* :func:`call_rhs` -- ``fun(t, y, dy_dt, address, p)`` as the controller
+  calls every right-hand side: the function at ``address`` called with the
+  arrays' data pointers (and :func:`data_pointer`);
+* :func:`pack` (Python) and :func:`unpack` (compiled) -- ``args`` as the
+  vector ``p``: a float64 parameter vector ``(params,)`` is ``p`` itself;
+  anything else (floats, integers, booleans, arrays of any dtype and layout,
+  tuples of them) is written as words, a number as its value (float) or its
+  bits (integer), an array as its address, shape and strides. The arrays
+  rebuilt from those words are views without a reference count; the arrays of
+  ``args`` are held by the caller of solve_ivp until it returns.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import typeof
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.core.imputils import impl_ret_borrowed
+from numba.extending import intrinsic
 
-from . import adapters
-from .functions import VECTOR, addresses, inplace_signature, returning_signature
+__all__ = ["NARROW", "PARAMS", "data_pointer", "call_rhs", "pack", "unpack"]
 
-__all__ = ["compiled_rhs", "layout"]
-
-_FOUND: dict = {}  # (fun, inplace, layout of args) -> (c_addr, jit_addr, header or None)
-
-
-def layout(value):
-    """What the compiled code of a function depends on in ``value``: types, dtypes, dimensions, contiguity."""
-    if type(value) is tuple:
-        return tuple(layout(v) for v in value)
-    if type(value) is np.ndarray:
-        return (value.dtype.str, value.ndim, value.flags.c_contiguous, value.flags.f_contiguous,
-                value.flags.writeable)  # fmt: skip
-    return type(value)
+_POINTER = types.CPointer(types.float64)
+NARROW = types.void(types.float64, types.int64, _POINTER, _POINTER, _POINTER, types.int64)
+PARAMS = types.UniTuple(types.Array(types.float64, 1, "C"), 1)  # args = (params,): p is params itself
 
 
-def _is_vector(value) -> bool:
-    return type(value) is np.ndarray and value.dtype == np.float64 and value.ndim == 1 and value.flags.c_contiguous
+@intrinsic
+def data_pointer(typingctx, array):
+    """The address of array[0] (a C-contiguous array), typed as a pointer to its dtype."""
+
+    def codegen(context, builder, signature, values):
+        return context.make_array(signature.args[0])(context, builder, values[0]).data
+
+    return types.CPointer(array.dtype)(array), codegen
 
 
-def _header(fun, signature):
-    """fun's two addresses as the float64 words that carry them in an adapter's vector q."""
-    return np.array(addresses(fun, signature), dtype=np.int64).view(np.float64)
+@intrinsic
+def call_rhs(typingctx, t, y, dy_dt, address, p):
+    """dy_dt = f(t, y): the function at ``address`` (:data:`NARROW`) called with the data pointers of y, dy_dt, p.
+
+    The ``fun`` the driver hands the controller, with ``args = (address, p)``.
+    A call with Numba's calling convention: an exception raised behind the
+    pointer is raised here. (An intrinsic, so that the call is emitted where
+    the step calls ``fun``, and only the six words cross.)
+    """
+
+    def codegen(context, builder, signature, values):
+        t_value, y_value, dy_dt_value, address_value, p_value = values
+        y_array = context.make_array(signature.args[1])(context, builder, y_value)
+        dy_dt_array = context.make_array(signature.args[2])(context, builder, dy_dt_value)
+        p_array = context.make_array(signature.args[4])(context, builder, p_value)
+        function_type = context.call_conv.get_function_type(types.none, NARROW.args)
+        function = builder.inttoptr(address_value, function_type.as_pointer())
+        words = [t_value, builder.extract_value(y_array.shape, 0), y_array.data, dy_dt_array.data, p_array.data,
+                 builder.extract_value(p_array.shape, 0)]  # fmt: skip
+        status, _ = context.call_conv.call_function(builder, function, types.none, NARROW.args, words)
+        with cgutils.if_unlikely(builder, status.is_error):
+            context.call_conv.return_status_propagate(builder, status)
+        return context.get_dummy_value()
+
+    return types.none(types.float64, y, dy_dt, types.int64, p), codegen
 
 
-def _find(fun, inplace: bool, kind, args):
-    if kind == "params":
-        if inplace:
-            return (*addresses(fun, inplace_signature((VECTOR,))), None)
-        try:
-            header = _header(fun, returning_signature((VECTOR,)))
-        except TypeError:
-            return _find(fun, inplace, layout(args), args)
-        return (*addresses(adapters.returning_params, inplace_signature((VECTOR,))), header)
-    if isinstance(kind, int):  # k floats
-        make, adapter = ((inplace_signature, adapters.inplace_scalars[kind]) if inplace
-                         else (returning_signature, adapters.returning_scalars[kind]))  # fmt: skip
-        try:
-            header = _header(fun, make((typeof(0.0),) * kind))
-        except TypeError:
-            return _find(fun, inplace, layout(args), args)
-        return (*addresses(adapter, inplace_signature((VECTOR,))), header)
-    arg_types = typeof(args).types
-    target = fun if inplace else adapters.inplace_of(fun, len(args))
-    try:
-        return (*addresses(target, inplace_signature(arg_types)), None)
-    except TypeError as error:
-        raise ValueError(f"an in-place fun(t, y, dy_dt, *args) must return nothing: {error}") from None
+def pack(args: tuple) -> np.ndarray:
+    """The vector p that carries ``args`` (not ``(params,)``) to :func:`unpack`: values, bits, addresses."""
+    floats: list = []
+    ints: list = []  # positions and values of the words that are integers
+
+    def add(value):
+        if type(value) is tuple:
+            for item in value:
+                add(item)
+        elif isinstance(value, np.ndarray):
+            ints.append((len(floats), value.__array_interface__["data"][0]))
+            floats.append(0.0)
+            for size in (*value.shape, *value.strides):
+                ints.append((len(floats), size))
+                floats.append(0.0)
+        elif isinstance(value, (float, np.floating)):
+            floats.append(float(value))
+        else:  # int, bool, NumPy integers and booleans (the adapter's type says which)
+            ints.append((len(floats), int(value)))
+            floats.append(0.0)
+
+    add(args)
+    p = np.array(floats)
+    bits = p.view(np.int64)
+    for position, value in ints:
+        bits[position] = value
+    return p
 
 
-def compiled_rhs(fun, inplace: bool, args: tuple):
-    """``(c_addr, jit_addr, driver_args)`` for the driver (see the module docstring)."""
-    if len(args) == 1 and _is_vector(args[0]):
-        kind = "params"
-    elif len(args) <= adapters.MAX_SCALARS and all(isinstance(a, float) for a in args):
-        kind = len(args)
-    else:
-        kind = layout(args)
-    found = _FOUND.get((fun, inplace, kind))
-    if found is None:
-        found = _FOUND[(fun, inplace, kind)] = _find(fun, inplace, kind, args)
-    c_addr, jit_addr, header = found
-    if header is None:
-        return c_addr, jit_addr, args
-    if kind == "params":
-        return c_addr, jit_addr, (np.concatenate((header, args[0])),)
-    q = np.empty(2 + len(args))
-    q[:2] = header
-    q[2:] = args
-    return c_addr, jit_addr, (q,)
+@intrinsic
+def unpack(typingctx, p, args_type):
+    """``args`` of the type ``args_type`` from the vector p written by :func:`pack` (or ``(p,)``: :data:`PARAMS`)."""
+    target = args_type.instance_type
+
+    def codegen(context, builder, signature, values):
+        if target == PARAMS:
+            return impl_ret_borrowed(context, builder, target, context.make_tuple(builder, target, [values[0]]))
+        data = context.make_array(signature.args[0])(context, builder, values[0]).data  # double*
+        int64 = ir.IntType(64)
+        bits = builder.bitcast(data, int64.as_pointer())
+        position = [0]
+
+        def word(pointer):
+            position[0] += 1
+            return builder.load(builder.gep(pointer, [ir.Constant(int64, position[0] - 1)]))
+
+        def build(ty):
+            if isinstance(ty, types.BaseTuple):
+                return context.make_tuple(builder, ty, [build(item) for item in ty])
+            if isinstance(ty, types.Array):
+                element = context.get_data_type(ty.dtype)
+                view = context.make_array(ty)(context, builder)
+                address = builder.inttoptr(word(bits), element.as_pointer())
+                shape = [word(bits) for _ in range(ty.ndim)]
+                strides = [word(bits) for _ in range(ty.ndim)]
+                itemsize = context.get_constant(types.intp, context.get_abi_sizeof(element))
+                context.populate_array(view, data=address, shape=shape, strides=strides, itemsize=itemsize,
+                                       meminfo=None)  # fmt: skip
+                return view._getvalue()
+            if isinstance(ty, types.Float):
+                value = word(data)
+                return value if ty.bitwidth == 64 else builder.fptrunc(value, context.get_value_type(ty))
+            if isinstance(ty, types.Boolean):
+                return builder.icmp_unsigned("!=", word(bits), ir.Constant(int64, 0))
+            if isinstance(ty, types.Integer):
+                value = word(bits)
+                return value if ty.bitwidth == 64 else builder.trunc(value, context.get_value_type(ty))
+            raise TypeError(f"cannot pass {ty} to a jitted fun through solve_ivp's args")
+
+        return build(target)
+
+    return target(p, args_type), codegen
