@@ -26,7 +26,7 @@ import numpy as np
 
 from ._checks import check_int, check_params, check_real
 
-__all__ = ["Adam", "adam_update", "cosine_lr"]
+__all__ = ["Adam", "RowAdam", "adam_update", "cosine_lr"]
 
 
 def adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step):
@@ -174,3 +174,29 @@ def cosine_lr(step: int, total: int, lr_max: float, lr_min: float = 0.0) -> floa
     """
     frac = min(max(step / max(total, 1), 0.0), 1.0)
     return lr_min + (lr_max - lr_min) * 0.5 * (1.0 + math.cos(math.pi * frac))
+
+
+class RowAdam:
+    """Adam on the rows of one array, each row with its own step count t_i.
+
+    For the rows ``rows`` of a minibatch, with gradient g (B, d)::
+
+        t_i <- t_i + 1;   m_i <- beta1 m_i + (1 - beta1) g_i;   v_i <- beta2 v_i + (1 - beta2) g_i**2
+        x_i <- x_i - lr (m_i / (1 - beta1**t_i)) / (sqrt(v_i / (1 - beta2**t_i)) + eps)
+    """
+
+    def __init__(self, x, betas=(0.9, 0.999), eps=1e-8):
+        self.x, self.betas, self.eps = x, betas, eps
+        self.m, self.v = np.zeros_like(x), np.zeros_like(x)
+        self.t = np.zeros(len(x), dtype=np.int64)
+
+    def step(self, rows, g, lr):
+        beta1, beta2 = self.betas
+        t = self.t[rows] + 1  # (B,)
+        self.t[rows] = t
+        m = beta1 * self.m[rows] + (1 - beta1) * g
+        v = beta2 * self.v[rows] + (1 - beta2) * g * g
+        self.m[rows], self.v[rows] = m, v
+        m_hat = m / (1 - beta1 ** t)[:, None]  # bias corrections in float64, as adam_update
+        v_hat = v / (1 - beta2 ** t)[:, None]
+        self.x[rows] = self.x[rows] - (lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(self.x.dtype)

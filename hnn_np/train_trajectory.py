@@ -54,6 +54,7 @@ import math
 import numpy as np
 
 from . import lbfgs, mlp, optim, trajectory
+from .optim import RowAdam
 from ._checks import check_choice, check_int, check_real
 from .mode import is_readable
 from .model import KINDS, Model
@@ -145,32 +146,6 @@ def windows(trajectories, K, dt, d, velocities=None):
         else:  # positions only: p = dq/dt by central differences, one-sided (order 2) at the ends
             x0.append(np.concatenate([x[first], np.gradient(x, dt, axis=0, edge_order=2)[first]], axis=1))
     return np.concatenate(X, axis=1), np.concatenate(x0)
-
-
-class RowAdam:
-    """Adam (:mod:`hnn_np.optim`) on the rows of one array, each row with its own step count t_i.
-
-    For the rows ``rows`` of a minibatch, with gradient g (B, d)::
-
-        t_i <- t_i + 1;   m_i <- beta1 m_i + (1 - beta1) g_i;   v_i <- beta2 v_i + (1 - beta2) g_i**2
-        x_i <- x_i - lr (m_i / (1 - beta1**t_i)) / (sqrt(v_i / (1 - beta2**t_i)) + eps)
-    """
-
-    def __init__(self, x, betas=(0.9, 0.999), eps=1e-8):
-        self.x, self.betas, self.eps = x, betas, eps
-        self.m, self.v = np.zeros_like(x), np.zeros_like(x)
-        self.t = np.zeros(len(x), dtype=np.int64)
-
-    def step(self, rows, g, lr):
-        beta1, beta2 = self.betas
-        t = self.t[rows] + 1  # (B,)
-        self.t[rows] = t
-        m = beta1 * self.m[rows] + (1 - beta1) * g
-        v = beta2 * self.v[rows] + (1 - beta2) * g * g
-        self.m[rows], self.v[rows] = m, v
-        m_hat = m / (1 - beta1 ** t)[:, None]  # bias corrections in float64, as optim.adam_update
-        v_hat = v / (1 - beta2 ** t)[:, None]
-        self.x[rows] = self.x[rows] - (lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(self.x.dtype)
 
 
 def _init(cfg, dtype):
