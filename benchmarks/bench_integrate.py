@@ -36,8 +36,13 @@ The two DOP853 codes take different steps in general: ours follows Hairer's
 Fortran controller, scipy's has its own (other safety and step-ratio limits);
 here they need about the same number of evaluations per trajectory.
 
-Usage: ``python benchmarks/bench_integrate.py`` prints the table; ``run()``
-returns the numbers as a dict for bench.json.
+The Lorenz system of numbalsoda's benchmark (sigma, rho, beta = 10, 28, 8/3,
+y0 = (1, 0, 0), t in [0, 100], 1001 output times, rtol = atol = 1e-8;
+:func:`run_lorenz`): one ``solve_ivp`` with an in-place jitted fun against
+scipy's DOP853 with the same fun returning, alternated.
+
+Usage: ``python benchmarks/bench_integrate.py`` prints the tables; ``run()``
+and ``run_lorenz()`` return the numbers as dicts for bench.json.
 """
 
 from __future__ import annotations
@@ -45,11 +50,68 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from numba import njit
 
 N_EVAL = 201
 T_END = 2.0
 TOL = 1e-10
 RADIUS = 100.0
+
+
+LORENZ = (10.0, 28.0, 8.0 / 3.0)  # sigma, rho, beta
+
+
+@njit(cache=True)
+def lorenz_into(t, y, dy_dt, sigma, rho, beta):
+    dy_dt[0] = sigma * (y[1] - y[0])
+    dy_dt[1] = y[0] * (rho - y[2]) - y[1]
+    dy_dt[2] = y[0] * y[1] - beta * y[2]
+
+
+@njit(cache=True)
+def lorenz(t, y, sigma, rho, beta):
+    return np.array([sigma * (y[1] - y[0]), y[0] * (rho - y[2]) - y[1], y[0] * y[1] - beta * y[2]])
+
+
+def run_lorenz(repeats: int = 5, verbose: bool = True) -> dict:
+    """One Lorenz trajectory, ours (in place and returning) against scipy, alternated; medians in ms."""
+    import scipy.integrate
+
+    from hnn_np.integrate import solve_ivp
+
+    y0, t_eval = np.array([1.0, 0.0, 0.0]), np.linspace(0.0, 100.0, 1001)
+    options = dict(t_eval=t_eval, rtol=1e-8, atol=1e-8, args=LORENZ)
+    calls = {
+        "in place": lambda: solve_ivp(lorenz_into, (0.0, 100.0), y0, inplace=True, **options),
+        "returning": lambda: solve_ivp(lorenz, (0.0, 100.0), y0, **options),
+        "scipy": lambda: scipy.integrate.solve_ivp(lorenz, (0.0, 100.0), y0, method="DOP853", **options),
+    }
+    results = {name: call() for name, call in calls.items()}  # compiles, or loads from the cache
+    times = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            for _ in range(1 if name == "scipy" else 20):
+                start = time.perf_counter()
+                call()
+                times[name].append(time.perf_counter() - start)
+    ms = {name: 1e3 * float(np.median(t)) for name, t in times.items()}
+    ours, theirs = results["in place"], results["scipy"]
+    out = {
+        "setting": "Lorenz (10, 28, 8/3), y0 = (1, 0, 0), t in [0, 100], 1001 t_eval, rtol = atol = 1e-8",
+        "ours_ms": ms["in place"], "ours_returning_ms": ms["returning"], "scipy_ms": ms["scipy"],
+        "speedup_vs_scipy": ms["scipy"] / ms["in place"], "speedup_vs_scipy_returning": ms["scipy"] / ms["returning"],
+        "ours_nfev": int(ours.nfev), "scipy_nfev": int(theirs.nfev),
+        "identical_conventions": bool(np.array_equal(ours.y, results["returning"].y)),
+        "max_abs_difference_to_scipy_t_le_20": float(np.abs(ours.y - theirs.y)[:, t_eval <= 20].max()),
+    }  # fmt: skip
+    if verbose:
+        print(out["setting"])
+        print(f"ours in place {out['ours_ms']:.3f} ms ({out['speedup_vs_scipy']:.0f}x), returning "
+              f"{out['ours_returning_ms']:.3f} ms ({out['speedup_vs_scipy_returning']:.0f}x), scipy "
+              f"{out['scipy_ms']:.1f} ms; nfev {out['ours_nfev']} vs {out['scipy_nfev']}; both conventions identical: "
+              f"{out['identical_conventions']}; |ours - scipy| up to t = 20: "
+              f"{out['max_abs_difference_to_scipy_t_le_20']:.1e} (the flow is chaotic)")  # fmt: skip
+    return out
 
 
 def initial_states(system, n_traj, seed=0):
@@ -82,9 +144,6 @@ def run(n_traj: int = 100, repeats: int = 20, verbose: bool = True) -> dict:
         "in place": lambda: solve_ivp_batch(fun_inplace, (0.0, T_END), x0s, t_eval, **in_place),
         "in place, 2 threads": lambda: solve_ivp_batch(fun_inplace, (0.0, T_END), x0s, t_eval, workers=2, **in_place),
         "returning fun": lambda: solve_ivp_batch(fun, (0.0, T_END), x0s, t_eval, **options),
-        "in place, specialize": lambda: solve_ivp_batch(fun_inplace, (0.0, T_END), x0s, t_eval, specialize=True,
-                                                        **in_place),
-        "returning, specialize": lambda: solve_ivp_batch(fun, (0.0, T_END), x0s, t_eval, specialize=True, **options),
     }  # fmt: skip
 
     compile_seconds, batches = {}, {}
@@ -145,9 +204,6 @@ def run(n_traj: int = 100, repeats: int = 20, verbose: bool = True) -> dict:
         "ours_us_per_traj": 1e6 * per_traj["in place"],
         "ours_2threads_us_per_traj": 1e6 * per_traj["in place, 2 threads"],
         "ours_returning_us_per_traj": 1e6 * per_traj["returning fun"],
-        "ours_specialized_us_per_traj": 1e6 * per_traj["in place, specialize"],
-        "ours_specialized_returning_us_per_traj": 1e6 * per_traj["returning, specialize"],
-        "compile_specialized_s": compile_seconds["in place, specialize"],
         "ours_one_call_each_us_per_traj": 1e6 * float(np.median(single_times)),
         "ours_batch_ms": 1e3 * per_traj["in place"] * n_traj,
         "compile_inplace_s": compile_seconds["in place"],
@@ -157,8 +213,6 @@ def run(n_traj: int = 100, repeats: int = 20, verbose: bool = True) -> dict:
         "speedup_vs_scipy": scipy_per_traj / per_traj["in place"],
         "speedup_vs_scipy_2threads": scipy_per_traj / per_traj["in place, 2 threads"],
         "speedup_vs_scipy_returning": scipy_per_traj / per_traj["returning fun"],
-        "speedup_vs_scipy_specialized": scipy_per_traj / per_traj["in place, specialize"],
-        "speedup_vs_scipy_specialized_returning": scipy_per_traj / per_traj["returning, specialize"],
         "speedup_vs_scipy_one_call_each": scipy_per_traj / float(np.median(single_times)),
         "ours_nfev_mean": float(reference.nfev.mean()),
         "scipy_nfev_mean": float(np.mean(scipy_nfev)),
@@ -184,16 +238,16 @@ def python_around(fun, args, x0, t_eval, calls: int = 3000) -> dict:
     around it: argument checks, finding the compiled code, the result object.
     """
     from hnn_np.integrate import solve_ivp
-    from hnn_np.integrate.checks import METHODS
-    from hnn_np.integrate.ivp import _compiled
+    from hnn_np.integrate.ivp import _driver
 
-    tab = METHODS["DOP853"]
-    (one, _), compiled_rhs = _compiled(tab)
-    c_addr, jit_addr, driver_args = compiled_rhs(fun, True, args)
+    entry, compiled_rhs = _driver()
+    one = entry("DOP853")
+    address, p = compiled_rhs(fun, True, args)
     rtol, atol = np.full(x0.size, TOL), np.full(x0.size, TOL)
+    y0s, y = x0[None, :], np.empty((1, t_eval.size, x0.size))
 
     def alone():
-        one(c_addr, jit_addr, driver_args, 0.0, T_END, x0, t_eval, rtol, atol, 0.0, np.inf, 100000, False)
+        one(address, p, 0.0, T_END, y0s, t_eval, rtol, atol, 0.0, np.inf, 100000, False, y)
 
     def whole():
         solve_ivp(fun, (0.0, T_END), x0, t_eval=t_eval, rtol=TOL, atol=TOL, args=args, inplace=True)
@@ -216,23 +270,18 @@ def print_table(r: dict) -> None:
     rows = [("ours, in place (1 thread)", r["ours_us_per_traj"], r["ours_nfev_mean"], r["ours_max_abs_error"]),
             ("ours, in place, 2 threads", r["ours_2threads_us_per_traj"], r["ours_nfev_mean"], r["ours_max_abs_error"]),
             ("ours, returning fun", r["ours_returning_us_per_traj"], r["ours_nfev_mean"], r["ours_max_abs_error"]),
-            ("ours, in place, specialize=True", r["ours_specialized_us_per_traj"], r["ours_nfev_mean"],
-             r["ours_max_abs_error"]),
-            ("ours, returning, specialize=True", r["ours_specialized_returning_us_per_traj"], r["ours_nfev_mean"],
-             r["ours_max_abs_error"]),
             ("ours, solve_ivp per trajectory", r["ours_one_call_each_us_per_traj"], r["ours_nfev_mean"],
              r["ours_max_abs_error"]),
             ("scipy solve_ivp DOP853", r["scipy_us_per_traj"], r["scipy_nfev_mean"], r["scipy_max_abs_error"])]
     for name, us, nfev, err in rows:
         print(f"{name:34} {us:9.2f} {r['scipy_us_per_traj'] / us:8.0f}x {nfev:7.1f} {err:16.2e}")
     print(f"{'ours, plain Python':34} {r['ours_plain_python_us_per_traj']:9.1f}")
-    print(f"our six variants give identical results: {r['ours_identical_across_variants']}; "
+    print(f"our four variants give identical results: {r['ours_identical_across_variants']}; "
           f"rms |y - exact|: ours {r['ours_rms_abs_error']:.2e}, scipy {r['scipy_rms_abs_error']:.2e}")
     print(f"solve_ivp on one trajectory: {r['solve_ivp_one_us']:.1f} us, of which the compiled integration "
           f"{r['integration_alone_us']:.1f} us and the Python around it {r['python_around_us']:.1f} us")
     print(f"first call in this process (compile, or load from the disk cache): in place "
-          f"{r['compile_inplace_s']:.2f} s, returning fun {r['compile_returning_s']:.2f} s; specialize=True "
-          f"(compiled in every process) {r['compile_specialized_s']:.1f} s")
+          f"{r['compile_inplace_s']:.2f} s, returning fun {r['compile_returning_s']:.2f} s")
 
 
 if __name__ == "__main__":
@@ -240,6 +289,7 @@ if __name__ == "__main__":
     import sys
 
     out = run()
+    out["lorenz"] = run_lorenz()
     if len(sys.argv) > 1:
         with open(sys.argv[1], "w") as f:
             json.dump(out, f, indent=1)

@@ -22,7 +22,7 @@ from .tableau import Tableau
 __all__ = [
     "METHODS", "check_method", "check_t_span", "check_y0", "check_tolerances",
     "check_t_eval", "check_steps", "check_args", "check_fun", "checked_before", "is_vector", "fingerprint",
-    "Y0_NOT_FINITE", "T_EVAL_INVALID", "values_valid",
+    "Y0_NOT_FINITE", "T_EVAL_INVALID", "values_valid", "check_events",
 ]  # fmt: skip
 
 METHODS = {"DOP853": DOP853, "RK45": RK45}
@@ -85,8 +85,8 @@ def is_vector(value) -> bool:
         and value.flags.writeable and value.shape[0] > 0
 
 
-Y0_NOT_FINITE = 1  # what values_valid reports (the controller's exit codes are <= 0)
-T_EVAL_INVALID = 2
+Y0_NOT_FINITE = 11  # what values_valid reports (the controller's exit codes are <= 1)
+T_EVAL_INVALID = 12
 
 
 @jitable
@@ -278,3 +278,35 @@ def check_fun(fun, t0: float, y0: np.ndarray, args: tuple, inplace: bool = False
         _PASSED[fun] = passed
         return fun, True
     return as_inplace(fun), False
+
+
+def check_events(events, t0: float, y0: np.ndarray, args: tuple):
+    """scipy's ``events``: (functions, direction (k,), max_count (k,), all jitted), each function called once.
+
+    ``events`` is None, a callable ``g(t, y, *args) -> float`` or a sequence of
+    them. Each may have the attributes ``terminal`` (a bool or a positive
+    integer: the run ends at that zero; False, 0 or absent: never) and
+    ``direction`` (a real number; its sign selects the zeros counted). Each
+    is called at (t0, y0) and must return one real number.
+    """
+    if events is None:
+        return [], np.zeros(0), np.zeros(0), True
+    functions = [events] if callable(events) else list(events) if hasattr(events, "__iter__") else None
+    if functions is None or not all(callable(g) for g in functions):
+        raise ValueError(f"events must be a callable g(t, y, *args) or a list of them; got {events!r}")
+    direction, max_count = np.zeros(len(functions)), np.full(len(functions), np.inf)
+    for e, g in enumerate(functions):
+        terminal = getattr(g, "terminal", None)
+        is_number = isinstance(terminal, numbers.Real) and math.isfinite(terminal)
+        if is_number and float(terminal).is_integer() and terminal > 0:  # True is 1
+            max_count[e] = int(terminal)
+        elif not (terminal is None or (is_number and terminal == 0)):  # (False is 0: never)
+            raise ValueError(f"events[{e}].terminal must be a bool or a positive integer; got {terminal!r}")
+        d = getattr(g, "direction", 0)
+        if isinstance(d, (bool, np.bool_)) or not isinstance(d, numbers.Real) or not math.isfinite(d):
+            raise ValueError(f"events[{e}].direction must be a finite real number; got {d!r}")
+        direction[e] = float(d)
+        value = g(t0, y0.copy(), *args)
+        if isinstance(value, (bool, np.bool_)) or np.ndim(value) != 0 or np.asarray(value).dtype.kind not in "fiu":
+            raise ValueError(f"events[{e}](t0, y0, *args) must return one real number; got {value!r}")
+    return functions, direction, max_count, all(is_compiled(g) for g in functions)

@@ -60,20 +60,24 @@ import numpy as np
 
 from . import dense as _dense
 from . import rk as _rk
+from .dense import dense_eval
+from .events import any_active, first_values, step_events
 from .jitable import jitable
 from .record import Record, record_step
 from .rk import UROUND, all_finite, initial_step, matrix_finite, row_finite
 
 __all__ = [
-    "DONE", "MAX_STEPS", "STEP_TOO_SMALL", "NON_FINITE", "NON_FINITE_START", "Kernels", "loops", "Work",
+    "DONE", "TERMINATED", "MAX_STEPS", "STEP_TOO_SMALL", "NON_FINITE", "NON_FINITE_START", "Kernels", "loops", "Work",
     "new_work", "integrate", "integrate_batch",
 ]  # fmt: skip
 
 # Exit codes of integrate: dop853.f's IDID = 1, -2, -3 (its -4 is the stiffness
 # exit, not reproduced); NON_FINITE (the step size fell below the resolution
 # of t while the steps tried gave non-finite values) and NON_FINITE_START
-# (f(t0, y0) is not finite) are ours.
+# (f(t0, y0) is not finite) are ours; TERMINATED is scipy's status 1 (a
+# terminal event).
 DONE = 0
+TERMINATED = 1
 MAX_STEPS = -2
 STEP_TOO_SMALL = -3
 NON_FINITE = -5
@@ -120,6 +124,12 @@ class Work(NamedTuple):
         The state of the stage being computed.
     Q : ndarray, shape (4 + R, n)
         The interpolant of the current step.
+    g, g_new, roots : ndarray, shape (k,)
+        Values and zeros of the k event functions (:mod:`.events`).
+    count : ndarray of int, shape (k,)
+        Zeros of each event so far.
+    y_event : ndarray, shape (1, n)
+        The interpolant at a time inside the step.
     """
 
     K: np.ndarray
@@ -127,17 +137,23 @@ class Work(NamedTuple):
     y_new: np.ndarray
     y_stage: np.ndarray
     Q: np.ndarray
+    g: np.ndarray
+    g_new: np.ndarray
+    roots: np.ndarray
+    count: np.ndarray
+    y_event: np.ndarray
 
 
 @jitable
-def new_work(tab, n):
-    """Uninitialised work arrays for a system of size n and tableau ``tab``."""
-    return Work(np.empty((tab.A.shape[0], n)), np.empty(n), np.empty(n), np.empty(n), np.empty((4 + tab.D.shape[0], n)))
+def new_work(tab, n, k):
+    """Uninitialised work arrays for a system of size n, tableau ``tab`` and k event functions."""
+    return Work(np.empty((tab.A.shape[0], n)), np.empty(n), np.empty(n), np.empty(n), np.empty((4 + tab.D.shape[0], n)),
+                np.empty(k), np.empty(k), np.empty(k), np.zeros(k, dtype=np.int64), np.empty((1, n)))  # fmt: skip
 
 
-@jitable
-def integrate(fun, args, t0, t_end, y0, t_eval, tab, kernels, rtol, atol, first_step, max_step, max_steps, dense, work,
-              record):  # fmt: skip
+@jitable(inline="always")
+def integrate(fun, args, t0, t_end, y0, t_eval, tab, kernels, events, rtol, atol, first_step, max_step, max_steps,
+              dense, work, record, log):  # fmt: skip
     """Integrate y' = fun(t, y, *args) from t0 to t_end with Hairer's controller.
 
     Parameters
@@ -158,6 +174,8 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, kernels, rtol, atol, first_
     kernels : Kernels
         The method's step, error, dense output and interpolant (:func:`loops`,
         or the same written out).
+    events : Events
+        The event functions (:mod:`.events`; none: ``events.NO_EVENTS``).
     rtol, atol : ndarray, shape (n,)
     first_step : float
         Initial |h|; 0.0 selects Hairer's HINIT.
@@ -173,14 +191,17 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, kernels, rtol, atol, first_
     record : Record
         Empty output buffers (:func:`.record.new_record`), filled by
         :func:`.record.record_step`.
+    log : Log
+        Where the zeros of the events are written (:func:`.events.new_log`).
 
     Returns
     -------
     status : int
-        DONE, MAX_STEPS, STEP_TOO_SMALL, NON_FINITE or NON_FINITE_START.
+        DONE, TERMINATED, MAX_STEPS, STEP_TOO_SMALL, NON_FINITE or NON_FINITE_START.
     record : Record
         Every accepted step (with t0), or the reached part of ``t_eval``, and
         with ``dense`` the start, size and interpolant of every accepted step.
+    log : Log
     nfev, n_steps, n_accepted, n_rejected : int
     t_stop, h_stop : float
         Where the run ended and the last step size tried.
@@ -193,10 +214,15 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, kernels, rtol, atol, first_
     facc2 = 1.0 / tab.fac2
     need_dense = dense or t_eval.shape[0] > 0
 
-    K, y, y_new, y_stage, Q = work
+    K, y, y_new, y_stage, Q, g, g_new, roots, count, y_event = work
+    n_events = g.shape[0]
     t = t0
     for i in range(n):
         y[i] = y0[i]
+    if n_events > 0:
+        first_values(events, t, y, g)
+        for e in range(n_events):
+            count[e] = 0
     fun(t, y, K[0], *args)  # k_0 = f(t0, y0)
     nfev = 1
     status = DONE if row_finite(K, 0) else NON_FINITE_START
@@ -247,11 +273,22 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, kernels, rtol, atol, first_
             n_accepted += 1
             t_old = t
             t = t_end if last else t + h
+            if n_events > 0:  # zeros of the events in the step; a terminal one ends the run there (:mod:`.events`)
+                first_values(events, t, y_new, g_new)
+                if any_active(events, g, g_new) and not need_dense:
+                    nfev += kernels.dense_coefficients(fun, t_old, y, y_new, h, K, y_stage, Q, tab, args)
+                t_zero, log = step_events(events, g, g_new, count, roots, t_old, t, h, Q, y_event, log)
+                if t_zero == t_zero:  # the run ends at t_zero, at the state y(t_zero)
+                    status = TERMINATED
+                    t = t_zero
+                    dense_eval(y_event, 0, Q, (t - t_old) / h)
+                    for i in range(n):
+                        y_new[i] = y_event[0, i]
             y, y_new = y_new, y  # swap the buffers: y is the new state
             for i in range(n):
                 K[0, i] = K[s, i]  # FSAL: the last stage is the next step's first
             record = record_step(record, t_eval, t_old, t, h, y, Q, dense, kernels.interpolate)
-            if last:
+            if last or status == TERMINATED:
                 break
             if abs(h_new) > hmax:
                 h_new = direction * hmax
@@ -266,12 +303,12 @@ def integrate(fun, args, t0, t_end, y0, t_eval, tab, kernels, rtol, atol, first_
             last = False
         h = h_new
 
-    return status, record, nfev, n_steps, n_accepted, n_rejected, t, h
+    return status, record, log, nfev, n_steps, n_accepted, n_rejected, t, h
 
 
-@jitable
-def integrate_batch(fun, args, t0, t_end, y0s, t_eval, tab, kernels, rtol, atol, first_step, max_step, max_steps,
-                    dense, work, record, y):  # fmt: skip
+@jitable(inline="always")
+def integrate_batch(fun, args, t0, t_end, y0s, t_eval, tab, kernels, events, rtol, atol, first_step, max_step,
+                    max_steps, dense, work, record, log, y):  # fmt: skip
     """:func:`integrate` for each row of ``y0s``: the one loop over trajectories, compiled and interpreted.
 
     The work arrays serve every trajectory, and the outputs at t_eval are
@@ -281,18 +318,21 @@ def integrate_batch(fun, args, t0, t_end, y0s, t_eval, tab, kernels, rtol, atol,
 
     Parameters
     ----------
-    fun, args, t0, t_end, tab, kernels, rtol, atol, first_step, max_step, max_steps, dense, work
+    fun, args, t0, t_end, tab, kernels, events, rtol, atol, first_step, max_step, max_steps, dense, work
         As for :func:`integrate`.
+    y0s : ndarray, shape (B, n)
+    t_eval : ndarray, shape (m,)
+        Output times; empty (B = 1): every accepted step.
     record : Record
         The empty record of the first trajectory, ``new_record(t0, y0s[0],
         t_eval, y[0], 4 + R, dense)`` (:func:`.record.new_record`); the
         others use its (unused) dense-output buffers.
-    y0s : ndarray, shape (B, n)
-    t_eval : ndarray, shape (m,)
-        Output times; empty (B = 1): every accepted step.
+    log : Log
+        Empty (:func:`.events.new_log`): the zeros of the events of every
+        trajectory, column 0 its row b.
     y : ndarray, shape (B, m, n)
         Output, NaN on entry: y[b, j] is trajectory b at t_eval[j]; stays NaN
-        at the times a failed trajectory did not reach.
+        at the times a failed or terminated trajectory did not reach.
 
     Returns
     -------
@@ -303,6 +343,7 @@ def integrate_batch(fun, args, t0, t_end, y0s, t_eval, tab, kernels, rtol, atol,
     record : Record
         The record of the last trajectory (its outputs at every step when
         t_eval is empty, its interpolants with ``dense``).
+    log : Log
     """
     n_batch = y0s.shape[0]
     counts = np.empty((5, n_batch), dtype=np.int64)  # status, nfev, steps, accepted, rejected
@@ -311,10 +352,14 @@ def integrate_batch(fun, args, t0, t_end, y0s, t_eval, tab, kernels, rtol, atol,
     for b in range(n_batch):
         if b > 0:  # the same (unused) dense buffers, the outputs into y[b]
             record = Record(t_eval, y[b], 0, first.dense_t, first.dense_h, first.dense_Q, 0)
-        result = integrate(fun, args, t0, t_end, y0s[b], t_eval, tab, kernels, rtol, atol, first_step, max_step,
-                           max_steps, dense, work, record)  # fmt: skip
-        record = result[1]
+        logged = log.n
+        result = integrate(fun, args, t0, t_end, y0s[b], t_eval, tab, kernels, events, rtol, atol, first_step,
+                           max_step, max_steps, dense, work, record, log)  # fmt: skip
+        record, log = result[1], result[2]
+        rows = log.rows  # (bound first: compiled, ``log.rows[row, 0] = b`` here would not write)
+        for row in range(logged, log.n):
+            rows[row, 0] = b
         counts[0, b] = result[0]
-        counts[1, b], counts[2, b], counts[3, b], counts[4, b] = result[2], result[3], result[4], result[5]
-        stops[0, b], stops[1, b] = result[6], result[7]
-    return counts, stops, record
+        counts[1, b], counts[2, b], counts[3, b], counts[4, b] = result[3], result[4], result[5], result[6]
+        stops[0, b], stops[1, b] = result[7], result[8]
+    return counts, stops, record, log

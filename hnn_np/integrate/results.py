@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .controller import DONE, MAX_STEPS, NON_FINITE, NON_FINITE_START, STEP_TOO_SMALL, TERMINATED
 from .dense import dense_eval_many
 
-__all__ = ["OdeResult", "BatchResult", "DenseSolution"]
+__all__ = ["OdeResult", "BatchResult", "DenseSolution", "message"]
 
 
 class DenseSolution:
@@ -77,10 +78,16 @@ class OdeResult:
     nsteps : int
         All steps tried (dop853.f's NSTEP), including those first rejections.
     status : int
-        0: reached the end of the interval; -1: failed.
+        0: reached the end of the interval; 1: a terminal event ended it;
+        -1: failed.
     message : str
     success : bool
-        ``status == 0``.
+        ``status >= 0``.
+    t_events : list of ndarray or None
+        With ``events``: for each event function, the times (m_e,) of its
+        zeros (up to the terminal one); None without events.
+    y_events : list of ndarray or None
+        The states (m_e, n) at those times.
     """
 
     t: np.ndarray
@@ -93,6 +100,8 @@ class OdeResult:
     status: int
     message: str
     success: bool
+    t_events: list | None = None
+    y_events: list | None = None
 
 
 @dataclass
@@ -107,10 +116,14 @@ class BatchResult:
         trajectory; :attr:`states` gives the rows-first (B, m, n) view).
     nfev, naccepted, nrejected, nsteps : ndarray of int, shape (B,)
     status : ndarray of int, shape (B,)
-        0 where the trajectory reached the end, -1 where it failed.
+        0 where the trajectory reached the end, 1 where a terminal event
+        ended it (NaN in y after that time), -1 where it failed.
     messages : list of str, length B
     success : bool
-        True when every trajectory succeeded.
+        True when no trajectory failed.
+    t_events, y_events : list or None
+        With ``events``: for each trajectory b, ``t_events[b]`` and
+        ``y_events[b]`` as :class:`OdeResult`'s; None without events.
     """
 
     t: np.ndarray
@@ -122,6 +135,8 @@ class BatchResult:
     status: np.ndarray
     messages: list
     success: bool
+    t_events: list | None = None
+    y_events: list | None = None
 
     @property
     def states(self) -> np.ndarray:
@@ -131,8 +146,30 @@ class BatchResult:
     @property
     def message(self) -> str:
         """One line: all succeeded, or how many failed and the first failure."""
-        failed = np.flatnonzero(self.status != 0)
+        failed = np.flatnonzero(self.status < 0)
         if failed.size == 0:
+            ended = int(np.count_nonzero(self.status == 1))
+            if ended:
+                return f"No trajectory failed; a termination event ended {ended} of {self.status.size}."
             return f"All {self.status.size} trajectories reached the end of the interval."
         first = int(failed[0])
         return f"{failed.size} of {self.status.size} trajectories failed; #{first}: {self.messages[first]}"
+
+
+def message(status: int, t_stop: float, h_stop: float, max_steps: int) -> str:
+    """The message of a run that ended with the controller's exit code ``status`` (:mod:`.controller`)."""
+    if status == DONE:
+        return "The solver successfully reached the end of the integration interval."
+    if status == TERMINATED:
+        return "A termination event occurred."
+    if status == MAX_STEPS:
+        return f"More than max_steps = {max_steps} steps are needed: stopped at t = {t_stop!r}."
+    too_small = f"Step size too small at t = {t_stop!r}: h = {h_stop!r} (0.1 |h| <= |t| uround)"
+    if status == STEP_TOO_SMALL:
+        return too_small + "."
+    if status == NON_FINITE:
+        return (too_small + ", below the resolution of t; the steps tried from there gave non-finite values "
+                "(fun returned inf or NaN, or the solution overflowed).")  # fmt: skip
+    if status == NON_FINITE_START:
+        return f"fun(t0, y0) is not finite at t0 = {t_stop!r}: no step can be taken."
+    raise AssertionError(f"unknown exit code {status}")

@@ -167,7 +167,7 @@ def test_values_valid_accepts_exactly_what_the_python_checks_accept(y0, t_eval, 
     from numba import njit
 
     from hnn_np.integrate._compiled.jit import load
-    from hnn_np.integrate.checks import check_t_eval, check_y0, values_valid
+    from hnn_np.integrate.checks import T_EVAL_INVALID, Y0_NOT_FINITE, check_t_eval, check_y0, values_valid
 
     load()
     t0, t_end = (1.0, 0.0) if backward else (0.0, 1.0)
@@ -178,6 +178,6 @@ def test_values_valid_accepts_exactly_what_the_python_checks_accept(y0, t_eval, 
             check_t_eval(t_eval, t0, t_end)
         expected = 0
     except ValueError as error:
-        expected = 1 if "y0" in str(error) else 2
+        expected = Y0_NOT_FINITE if "y0" in str(error) else T_EVAL_INVALID
     assert values_valid(y0, t0, t_end, t_eval) == expected  # the interpreted twin
     assert njit(values_valid)(y0, t0, t_end, t_eval) == expected  # compiled, as in the driver

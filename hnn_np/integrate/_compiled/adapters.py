@@ -43,15 +43,15 @@ from numba.extending import overload
 from ..checks import fingerprint
 from ..jitable import jitable
 from .jit import source_hash
-from .rhs import NARROW, PARAMS, pack, unpack
+from .rhs import EVENT, NARROW, PARAMS, pack, unpack
 
 VECTOR = types.Array(types.float64, 1, "C")
 
-__all__ = ["WRONG_LENGTH", "store", "code_key", "compiled_rhs", "adapters"]
+__all__ = ["WRONG_LENGTH", "store", "code_key", "compiled_rhs", "compiled_event", "adapters"]
 
 WRONG_LENGTH = "fun(t, y, *args) must return an array of the shape of y0; it returned another length"
-_USERS: dict = {}  # key -> (fun, inplace, args_type): what call_user calls, while an adapter is compiled
-_FOUND: dict = {}  # (fun, inplace, fingerprint of args) -> (address, is_params, adapter)
+_USERS: dict = {}  # key -> (fun, convention, args_type): what call_user calls, while an adapter is compiled
+_FOUND: dict = {}  # (fun, convention, fingerprint of args) -> (address, is_params, adapter)
 
 
 @jitable(inline="always")
@@ -72,8 +72,8 @@ def call_user(key, t, y, dy_dt, p):
 def _call_user(key, t, y, dy_dt, p):
     if not isinstance(key, types.StringLiteral):
         return None  # Numba tries again with the literal key
-    fun, inplace, args_type = _USERS[key.literal_value]
-    if inplace:
+    fun, convention, args_type = _USERS[key.literal_value]
+    if convention == "inplace":
 
         def call_inplace(key, t, y, dy_dt, p):
             fun(t, y, dy_dt, *unpack(p, args_type))
@@ -86,11 +86,37 @@ def _call_user(key, t, y, dy_dt, p):
     return call_returning
 
 
+def call_event_user(key, t, y, p):
+    """``float(g(t, y, *args))``: the event function and args of ``key``."""
+    raise NotImplementedError("compiled only, as part of an adapter")
+
+
+@overload(call_event_user, inline="always")
+def _call_event_user(key, t, y, p):
+    if not isinstance(key, types.StringLiteral):
+        return None
+    g, _, args_type = _USERS[key.literal_value]
+
+    def call_event(key, t, y, p):
+        return float(g(t, y, *unpack(p, args_type)))
+
+    return call_event
+
+
 def _adapter(key: str, cache: bool):
-    """The adapter of the fun registered as ``key``."""
+    """The adapter of the fun registered as ``key``: ``adapter(t, n, y, dy_dt, p, n_p)``."""
 
     def adapter(t, n, y, dy_dt, p, n_p):
         call_user(key, t, carray(y, n), carray(dy_dt, n), carray(p, n_p))
+
+    return njit(cache=cache, nogil=True)(adapter)
+
+
+def _event_adapter(key: str, cache: bool):
+    """The adapter of the event function registered as ``key``: ``adapter(t, n, y, p, n_p) -> g``."""
+
+    def adapter(t, n, y, p, n_p):
+        return call_event_user(key, t, carray(y, n), carray(p, n_p))
 
     return njit(cache=cache, nogil=True)(adapter)
 
@@ -122,14 +148,22 @@ def _checked_type(value_type, args) -> None:
                              f"got {value!r} ({ty})")  # fmt: skip
 
 
-def _find(fun, inplace: bool, args: tuple):
-    """(address, is_params, adapter): the adapter of fun for this kind of args, compiled or loaded now."""
+def _find(fun, convention: str, args: tuple):
+    """(address, is_params, adapter): the adapter of fun for this kind of args, compiled or loaded now.
+
+    ``convention``: "inplace", "returning" or "event".
+    """
     args_type = typeof(args)
     _checked_type(args_type, args)
     code = code_key(fun)
-    key = f"{code if code else id(fun)} inplace={bool(inplace)} args={args_type} integrator={source_hash()}"
-    _USERS[key] = (fun, bool(inplace), args_type)
-    if inplace:  # fun as the adapter will call it
+    key = f"{code if code else id(fun)} {convention} args={args_type} integrator={source_hash()}"
+    _USERS[key] = (fun, convention, args_type)
+    if convention == "event":
+        adapter = _event_adapter(key, cache=code is not None)
+        adapter.compile(EVENT.args)
+        compiled = adapter.overloads[EVENT.args]
+        return compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name), args_type == PARAMS, adapter
+    if convention == "inplace":  # fun as the adapter will call it
         signature = (types.float64, VECTOR, VECTOR, *args_type)
         fun.compile(signature)
         returned = fun.overloads[signature].signature.return_type
@@ -143,16 +177,30 @@ def _find(fun, inplace: bool, args: tuple):
 
 def compiled_rhs(fun, inplace: bool, args: tuple):
     """``(address, p)``: the adapter of the jitted ``fun`` and the vector that carries ``args``."""
-    found_key = (fun, bool(inplace), fingerprint(args))
+    address, is_params = _found(fun, "inplace" if inplace else "returning", args)
+    return address, args_vector(args, is_params)
+
+
+def compiled_event(g, args: tuple) -> int:
+    """The address of the adapter of the jitted event function ``g`` (args as for :func:`compiled_rhs`)."""
+    return _found(g, "event", args)[0]
+
+
+def _found(fun, convention: str, args: tuple):
+    found_key = (fun, convention, fingerprint(args))
     found = _FOUND.get(found_key)
     if found is None:
-        found = _FOUND[found_key] = _find(fun, inplace, args)
-    address, is_params, _ = found
+        found = _FOUND[found_key] = _find(fun, convention, args)
+    return found[0], found[1]
+
+
+def args_vector(args: tuple, is_params: bool) -> np.ndarray:
+    """The vector p that carries ``args`` (:func:`.rhs.pack`; ``args[0]`` itself for ``(params,)``)."""
     if is_params:
-        return address, args[0]
+        return args[0]
     if all(type(a) is float for a in args):
-        return address, np.array(args, dtype=np.float64)
-    return address, pack(args)
+        return np.array(args, dtype=np.float64)
+    return pack(args)
 
 
 def adapters(fun) -> list:

@@ -3,8 +3,8 @@
 :func:`entry` gives the one compiled entry point of a method, which Python
 calls (:mod:`..ivp`) for solve_ivp (one trajectory) and solve_ivp_batch::
 
-    entry(address, p, t0, t_end, y0s, t_eval, rtol, atol, first_step, max_step, max_steps, dense, y)
-        -> counts, stops, t, y_steps, dense_t, dense_h, dense_Q
+    entry(address, event_addresses, direction, max_count, p, t0, t_end, y0s, t_eval, rtol, atol, first_step,
+          max_step, max_steps, dense, y) -> counts, stops, t, y_steps, dense_t, dense_h, dense_Q, log_rows
 
 It checks the values of y0s and t_eval (:func:`..checks.values_valid`), then
 runs the controller on every row of y0s with
@@ -14,10 +14,13 @@ runs the controller on every row of y0s with
   (:mod:`.rhs`, :mod:`.adapters`), with the vector p that carries its args;
 * the method's kernels written out from the tableau
   (``dop853_kernels.py``, ``rk45_kernels.py``), inlined;
+* the event functions (:mod:`..events`), if any: ``g = call_event``,
+  ``args = (event_addresses, p)``, each an adapter's address;
 * the tableau, a constant.
 
 It returns what :func:`..controller.integrate_batch` returns, with the last
-trajectory's record cut to length and copied (``y_steps`` as (n, m)); counts
+trajectory's record and the log of events cut to length and copied
+(``y_steps`` as (n, m)); counts
 row 0 holds values_valid's code (> 0) when a value was refused, before any
 step. Nothing in the entry depends on ``fun``: it is compiled once per method
 and kept in Numba's disk cache (``cache=True``), which later processes load.
@@ -39,11 +42,12 @@ from numba.core.errors import NumbaExperimentalFeatureWarning
 
 from ..checks import METHODS, values_valid
 from ..controller import Kernels, Work, integrate_batch, new_work
+from ..events import Events, Log, new_log
 from ..jitable import jitable
 from ..record import Record, new_record
 from . import KERNELS
 from .jit import source_hash
-from .rhs import call_rhs, data_pointer
+from .rhs import call_event, call_rhs, data_pointer
 
 __all__ = ["borrowed", "integrate_borrowed", "entry"]
 
@@ -57,24 +61,33 @@ def borrowed(array):
 
 
 @jitable
-def integrate_borrowed(address, p, t0, t_end, y0s, t_eval, tab, kernels, rtol, atol, first_step, max_step,
-                       max_steps, dense, work, record, y):  # fmt: skip
+def integrate_borrowed(address, event_addresses, direction, max_count, p, t0, t_end, y0s, t_eval, tab, kernels,
+                       rtol, atol, first_step, max_step, max_steps, dense, work, record, log, y):  # fmt: skip
     """:func:`..controller.integrate_batch` of ``call_rhs``, every array borrowed; the last record cut and copied.
 
     The caller owns the arrays until this returns (its arguments), and no
-    borrowed view outlives it (the record's arrays are copied).
+    borrowed view outlives it (the record's and the log's arrays are copied).
+    Everything is compiled into this one function (the controller, its
+    kernels, the step, error and interpolant are inlined), so that the
+    compiler sees that no borrowed view has a reference count and drops the
+    counting; in a function of its own, the controller would count the
+    references of every array it passes to a kernel, a few tens of calls per
+    step.
     """
-    K, y_work, y_new, y_stage, Q = work
-    work = Work(borrowed(K), borrowed(y_work), borrowed(y_new), borrowed(y_stage), borrowed(Q))
+    p = borrowed(p)
+    events = Events(call_event, (borrowed(event_addresses), p), borrowed(direction), borrowed(max_count))
+    K, y_work, y_new, y_stage, Q, g, g_new, roots, count, y_event = work
+    work = Work(borrowed(K), borrowed(y_work), borrowed(y_new), borrowed(y_stage), borrowed(Q), borrowed(g),
+                borrowed(g_new), borrowed(roots), borrowed(count), borrowed(y_event))  # fmt: skip
     record = Record(borrowed(record.t), borrowed(record.y), record.n, borrowed(record.dense_t),
                     borrowed(record.dense_h), borrowed(record.dense_Q), record.n_dense)  # fmt: skip
-    counts, stops, record = integrate_batch(
-        call_rhs, (address, borrowed(p)), t0, t_end, borrowed(y0s), borrowed(t_eval), tab, kernels, borrowed(rtol),
-        borrowed(atol), first_step, max_step, max_steps, dense, work, record, borrowed(y),
+    counts, stops, record, log = integrate_batch(
+        call_rhs, (address, p), t0, t_end, borrowed(y0s), borrowed(t_eval), tab, kernels, events, borrowed(rtol),
+        borrowed(atol), first_step, max_step, max_steps, dense, work, record, Log(borrowed(log.rows), 0), borrowed(y),
     )  # fmt: skip
     m, m_dense = record.n, record.n_dense
     return (counts, stops, record.t[:m].copy(), record.y[:m].T.copy(), record.dense_t[:m_dense].copy(),
-            record.dense_h[:m_dense].copy(), record.dense_Q[:m_dense].copy())  # fmt: skip
+            record.dense_h[:m_dense].copy(), record.dense_Q[:m_dense].copy(), log.rows[:log.n].copy())  # fmt: skip
 
 
 def _entry_function(tab, kernels: Kernels, source: str):
@@ -82,7 +95,8 @@ def _entry_function(tab, kernels: Kernels, source: str):
     rk_step, error_norm, dense_coefficients, interpolate = kernels
     n_coefficients = 4 + tab.D.shape[0]
 
-    def entry(address, p, t0, t_end, y0s, t_eval, rtol, atol, first_step, max_step, max_steps, dense, y):
+    def entry(address, event_addresses, direction, max_count, p, t0, t_end, y0s, t_eval, rtol, atol, first_step,
+              max_step, max_steps, dense, y):  # fmt: skip
         source  # noqa: B018  (read, so that it is a closure cell: it keys the cache)
         n_batch, n = y0s.shape
         invalid = values_valid(y0s, t0, t_end, t_eval)
@@ -91,20 +105,23 @@ def _entry_function(tab, kernels: Kernels, source: str):
             for b in range(n_batch):
                 counts[0, b] = invalid
             empty = np.empty(0)
-            return counts, np.zeros((2, n_batch)), empty, np.empty((n, 0)), empty, empty, np.empty((0, n_coefficients, n))
-        work = new_work(tab, n)  # owned here until integrate_borrowed returns
+            return (counts, np.zeros((2, n_batch)), empty, np.empty((n, 0)), empty, empty,
+                    np.empty((0, n_coefficients, n)), np.empty((0, 3 + n)))  # fmt: skip
+        work = new_work(tab, n, event_addresses.shape[0])  # owned here until integrate_borrowed returns
         record = new_record(t0, y0s[0], t_eval, y[0], n_coefficients, dense)
-        return integrate_borrowed(address, p, t0, t_end, y0s, t_eval, tab,
+        log = new_log(n, 8)
+        return integrate_borrowed(address, event_addresses, direction, max_count, p, t0, t_end, y0s, t_eval, tab,
                                   Kernels(rk_step, error_norm, dense_coefficients, interpolate), rtol, atol,
-                                  first_step, max_step, max_steps, dense, work, record, y)  # fmt: skip
+                                  first_step, max_step, max_steps, dense, work, record, log, y)  # fmt: skip
 
     return entry
 
 
 _ENTRIES: dict = {}  # method -> its compiled entry
 _VECTOR, _MATRIX = types.Array(types.float64, 1, "C"), types.Array(types.float64, 2, "C")
-SIGNATURE = (types.int64, _VECTOR, types.float64, types.float64, _MATRIX, _VECTOR, _VECTOR, _VECTOR,
-             types.float64, types.float64, types.int64, types.boolean, types.Array(types.float64, 3, "C"))  # fmt: skip
+SIGNATURE = (types.int64, types.Array(types.int64, 1, "C"), _VECTOR, _VECTOR, _VECTOR, types.float64, types.float64,
+             _MATRIX, _VECTOR, _VECTOR, _VECTOR, types.float64, types.float64, types.int64, types.boolean,
+             types.Array(types.float64, 3, "C"))  # fmt: skip
 
 
 def entry(method: str):

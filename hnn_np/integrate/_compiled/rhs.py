@@ -19,7 +19,8 @@ What crosses the pointer, and the four pieces that build and read it:
 
 * :func:`call_rhs` -- ``fun(t, y, dy_dt, address, p)`` as the controller
   calls every right-hand side: the function at ``address`` called with the
-  arrays' data pointers (and :func:`data_pointer`);
+  arrays' data pointers (and :func:`data_pointer`); :func:`call_event` the
+  same for event functions, ``g(t, n, y, p, n_p) -> float64`` (:data:`EVENT`);
 * :func:`pack` (Python) and :func:`unpack` (compiled) -- ``args`` as the
   vector ``p``: a float64 parameter vector ``(params,)`` is ``p`` itself;
   anything else (floats, integers, booleans, arrays of any dtype and layout,
@@ -38,10 +39,11 @@ from numba.core import cgutils
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 
-__all__ = ["NARROW", "PARAMS", "data_pointer", "call_rhs", "pack", "unpack"]
+__all__ = ["NARROW", "EVENT", "PARAMS", "data_pointer", "call_rhs", "call_event", "pack", "unpack"]
 
 _POINTER = types.CPointer(types.float64)
 NARROW = types.void(types.float64, types.int64, _POINTER, _POINTER, _POINTER, types.int64)
+EVENT = types.float64(types.float64, types.int64, _POINTER, _POINTER, types.int64)  # g(t, n, y, p, n_p)
 PARAMS = types.UniTuple(types.Array(types.float64, 1, "C"), 1)  # args = (params,): p is params itself
 
 
@@ -80,6 +82,31 @@ def call_rhs(typingctx, t, y, dy_dt, address, p):
         return context.get_dummy_value()
 
     return types.none(types.float64, y, dy_dt, types.int64, p), codegen
+
+
+@intrinsic
+def call_event(typingctx, e, t, y, addresses, p):
+    """g_e(t, y): the event function at ``addresses[e]`` (:data:`EVENT`), called as :func:`call_rhs` calls fun.
+
+    The ``g`` of the driver's :class:`..events.Events`, ``args = (addresses, p)``.
+    """
+
+    def codegen(context, builder, signature, values):
+        e_value, t_value, y_value, addresses_value, p_value = values
+        y_array = context.make_array(signature.args[2])(context, builder, y_value)
+        addresses_array = context.make_array(signature.args[3])(context, builder, addresses_value)
+        p_array = context.make_array(signature.args[4])(context, builder, p_value)
+        address = builder.load(builder.gep(addresses_array.data, [e_value]))
+        function_type = context.call_conv.get_function_type(types.float64, EVENT.args)
+        function = builder.inttoptr(address, function_type.as_pointer())
+        words = [t_value, builder.extract_value(y_array.shape, 0), y_array.data, p_array.data,
+                 builder.extract_value(p_array.shape, 0)]  # fmt: skip
+        status, value = context.call_conv.call_function(builder, function, types.float64, EVENT.args, words)
+        with cgutils.if_unlikely(builder, status.is_error):
+            context.call_conv.return_status_propagate(builder, status)
+        return value
+
+    return types.float64(types.int64, types.float64, y, addresses, p), codegen
 
 
 def pack(args: tuple) -> np.ndarray:
