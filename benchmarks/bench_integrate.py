@@ -240,14 +240,15 @@ def python_around(fun, args, x0, t_eval, calls: int = 3000) -> dict:
     from hnn_np.integrate import solve_ivp
     from hnn_np.integrate.ivp import _driver
 
-    entry, compiled_rhs = _driver()
+    entry, compiled_rhs, _ = _driver()
     one = entry("DOP853")
     address, p = compiled_rhs(fun, True, args)
+    no_events, none = np.zeros(0, dtype=np.int64), np.zeros(0)
     rtol, atol = np.full(x0.size, TOL), np.full(x0.size, TOL)
     y0s, y = x0[None, :], np.empty((1, t_eval.size, x0.size))
 
     def alone():
-        one(address, p, 0.0, T_END, y0s, t_eval, rtol, atol, 0.0, np.inf, 100000, False, y)
+        one(address, no_events, none, none, p, 0.0, T_END, y0s, t_eval, rtol, atol, 0.0, np.inf, 100000, False, y)
 
     def whole():
         solve_ivp(fun, (0.0, T_END), x0, t_eval=t_eval, rtol=TOL, atol=TOL, args=args, inplace=True)
