@@ -11,7 +11,8 @@ chaotic (a sea of scattered points around a few islands).
 The section. Each orbit is cut by the plane x = 0 where x increases
 (p_x > 0 for the true flow, where dx/dt = p_x), and the crossings are drawn
 in the (y, p_y) plane (:func:`hnn_np.studies.sections.section_points`,
-the one function that finds crossings). Initial states
+the one function that finds crossings: the upward zeros of the event
+g = x of :func:`hnn_np.integrate.solve_ivp`). Initial states
 (:func:`section_starts`) lie on the section itself: (y, p_y) on the line
 p_y = 0 and on the line y = 0 (p_y > 0), evenly inside the section's region
 p_y^2 + 2 V(0, y) <= 2 E, with p_x = sqrt(2 E - p_y^2 - 2 V(0, y)) >= 0.
