@@ -69,7 +69,7 @@ from .sections import CHAOTIC_GROWTH, section_distance, section_points, separati
 
 __all__ = ["SYSTEM", "ENERGIES", "ENERGY_RANGE", "TRAIN", "QUICK", "section_points", "section_starts",
            "section_distance", "separation_growth", "training_states", "held_out_states", "learned_flow",
-           "compare_sections", "run_henon_heiles", "draw_henon_heiles"]
+           "compare_sections", "run_henon_heiles", "draw_henon_heiles", "henon_heiles_table"]
 
 SYSTEM = HenonHeiles()
 ENERGIES = {"1/12": 1.0 / 12.0, "1/8": 1.0 / 8.0}  # mostly regular, mostly chaotic
@@ -283,6 +283,28 @@ def run_henon_heiles(out, *, quick=False, seed=0, log=print, train=None, overwri
         for tag, k in ((t, _key(t)) for t in ENERGIES))
     log(f"henon-heiles (medians over the starts): {shells}")
     return model, metrics
+
+
+def henon_heiles_table(metrics) -> str:
+    """The metrics of :func:`run_henon_heiles` as a markdown table, one row per shell."""
+    rows = ["| E | field error, median (p99) | d median (max) | d_floor median | d/d_floor, regular / chaotic "
+            "starts | chaotic: true / HNN | indicator agrees | crossings, fewest | max relative energy error, HNN |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for tag in ENERGIES:
+        k = _key(tag)
+        m = {name[len(k) + 1:]: v for name, v in metrics.items() if name.startswith(k + "_")}
+        K = int(m["n_starts"])
+        ratios = " / ".join(f"{m[f'distance_over_floor_{g}']:.2g}" if f"distance_over_floor_{g}" in m else "–"
+                            for g in ("regular", "chaotic"))
+        rows.append(f"| {tag} | {m['field_error_median']:.2g} ({m['field_error_p99']:.2g}) | "
+                    f"{m['distance_median']:.2g} ({m['distance_max']:.2g}) | {m['floor_median']:.2g} | {ratios} | "
+                    f"{round(m['chaotic_true'] * K)} / {round(m['chaotic_hnn'] * K)} of {K} | "
+                    f"{round(m['indicator_agreement'] * K)} / {K} | {m['crossings_min']:.0f} | "
+                    f"{m['energy_error_max']:.2g} |")
+    rows.append("")
+    rows.append(f"Orbits over t = {metrics['t_end']:g}; training {metrics['train_seconds']:.0f} s, sections and "
+                f"indicator {metrics['sections_seconds']:.0f} s.")
+    return "\n".join(rows) + "\n"
 
 
 def draw_henon_heiles(folder, sections, metrics):
