@@ -255,11 +255,13 @@ def _studies(args, run):
     if args.only in (None, "henon-heiles"):
         import shutil
 
-        from .studies.henon_heiles import run_henon_heiles
+        from .io import save_text
+        from .studies.henon_heiles import henon_heiles_table, run_henon_heiles
 
-        run_henon_heiles(args.runs, quick=args.quick, overwrite=True)  # its metrics and figure, copied
+        _, metrics = run_henon_heiles(args.runs, quick=args.quick, overwrite=True)  # its metrics and figure, copied
         for src, dst in (("metrics.json", "henon_heiles.json"), ("henon_heiles.png", "henon_heiles.png")):
             shutil.copyfile(os.path.join(args.runs, "henon-heiles", src), run.path(dst))
+        save_text(run.path("henon_heiles.md"), henon_heiles_table(metrics))
     if args.only in (None, "dissipative"):
         from .studies.dissipative import run_dissipative
 

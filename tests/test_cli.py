@@ -328,11 +328,14 @@ def test_studies_systems_runs_the_pendulums_and_the_two_body_experiment(tmp_path
 
 
 def test_studies_henon_heiles_copies_its_metrics_and_figure(tmp_path):
-    """``hnn-np studies --only henon-heiles``: henon_heiles.json / .png beside the other studies."""
+    """``hnn-np studies --only henon-heiles``: henon_heiles.json / .png / .md beside the other studies."""
     out, runs = tmp_path / "fig", tmp_path / "runs"
     code, _, stderr = main("studies", "--quick", "--only", "henon-heiles", "--out", str(out), "--runs", str(runs))
     assert code == 0, stderr
     saved = json.loads((out / "henon_heiles.json").read_text())
     assert saved == json.loads((runs / "henon-heiles" / "metrics.json").read_text()) and saved["quick"] == 1.0
     assert (out / "henon_heiles.png").read_bytes() == (runs / "henon-heiles" / "henon_heiles.png").read_bytes()
-    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["henon_heiles.json", "henon_heiles.png"]
+    table = (out / "henon_heiles.md").read_text()
+    assert table.count("\n| 1/") == 2 and f"{saved['E1_8_distance_median']:.2g} (" in table
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == \
+        ["henon_heiles.json", "henon_heiles.md", "henon_heiles.png"]

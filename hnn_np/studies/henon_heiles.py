@@ -11,7 +11,8 @@ chaotic (a sea of scattered points around a few islands).
 The section. Each orbit is cut by the plane x = 0 where x increases
 (p_x > 0 for the true flow, where dx/dt = p_x), and the crossings are drawn
 in the (y, p_y) plane (:func:`hnn_np.studies.sections.section_points`,
-the one function that finds crossings). Initial states
+the one function that finds crossings: the upward zeros of the event
+g = x of :func:`hnn_np.integrate.solve_ivp`). Initial states
 (:func:`section_starts`) lie on the section itself: (y, p_y) on the line
 p_y = 0 and on the line y = 0 (p_y > 0), evenly inside the section's region
 p_y^2 + 2 V(0, y) <= 2 E, with p_x = sqrt(2 E - p_y^2 - 2 V(0, y)) >= 0.
@@ -68,7 +69,7 @@ from .sections import CHAOTIC_GROWTH, section_distance, section_points, separati
 
 __all__ = ["SYSTEM", "ENERGIES", "ENERGY_RANGE", "TRAIN", "QUICK", "section_points", "section_starts",
            "section_distance", "separation_growth", "training_states", "held_out_states", "learned_flow",
-           "compare_sections", "run_henon_heiles", "draw_henon_heiles"]
+           "compare_sections", "run_henon_heiles", "draw_henon_heiles", "henon_heiles_table"]
 
 SYSTEM = HenonHeiles()
 ENERGIES = {"1/12": 1.0 / 12.0, "1/8": 1.0 / 8.0}  # mostly regular, mostly chaotic
@@ -282,6 +283,28 @@ def run_henon_heiles(out, *, quick=False, seed=0, log=print, train=None, overwri
         for tag, k in ((t, _key(t)) for t in ENERGIES))
     log(f"henon-heiles (medians over the starts): {shells}")
     return model, metrics
+
+
+def henon_heiles_table(metrics) -> str:
+    """The metrics of :func:`run_henon_heiles` as a markdown table, one row per shell."""
+    rows = ["| E | field error, median (p99) | d median (max) | d_floor median | d/d_floor, regular / chaotic "
+            "starts | chaotic: true / HNN | indicator agrees | crossings, fewest | max relative energy error, HNN |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for tag in ENERGIES:
+        k = _key(tag)
+        m = {name[len(k) + 1:]: v for name, v in metrics.items() if name.startswith(k + "_")}
+        K = int(m["n_starts"])
+        ratios = " / ".join(f"{m[f'distance_over_floor_{g}']:.2g}" if f"distance_over_floor_{g}" in m else "–"
+                            for g in ("regular", "chaotic"))
+        rows.append(f"| {tag} | {m['field_error_median']:.2g} ({m['field_error_p99']:.2g}) | "
+                    f"{m['distance_median']:.2g} ({m['distance_max']:.2g}) | {m['floor_median']:.2g} | {ratios} | "
+                    f"{round(m['chaotic_true'] * K)} / {round(m['chaotic_hnn'] * K)} of {K} | "
+                    f"{round(m['indicator_agreement'] * K)} / {K} | {m['crossings_min']:.0f} | "
+                    f"{m['energy_error_max']:.2g} |")
+    rows.append("")
+    rows.append(f"Orbits over t = {metrics['t_end']:g}; training {metrics['train_seconds']:.0f} s, sections and "
+                f"indicator {metrics['sections_seconds']:.0f} s.")
+    return "\n".join(rows) + "\n"
 
 
 def draw_henon_heiles(folder, sections, metrics):

@@ -11,9 +11,13 @@ distance and the indicator.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..integrate import solve_ivp, solve_ivp_batch
+from ..integrate.calling import is_compiled
+from ..systems.base import jitted
 
 __all__ = ["section_points", "section_distance", "separation_growth", "CHAOTIC_GROWTH", "DELTA"]
 
@@ -21,7 +25,24 @@ CHAOTIC_GROWTH = 1e4  # separation growth above which an orbit is called chaotic
 DELTA = 1e-8  # the initial separation of the two orbits of separation_growth
 
 
-def section_points(fun, y0, t_end, *, args=(), method="DOP853", rtol=1e-10, atol=1e-10, samples=4,
+def _on_section(t, y, *args):
+    """g(t, y) = x = y[0], whose upward zeros are the section's crossings (scipy's event function)."""
+    return y[0]
+
+
+_on_section.direction = 1.0  # x increasing: g from negative to positive
+
+
+def _section_event(fun):
+    """The event function for ``fun``: jitted when ``fun`` is, so that the run stays compiled."""
+    if not is_compiled(fun):
+        return _on_section
+    g = jitted(_on_section)
+    g.direction = 1.0
+    return g
+
+
+def section_points(fun, y0, t_end, *, args=(), method="DOP853", rtol=1e-10, atol=1e-10, samples=None,
                    max_steps=10**6):
     """The crossings of x = y[0] = 0 with x increasing along the orbit from y0 over (0, t_end].
 
@@ -34,9 +55,9 @@ def section_points(fun, y0, t_end, *, args=(), method="DOP853", rtol=1e-10, atol
         The end of the orbit (> 0).
     args, method, rtol, atol, max_steps
         As for :func:`hnn_np.integrate.solve_ivp`.
-    samples : int
-        Points per step at which the sign of x is read (the step's start and
-        ``samples - 1`` points inside it).
+    samples : int, optional
+        No effect (a DeprecationWarning when given): the crossings are
+        located by the integrator's events, not by sampling each step.
 
     Returns
     -------
@@ -47,45 +68,28 @@ def section_points(fun, y0, t_end, *, args=(), method="DOP853", rtol=1e-10, atol
 
     Notes
     -----
-    The crossings are found on the dense output of one DOP853 run
-    (``solve_ivp(..., dense_output=True)``, ``sol.sol(t)``): x is read at
-    the start of every accepted step (``res.t``) and ``samples - 1`` points
-    inside it, and at t_end; each pair of neighbouring points with
-    x(a) < 0 <= x(b) brackets an upward crossing, which bisection on the
-    interpolant narrows until a and b are neighbouring floats. A start on the
-    section (x(0) = 0) is not a crossing.
-
-    **When** :func:`hnn_np.integrate.solve_ivp` **has events, this function
-    becomes** ``solve_ivp(fun, (0, t_end), y0, events=[g], ...)`` with
-    ``g(t, y) = y[0]``, ``g.direction = 1`` (jitted when ``fun`` is), returning
-    ``res.t_events[0]`` and ``res.y_events[0]`` -- after dropping an event at
-    t = 0: scipy's semantics count a start with g = 0 followed by g > 0 as a
-    crossing, this function does not. Nothing else in the study changes.
+    One run of :func:`hnn_np.integrate.solve_ivp` with the event
+    ``g(t, y) = y[0]``, ``g.direction = 1`` (jitted when ``fun`` is): its
+    zeros where x goes from negative to positive are located on each step's
+    dense output (Brent's method, :mod:`hnn_np.integrate.events`), and
+    ``res.t_events[0]``, ``res.y_events[0]`` are the crossings. scipy's
+    semantics count a start on the section (g(0) = 0, then g > 0) as a zero
+    at t = 0; it is dropped here: a start on the section is not a crossing.
     """
-    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
-        raise ValueError(f"samples must be an integer >= 1; got {samples!r}")
+    if samples is not None:
+        if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
+            raise ValueError(f"samples must be an integer >= 1; got {samples!r}")
+        warnings.warn("section_points: samples has no effect, the crossings are located by events",
+                      DeprecationWarning, stacklevel=2)
     if not (isinstance(t_end, (int, float, np.floating, np.integer)) and np.isfinite(t_end) and t_end > 0):
         raise ValueError(f"t_end must be a positive finite time; got {t_end!r}")
     res = solve_ivp(fun, (0.0, float(t_end)), y0, method=method, rtol=rtol, atol=atol, args=args,
-                    dense_output=True, max_steps=max_steps)
+                    events=[_section_event(fun)], max_steps=max_steps)
     if not res.success:
         raise RuntimeError(f"section_points: the orbit from {np.asarray(y0)!r} failed: {res.message}")
-    dense = res.sol
-    steps = res.t  # (k + 1,): the start and the end of every accepted step
-    theta = np.arange(samples) / samples  # (samples,)
-    grid = np.append((steps[:-1, None] + np.diff(steps)[:, None] * theta[None, :]).ravel(), steps[-1])
-    x = dense(grid)[0]  # (k samples + 1,)
-    up = np.flatnonzero((x[:-1] < 0) & (x[1:] >= 0))  # x(a) < 0 <= x(b)
-    a, b = grid[up], grid[up + 1]  # (m,), (m,)
-    while a.size:
-        mid = 0.5 * (a + b)
-        open_ = (mid > a) & (mid < b)  # brackets not yet two neighbouring floats
-        if not open_.any():
-            break
-        right = dense(mid)[0] >= 0  # the crossing lies in [a, mid]
-        b = np.where(open_ & right, mid, b)
-        a = np.where(open_ & ~right, mid, a)
-    return b, (dense(b).T if b.size else np.zeros((0, len(res.y))))
+    t, y = res.t_events[0], res.y_events[0]  # (m,), (m, d) or (0,) without zeros
+    after = t > 0.0  # not the start
+    return t[after], (y[after] if after.any() else np.zeros((0, len(res.y))))
 
 
 def section_distance(P, Q, extent):

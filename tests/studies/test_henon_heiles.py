@@ -1,8 +1,10 @@
 """hnn_np.studies.sections and hnn_np.studies.henon_heiles: crossings, distances, chaos, the study.
 
 * :func:`section_points` against closed forms (the mass-spring's upward zeros
-  q(t) = 0 at omega t = 3 pi / 2 - phi + 2 pi k, where p = m A omega) and
-  against scipy's event location on Hénon–Heiles orbits;
+  q(t) = 0 at omega t = 3 pi / 2 - phi + 2 pi k, where p = m A omega), against
+  the zeros bisected on the dense output of a run without events (the same
+  interpolant: equal to round-off) and against scipy's event location on
+  Hénon–Heiles orbits;
 * :func:`section_distance` against hand-computed sets;
 * :func:`separation_growth` against the linear spring, where the separation
   of two orbits is a closed form, and on Hénon–Heiles at E = 1/12 (all
@@ -20,7 +22,8 @@ import pytest
 from scipy.integrate import solve_ivp as scipy_solve_ivp
 
 from hnn_np import catalog, load_model
-from hnn_np.studies.henon_heiles import (ENERGIES, SYSTEM, compare_sections, held_out_states,
+from hnn_np.integrate import solve_ivp as hnn_solve_ivp
+from hnn_np.studies.henon_heiles import (ENERGIES, SYSTEM, compare_sections, held_out_states, learned_flow,
                                          run_henon_heiles, section_starts, training_states)
 from hnn_np.studies.sections import CHAOTIC_GROWTH, section_distance, section_points, separation_growth
 from hnn_np.systems import MassSpring
@@ -37,11 +40,50 @@ def spring_crossings(spring, y0, t_end):
     return t, np.full(t.shape, m * A * w)
 
 
-@pytest.mark.parametrize("y0, samples", [((1.0, 0.5), 4), ((-0.3, -2.0), 1), ((0.0, 1.0), 4)])
-def test_section_points_finds_the_springs_zeros(y0, samples):
+def bisected_crossings(fun, y0, t_end, args, tol, samples=4):
+    """The upward zeros of x = y[0] on the dense output of one run without events: sampled, then bisected.
+
+    The sign of x is read at ``samples`` points per accepted step; each
+    bracket x(a) < 0 <= x(b) is halved on the interpolant until a and b are
+    neighbouring floats. -> t (m,), y (m, d).
+    """
+    res = hnn_solve_ivp(fun, (0.0, t_end), y0, args=args, rtol=tol, atol=tol, dense_output=True, max_steps=10**6)
+    steps = res.t
+    theta = np.arange(samples) / samples
+    grid = np.append((steps[:-1, None] + np.diff(steps)[:, None] * theta[None, :]).ravel(), steps[-1])
+    x = res.sol(grid)[0]
+    up = np.flatnonzero((x[:-1] < 0) & (x[1:] >= 0))
+    a, b = grid[up], grid[up + 1]
+    while True:
+        mid = 0.5 * (a + b)
+        open_ = (mid > a) & (mid < b)
+        if not open_.any():
+            break
+        right = res.sol(mid)[0] >= 0
+        b, a = np.where(open_ & right, mid, b), np.where(open_ & ~right, mid, a)
+    return b, res.sol(b).T
+
+
+def scipy_crossings(y0, t_end, tol):
+    """The upward zeros of x on the Hénon–Heiles flow by scipy's DOP853 and its events; the start dropped."""
+
+    def on_section(t, y):
+        return y[0]
+
+    on_section.direction = 1.0
+    ref = scipy_solve_ivp(lambda _t, s: SYSTEM.time_derivative(s[None])[0], (0.0, t_end), y0, method="DOP853",
+                          events=on_section, rtol=tol, atol=tol)
+    keep = ref.t_events[0] > 0  # scipy counts the start on the section (g = 0, then g > 0) as an event
+    return ref.t_events[0][keep], ref.y_events[0][keep]
+
+
+@pytest.mark.parametrize("y0", [(1.0, 0.5), (-0.3, -2.0), (0.0, 1.0), (0.0, -1.0)])
+@pytest.mark.parametrize("jit", [True, False])
+def test_section_points_finds_the_springs_zeros(y0, jit):
     spring = MassSpring(k=3.0, m=0.7)
     fun, args = spring.ode()
-    t, y = section_points(fun, np.array(y0), 60.0, args=args, rtol=1e-12, atol=1e-12, samples=samples)
+    fun = fun if jit else fun.py_func
+    t, y = section_points(fun, np.array(y0), 60.0, args=args, rtol=1e-12, atol=1e-12)
     t_want, p_want = spring_crossings(spring, y0, 60.0)
     assert len(t) == len(t_want) > 10  # a start on the section, (0, 1), is not a crossing
     np.testing.assert_allclose(t, t_want, atol=1e-9)
@@ -49,23 +91,26 @@ def test_section_points_finds_the_springs_zeros(y0, samples):
     assert np.max(np.abs(y[:, 0])) < 1e-12  # q = 0 to round-off of the interpolant
 
 
+def test_section_points_are_the_bisected_zeros_of_the_same_interpolant():
+    """Events take the steps of a run without them: both ways find the zeros of one interpolant, to round-off."""
+    fun, args = SYSTEM.ode()
+    for y0 in section_starts(1 / 12, 2):  # regular orbits
+        t, y = section_points(fun, y0, 300.0, args=args, rtol=1e-11, atol=1e-11)
+        t_old, y_old = bisected_crossings(fun, y0, 300.0, args, 1e-11)
+        assert len(t) == len(t_old) >= 40
+        np.testing.assert_allclose(t, t_old, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(y, y_old, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("energy, t_end", [(1 / 12, 300.0), (1 / 8, 120.0)])  # 1/8: before chaos parts the two
 def test_section_points_agrees_with_scipys_events_on_henon_heiles(energy, t_end):
     fun, args = SYSTEM.ode()
-
-    def on_section(t, y):
-        return y[0]
-
-    on_section.direction = 1.0
     for y0 in section_starts(energy, 2):
-        t, y = section_points(fun, y0, t_end, args=args, rtol=1e-12, atol=1e-12)
-        ref = scipy_solve_ivp(lambda _t, s: SYSTEM.time_derivative(s[None])[0], (0.0, t_end), y0, method="DOP853",
-                              events=on_section, rtol=1e-12, atol=1e-12)
-        t_ref, y_ref = ref.t_events[0], ref.y_events[0]
-        keep = t_ref > 1e-9  # scipy counts the start on the section (g = 0, then g > 0) as an event
-        assert len(t) == keep.sum() >= 15
-        np.testing.assert_allclose(t, t_ref[keep], atol=1e-7)
-        np.testing.assert_allclose(y, y_ref[keep], atol=1e-7)
+        t, y = section_points(fun, y0, t_end, args=args, rtol=1e-13, atol=1e-13)
+        t_ref, y_ref = scipy_crossings(y0, t_end, 1e-13)
+        assert len(t) == len(t_ref) >= 15
+        np.testing.assert_allclose(t, t_ref, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(y, y_ref, rtol=0, atol=1e-9)
         assert np.all(y[:, 2] > 0)  # p_x > 0 where x increases
 
 
@@ -75,6 +120,15 @@ def test_section_points_refuses_bad_arguments(kw, name):
     fun, args = MassSpring().ode()
     with pytest.raises(ValueError, match=name):
         section_points(fun, np.array([1.0, 0.0]), **{"t_end": 10.0, "args": args, **kw})
+
+
+def test_section_points_samples_has_no_effect():
+    fun, args = MassSpring().ode()
+    t, y = section_points(fun, np.array([1.0, 0.0]), 20.0, args=args)
+    with pytest.warns(DeprecationWarning, match="samples"):
+        t1, y1 = section_points(fun, np.array([1.0, 0.0]), 20.0, args=args, samples=1)
+    np.testing.assert_array_equal(t, t1)
+    np.testing.assert_array_equal(y, y1)
 
 
 def test_section_distance_by_hand():
@@ -203,3 +257,18 @@ def test_quick_run_is_reproducible_and_the_catalog_runs_it(quick, tmp_path):
     drop = ("train_seconds", "sections_seconds")
     assert {k: v for k, v in metrics.items() if k not in drop} == \
         {k: v for k, v in metrics2.items() if k not in drop}
+
+
+def test_a_learned_flow_crosses_alike_compiled_and_in_python(quick):
+    """The compiled field with its parameters as args (a jitted event, run compiled) against the NumPy model."""
+    _, model, _, _ = quick
+    y0 = section_starts(1 / 12, 2)[0]
+    crossings = {}
+    for how in ("compiled", "python"):
+        fun, args = learned_flow(model, how)
+        crossings[how] = section_points(fun, y0, 100.0, args=args, rtol=1e-11, atol=1e-11)
+    (t, y), (t_py, y_py) = crossings["compiled"], crossings["python"]
+    assert len(t) == len(t_py) >= 5
+    np.testing.assert_allclose(t, t_py, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(y, y_py, rtol=0, atol=1e-8)
+    assert np.max(np.abs(y[:, 0])) < 1e-12
