@@ -28,6 +28,12 @@ positions only:
   over several swings (the phase error of a field grows with the length
   of the rollout; a window of 0.2 s barely sees it). Adam's ``steps`` (0 by
   default) may come before the first stage.
+* **Derivative pre-fit** (``pretrain_steps`` > 0). The first stage may
+  start instead from a D-HNN fitted in the same frame to the derivative
+  recipe's rows (x, dx/dt) of differences of theta (``derivative_rows``:
+  x~ = (x - c) / sigma, targets dx/dt / sigma, ``pretrain_steps`` Adam
+  steps, then the exact least-squares output layer, as
+  :func:`hnn_np.measured.learn`); the stages then refit it through RK4.
 """
 
 from __future__ import annotations
@@ -38,10 +44,10 @@ import numpy as np
 
 from ..measured import fold_normalization, velocities_from_positions
 from ..model import Model
-from ..train import TrainConfig
+from ..train import TrainConfig, fit
 from ..train_trajectory import fit_trajectories
 
-__all__ = ["theta_samples", "trajectory_config", "learn_from_theta"]
+__all__ = ["theta_samples", "trajectory_config", "pretrain_config", "learn_from_theta"]
 
 
 def theta_samples(run, data):
@@ -71,13 +77,22 @@ def trajectory_config(run, steps=None, seed=None, hidden=None, dtype="float64") 
                        learn_initial_states=bool(learn))
 
 
-def learn_from_theta(run, data, config, stages=None, progress=None) -> Model:
+def pretrain_config(run, config) -> TrainConfig:
+    """The derivative pre-fit's TrainConfig: the trajectory run's network and seed, the derivative recipe's Adam."""
+    return TrainConfig(kind=config.kind, sizes=config.sizes, lr=run.lr, batch_size=run.batch_size,
+                       steps=run.pretrain_steps, finetune_steps=0, schedule="cosine", lr_min=1e-5,
+                       refit_output=True, weight_decay=run.weight_decay, seed=config.seed, dtype=config.dtype)
+
+
+def learn_from_theta(run, data, config, stages=None, progress=None, derivative_rows=None) -> Model:
     """One D-HNN in data units, learned from theta through RK4 (module docstring).
 
     ``config`` from :func:`trajectory_config`; ``stages`` replaces
     ``run.stages`` (the quick mode). The model's history holds the
     full-batch loss of every stage (``lbfgs_loss_stage{i}``) and its
-    ``window_starts`` (data units) of the last.
+    ``window_starts`` (data units) of the last. ``derivative_rows`` = (x
+    (N, 2), dx_dt (N, 2)) in data units, differences of theta: the
+    pre-fit's rows when ``run.pretrain_steps`` > 0.
     """
     stages = run.stages if stages is None else stages
     theta, dtheta_dt, dt = theta_samples(run, data)
@@ -86,6 +101,12 @@ def learn_from_theta(run, data, config, stages=None, progress=None) -> Model:
     q = [(x - c[0]) / sigma for x in theta]  # theta~ (T_k, 1)
     v = [u / sigma for u in dtheta_dt]  # dtheta~/dt, the starts' p~
     params, history = None, {}
+    if run.pretrain_steps:
+        if derivative_rows is None:
+            raise ValueError(f"run {run.name!r} has pretrain_steps > 0: give derivative_rows (x, dx_dt)")
+        x, dx_dt = (np.asarray(a, dtype=np.float64) for a in derivative_rows)
+        pre = fit((x - c) / sigma, dx_dt / sigma, pretrain_config(run, config), progress=progress)
+        params, history["pretrain_loss"] = pre.params, pre.history["train_loss"]
     for i, (K, lbfgs_steps, learn) in enumerate(stages):
         cfg = replace(config, window=K, learn_initial_states=bool(learn), normalize=False,
                       steps=config.steps if i == 0 else 0)
@@ -96,6 +117,7 @@ def learn_from_theta(run, data, config, stages=None, progress=None) -> Model:
             history["train_loss"] = fitted.history["train_loss"]
     history["window_starts"] = fitted.history["window_starts"] * sigma + c
     config_dict = {**fitted.config, "stages": [list(s) for s in stages], "every": run.every,
+                   "pretrain_steps": run.pretrain_steps,
                    "velocity_order": run.order, "velocity_stride": run.stride}
     kappa = 1.0 if run.kind == "baseline" else sigma**2
     frame = dict(center=c.tolist(), sigma=[sigma, sigma], kappa=kappa)

@@ -139,3 +139,23 @@ def test_a_quick_trajectory_run_trains_from_theta_and_saves_the_mean_of_its_memb
     assert len(metrics["members_theta_rms_seg4"]) == 5 and model.config["target"] == "trajectory"
     loaded = load_model(tmp_path / "real-pendulum-trajectory" / "model.npz")
     np.testing.assert_array_equal(loaded.time_derivative(data.x[4][:20]), model.time_derivative(data.x[4][:20]))
+
+
+def test_the_derivative_pre_fit_reads_theta_alone_too(data):
+    """pretrain_steps > 0: the pre-fit's rows are differences of theta, so omega replaced by noise changes nothing."""
+    from dataclasses import replace
+
+    from hnn_np.studies.pendulum_trajectory import learn_from_theta
+
+    run = replace(RUNS_["real-pendulum-trajectory"], pretrain_steps=20)
+    train = data.subset([0, 1])
+    rng = np.random.default_rng(0)
+    garbled = replace(train, x=tuple(np.column_stack([x[:, 0], rng.standard_normal(len(x))]) for x in train.x))
+    cfg = run.train_config(hidden=(4, 4))
+    a, b = (learn_from_theta(run, d, cfg, stages=((4, 3, False),), derivative_rows=rp.pretrain_rows(run, d))
+            for d in (train, garbled))
+    for (Wa, ba), (Wb, bb) in zip(a.params, b.params):
+        assert Wa.tobytes() == Wb.tobytes() and ba.tobytes() == bb.tobytes()
+    assert len(a.history["pretrain_loss"]) == 20 and a.config["pretrain_steps"] == 20
+    with pytest.raises(ValueError, match="derivative_rows"):
+        learn_from_theta(run, train, cfg, stages=((4, 3, False),))
