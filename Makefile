@@ -38,7 +38,7 @@ figures: $(STAMP)
 studies: $(STAMP)
 	$(PY) -m hnn_np studies $(if $(QUICK),--quick --out runs/quick/studies --runs runs/quick/studies-runs,)
 
-# the real pendulum's measured swing: D-HNN, HNN and baseline against the authors' physics model
+# the real pendulum's measured swing: D-HNN (on derivatives and through RK4), HNN and baseline against the authors' physics model
 real-pendulum: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(PY) -m hnn_np studies --only real-pendulum
 

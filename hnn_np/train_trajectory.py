@@ -41,9 +41,10 @@ is ever formed.
 The network's Adam, the learning-rate schedule, the batch order (a seeded
 reshuffle every epoch) and ``normalize`` (one scale s, x~ = x / s) are
 those of :func:`hnn_np.train.fit`; the same seed gives the same bits. An
-HNN through RK4 trains with the fast twin :class:`hnn_np.fast.RK4Workspace`
-(the same numbers to rounding), unless ``reference=True`` or inside
-``with hnn_np.readable():``; every other kind with the readable
+HNN through RK4 trains with the fast twin :class:`hnn_np.fast.RK4Workspace`,
+a D-HNN with :class:`hnn_np.fast.DHNNRK4Workspace` (the same numbers to
+rounding), unless ``reference=True`` or inside ``with hnn_np.readable():``;
+every other kind with the readable
 :func:`hnn_np.trajectory.loss_and_grad`. Runs are not checkpointed.
 """
 
@@ -197,11 +198,11 @@ class _PairAdam:
 
 
 def _step_functions(cfg, params, B, dt, reference):
-    """((X, x0) -> (loss, grads, grad_X0), Adam) of this run: readable, or the fast twins for an HNN through RK4."""
-    if cfg.kind == "hnn" and cfg.method == "rk4" and len(params) > 1 and not reference:
-        from .fast import Adam, RK4Workspace
+    """((X, x0) -> (loss, grads, grad_X0), Adam) of this run: readable, or the fast twins (HNN, D-HNN through RK4)."""
+    if cfg.kind in ("hnn", "dhnn") and cfg.method == "rk4" and len(params) > 1 and not reference:
+        from .fast import Adam, DHNNRK4Workspace, RK4Workspace
 
-        workspace = RK4Workspace(params, B, cfg.window, cfg.substeps)
+        workspace = (RK4Workspace if cfg.kind == "hnn" else DHNNRK4Workspace)(params, B, cfg.window, cfg.substeps)
         return (lambda X, x0: workspace.loss_and_grad(X, dt, x0=x0)), Adam
     return (lambda X, x0: trajectory.loss_and_grad(params, X, dt, cfg.method, cfg.substeps, cfg.kind, x0=x0)), \
         optim.Adam

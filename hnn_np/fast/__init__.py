@@ -6,7 +6,8 @@ into single passes, each kernel ``name`` beside its NumPy formula
 ``name_np``; :mod:`.step` computes :func:`hnn_np.hnn.loss_and_grad` (or the
 baseline's) into buffers allocated once, :mod:`.dhnn_step` the same for
 :func:`hnn_np.dhnn.loss_and_grad`, :mod:`.trajectory_step` the same for
-:func:`hnn_np.trajectory.loss_and_grad` of an HNN through RK4; :mod:`.adam` is
+:func:`hnn_np.trajectory.loss_and_grad` of an HNN through RK4 (:mod:`.dhnn_trajectory_step`
+of a D-HNN); :mod:`.adam` is
 :class:`hnn_np.optim.Adam` with its update as one loop; :mod:`.fields` is a
 trained network's field on one state, for compiled rollouts. Tests hold each
 of them equal to the readable code. Nothing here runs inside
@@ -15,10 +16,11 @@ of them equal to the readable code. Nothing here runs inside
 
 from .adam import Adam
 from .dhnn_step import DHNNWorkspace
+from .dhnn_trajectory_step import DHNNRK4Workspace
 from .step import StepWorkspace
 from .trajectory_step import RK4Workspace
 
-__all__ = ["StepWorkspace", "DHNNWorkspace", "RK4Workspace", "Adam", "warm_up"]
+__all__ = ["StepWorkspace", "DHNNWorkspace", "RK4Workspace", "DHNNRK4Workspace", "Adam", "warm_up"]
 
 
 def warm_up():

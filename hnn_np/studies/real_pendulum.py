@@ -35,6 +35,12 @@ The D-HNN is the mean of ``members = 5`` networks trained from seeds 0-4
 means of theirs): the validation swings lie inside the smallest training
 orbit, where a single network's field is decided by its seed.
 
+``real-pendulum-trajectory`` learns from theta without differencing the
+targets: a D-HNN integrated by RK4 from each window's start over 20 ms
+samples of theta, the loss on theta alone, fitted by L-BFGS over windows of
+10, 50 and 150 samples in turn (:mod:`hnn_np.studies.pendulum_trajectory`),
+also the mean of 5.
+
 Evaluation (:func:`evaluate`): from each validation segment's first
 measured state, the field is rolled out over the whole segment with our
 DOP853 (rtol = atol = 1e-10) and compared with the measurement: RMS errors of
@@ -61,15 +67,17 @@ from ..measured import derivative_targets, learn, linearization, velocities_from
 from ..npz import read_npz
 from ..rollout import rollout
 from ..train import TrainConfig
+from .pendulum_trajectory import learn_from_theta, theta_samples, trajectory_config
 
 __all__ = ["PendulumRun", "RUNS", "TRAIN_SEGMENTS", "VALIDATION_SEGMENTS", "authors_field", "energy",
-           "evaluate", "velocity_check", "training_data", "run_real_pendulum", "authors_metrics"]
+           "evaluate", "velocity_check", "training_data", "pretrain_rows", "run_real_pendulum", "authors_metrics"]
 
 TRAIN_SEGMENTS = (0, 1, 2, 3)
 VALIDATION_SEGMENTS = (4, 5)
 RTOL = ATOL = 1e-10
 FILES = ("model.npz", "metrics.json", "rollouts.npz")  # out/NAME/
 QUICK = dict(steps=30, hidden=(8, 8))  # `--quick`: the pipeline, not the results
+QUICK_STAGES = ((4, 5, False), (8, 5, True))  # `--quick` of a trajectory run: two short stages
 
 
 @dataclass(frozen=True)
@@ -90,8 +98,15 @@ class PendulumRun:
     batch_size: int = 256
     weight_decay: float = 0.0
     seed: int = 0
+    target: str = "derivative"  # or "trajectory": through RK4 from theta alone (studies.pendulum_trajectory)
+    stages: tuple = ()  # trajectory: ((K, lbfgs_steps, learn_starts), ...), windows of K samples, in order
+    substeps: int = 1  # trajectory: RK4 steps per sample interval
+    pretrain_steps: int = 0  # trajectory: Adam steps of a derivative fit (pretrain_targets) before the stages
+    pretrain_targets: tuple = (6, 60, 5)  # trajectory: its (order, stride, every) of differences of theta
 
     def train_config(self, steps=None, seed=None, hidden=None, dtype="float64") -> TrainConfig:
+        if self.target == "trajectory":
+            return trajectory_config(self, steps, seed, hidden, dtype)
         n_out = {"hnn": 1, "baseline": 2}.get(self.kind, 2)  # a D-HNN outputs (H, D)
         return TrainConfig(kind=self.kind, sizes=(2, *(hidden or self.hidden), n_out), lr=self.lr,
                            batch_size=self.batch_size, steps=self.steps if steps is None else steps,
@@ -107,6 +122,10 @@ _TARGETS = dict(order=6, stride=60, every=5, velocity="theta")
 RUNS = {r.name: r for r in [
     PendulumRun("real-pendulum", "Real pendulum: D-HNN, J grad H + grad D, mean of 5 (the project's best)",
                 kind="dhnn", members=5, **_TARGETS),
+    # Its settings, too, chosen on segments 0-2 by the rollout over 3 (docs/real_pendulum.md).
+    PendulumRun("real-pendulum-trajectory", "Real pendulum: D-HNN through RK4 from theta alone, mean of 5",
+                kind="dhnn", members=5, target="trajectory", order=6, stride=20, every=20, velocity="theta", steps=0,
+                stages=((10, 300, False), (50, 300, False), (150, 500, True))),
     PendulumRun("real-pendulum-hnn", "Real pendulum: HNN (conserves its energy)", kind="hnn", **_TARGETS),
     PendulumRun("real-pendulum-baseline", "Real pendulum: baseline MLP predicting dx/dt", kind="baseline",
                 **_TARGETS),
@@ -217,6 +236,14 @@ def training_data(run: PendulumRun, data):
     return x, dx_dt
 
 
+def pretrain_rows(run: PendulumRun, data):
+    """A trajectory run's derivative pre-fit rows (x, dx_dt): differences of theta at its ``pretrain_targets``."""
+    if not run.pretrain_steps:
+        return None
+    order, stride, every = run.pretrain_targets
+    return training_data(replace(run, velocity="theta", order=order, stride=stride, every=every), data)
+
+
 def run_real_pendulum(run, out="runs", *, steps=None, seed=None, dtype=None, quick=False, progress=None,
                       overwrite=False):
     """Train one run on segments 0-3, evaluate it on 4-5, and save ``out/NAME/``.
@@ -235,14 +262,25 @@ def run_real_pendulum(run, out="runs", *, steps=None, seed=None, dtype=None, qui
     train = data.subset([data.ids.index(k) for k in TRAIN_SEGMENTS])
     val = data.subset([data.ids.index(k) for k in VALIDATION_SEGMENTS])
     q = QUICK if quick else {}
-    cfg = run.train_config(steps=q.get("steps", steps), seed=seed, hidden=q.get("hidden"),
-                           dtype=dtype or "float64")
-    x, dx_dt = training_data(run, train)
+    if run.target not in ("derivative", "trajectory"):
+        raise ValueError(f"target must be 'derivative' or 'trajectory'; got {run.target!r}")
+    trajectory = run.target == "trajectory"
+    cfg = run.train_config(steps=(0 if trajectory else q.get("steps")) if quick else steps, seed=seed,
+                           hidden=q.get("hidden"), dtype=dtype or "float64")
     if isinstance(run.members, bool) or not isinstance(run.members, int) or run.members < 1:
         raise ValueError(f"members must be a positive integer; got {run.members!r}")
+    x, dx_dt = training_data(run, train)  # the derivative recipe's rows (a trajectory run reads its theta samples)
     with RunFolder(os.path.join(out, run.name), FILES, overwrite=overwrite) as folder:  # before training
         t0 = time.perf_counter()
-        members = [learn(x, dx_dt, replace(cfg, seed=cfg.seed + k), progress=progress) for k in range(run.members)]
+        if trajectory:
+            rows = pretrain_rows(run, train)
+            members = [learn_from_theta(run, train, replace(cfg, seed=cfg.seed + k), QUICK_STAGES if quick else None,
+                                        progress, rows) for k in range(run.members)]
+            n_train = sum(len(theta) for theta in theta_samples(run, train)[0])  # the theta samples observed
+        else:
+            n_train = len(x)
+            members = [learn(x, dx_dt, replace(cfg, seed=cfg.seed + k), progress=progress)
+                       for k in range(run.members)]
         seconds = time.perf_counter() - t0
         model = members[0] if run.members == 1 else stack_models(members, config=members[0].config,
                                                                  metrics=dict(members[0].metrics))  # fmt: skip
@@ -253,7 +291,7 @@ def run_real_pendulum(run, out="runs", *, steps=None, seed=None, dtype=None, qui
         lin = linearization(model.time_derivative, [np.pi, 0.0])
         ref, ref_curves = authors_metrics(data)
         metrics.update(omega0=lin["omega0"], omega_d=lin["omega_d"], decay_rate=lin["decay_rate"],
-                       equilibrium_theta=lin["equilibrium"][0], train_seconds=seconds, n_train=len(x),
+                       equilibrium_theta=lin["equilibrium"][0], train_seconds=seconds, n_train=n_train,
                        **{f"authors_{k}": v for k, v in ref.items() if not k.startswith("measured")})
         if model.kind == "hnn":  # its energy, in joules, against the authors' E (constant fixed at rest)
             p = real_pendulum_params()
@@ -282,7 +320,8 @@ def _jsonable(d):
 
 # --- the table and the figure, from the saved runs ------------------------------------
 
-_LABELS = {"real-pendulum": "D-HNN (real-pendulum)", "real-pendulum-hnn": "HNN", "real-pendulum-baseline": "baseline"}
+_LABELS = {"real-pendulum": "D-HNN (real-pendulum)", "real-pendulum-trajectory": "D-HNN through RK4",
+           "real-pendulum-hnn": "HNN", "real-pendulum-baseline": "baseline"}
 
 
 def _seconds(metrics) -> str:
@@ -341,7 +380,7 @@ def draw_real_pendulum(folder, runs, names=tuple(RUNS), window=2.5, name="real_p
 
 
 def run_all(folder="figures/studies", runs="runs/studies", quick=False, progress=None, log=print):
-    """Train the three runs, then write ``real_pendulum.png``, ``real_pendulum.md`` and ``.json`` into folder."""
+    """Train every run of RUNS, then write ``real_pendulum.png``, ``real_pendulum.md`` and ``.json`` into folder."""
     from ..io import save_text
 
     results = {}

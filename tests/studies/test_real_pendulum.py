@@ -15,6 +15,7 @@ import scipy.integrate
 from hnn_np.datasets import load_real_pendulum, real_pendulum_params
 from hnn_np.model import load_model
 from hnn_np.studies import real_pendulum as rp
+from hnn_np.studies.real_pendulum import RUNS as RUNS_
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +93,69 @@ def test_the_d_hnn_is_the_mean_of_its_members_and_trains_on_theta_alone(tmp_path
     assert len(metrics["members_theta_rms_seg4"]) == 5
     loaded = load_model(tmp_path / "real-pendulum" / "model.npz")
     np.testing.assert_array_equal(loaded.dissipation(data.x[5][:20]), model.dissipation(data.x[5][:20]))
+
+
+def test_the_trajectory_recipe_never_reads_the_files_omega(data):
+    """real-pendulum-trajectory: the same weights, bit for bit, when the file's omega is replaced by noise."""
+    from dataclasses import replace
+
+    from hnn_np.studies.pendulum_trajectory import learn_from_theta
+
+    run = RUNS_["real-pendulum-trajectory"]
+    train = data.subset([0, 1])
+    rng = np.random.default_rng(0)
+    garbled = replace(train, x=tuple(np.column_stack([x[:, 0], rng.standard_normal(len(x))]) for x in train.x))
+    cfg = run.train_config(hidden=(4, 4))
+    a, b = (learn_from_theta(run, d, cfg, stages=((4, 3, False), (8, 3, True))) for d in (train, garbled))
+    for (Wa, ba), (Wb, bb) in zip(a.params, b.params):
+        assert Wa.tobytes() == Wb.tobytes() and ba.tobytes() == bb.tobytes()
+    assert a.kind == "dhnn" and a.config["target"] == "trajectory" and a.config["stages"][1] == [8, 3, True]
+
+
+def test_theta_samples_take_the_starts_velocity_from_differences_on_the_full_grid():
+    """theta = A cos(w t): the order-6 difference at stride 20 ms is -w A sin(w t) to (w h)**6 / 140 w A = 5e-7.
+
+    Second-order differences of the thinned samples would be off by up to (w h)**2 / 6 w A = 0.017 rad/s.
+    """
+    from hnn_np.measured import Measured
+    from hnn_np.studies.pendulum_trajectory import theta_samples
+
+    t = 1e-3 * np.arange(3000)
+    w, A = 8.0, 0.5
+    measured = Measured((t,), (np.column_stack([np.pi + A * np.cos(w * t), np.zeros_like(t)]),), ("theta", "omega"),
+                        (0,), "synthetic")
+    theta, dtheta_dt, dt = theta_samples(RUNS_["real-pendulum-trajectory"], measured)
+    assert dt == pytest.approx(0.02)
+    t_kept = t[60:-60:20]  # order 6 at stride 20 drops 3 * 20 samples at each end; then every 20th
+    np.testing.assert_allclose(theta[0][:, 0], np.pi + A * np.cos(w * t_kept), atol=1e-15)
+    np.testing.assert_allclose(dtheta_dt[0][:, 0], -w * A * np.sin(w * t_kept), atol=1e-6)
+    biased = np.gradient(theta[0][:, 0], dt)  # second-order differences of the thinned samples
+    assert np.abs(biased[1:-1] + w * A * np.sin(w * t_kept[1:-1])).max() > 0.015
+
+
+def test_a_quick_trajectory_run_trains_from_theta_and_saves_the_mean_of_its_members(tmp_path, data):
+    model, metrics = rp.run_real_pendulum("real-pendulum-trajectory", tmp_path, quick=True, progress=False)
+    assert model.kind == "dhnn" and model.sizes == [2, 40, 40, 2]  # QUICK: (8, 8) x 5 members
+    assert len(metrics["members_theta_rms_seg4"]) == 5 and model.config["target"] == "trajectory"
+    loaded = load_model(tmp_path / "real-pendulum-trajectory" / "model.npz")
+    np.testing.assert_array_equal(loaded.time_derivative(data.x[4][:20]), model.time_derivative(data.x[4][:20]))
+
+
+def test_the_derivative_pre_fit_reads_theta_alone_too(data):
+    """pretrain_steps > 0: the pre-fit's rows are differences of theta, so omega replaced by noise changes nothing."""
+    from dataclasses import replace
+
+    from hnn_np.studies.pendulum_trajectory import learn_from_theta
+
+    run = replace(RUNS_["real-pendulum-trajectory"], pretrain_steps=20)
+    train = data.subset([0, 1])
+    rng = np.random.default_rng(0)
+    garbled = replace(train, x=tuple(np.column_stack([x[:, 0], rng.standard_normal(len(x))]) for x in train.x))
+    cfg = run.train_config(hidden=(4, 4))
+    a, b = (learn_from_theta(run, d, cfg, stages=((4, 3, False),), derivative_rows=rp.pretrain_rows(run, d))
+            for d in (train, garbled))
+    for (Wa, ba), (Wb, bb) in zip(a.params, b.params):
+        assert Wa.tobytes() == Wb.tobytes() and ba.tobytes() == bb.tobytes()
+    assert len(a.history["pretrain_loss"]) == 20 and a.config["pretrain_steps"] == 20
+    with pytest.raises(ValueError, match="derivative_rows"):
+        learn_from_theta(run, train, cfg, stages=((4, 3, False),))
