@@ -138,34 +138,13 @@ def dop853_dense(fun, t, y, y_new, h, K, y_stage, Q, tab, args):
 
 @jitable(inline='always')
 def dop853_interpolate(out, t_eval, first, last, t_old, h, Q):
-    """:func:`..dense.interpolate`, written out, 4 output times at a time.
-
-    Each time's theta is computed once (not once per component), and the
-    4 evaluations of a component are independent chains that the
-    processor overlaps (and the compiler packs into vectors); each is the
-    arithmetic of :func:`..dense.dense_eval`, in its order: the same bits.
-    """
-    n = Q.shape[1]
-    j = first
-    while j + 4 <= last:
-        theta_0 = (t_eval[j] - t_old) / h
-        theta_1 = (t_eval[j + 1] - t_old) / h
-        theta_2 = (t_eval[j + 2] - t_old) / h
-        theta_3 = (t_eval[j + 3] - t_old) / h
-        theta1_0, theta1_1, theta1_2, theta1_3 = 1.0 - theta_0, 1.0 - theta_1, 1.0 - theta_2, 1.0 - theta_3
-        for i in range(n):
-            q0, q1, q2, q3, q4, q5, q6, q7 = Q[0, i], Q[1, i], Q[2, i], Q[3, i], Q[4, i], Q[5, i], Q[6, i], Q[7, i]
-            out[j, i] = q0 + theta_0 * (q1 + theta1_0 * (q2 + theta_0 * (q3 + theta1_0 * (q4 + theta_0 * (q5 + theta1_0 * (q6 + theta_0 * (q7)))))))
-            out[j + 1, i] = q0 + theta_1 * (q1 + theta1_1 * (q2 + theta_1 * (q3 + theta1_1 * (q4 + theta_1 * (q5 + theta1_1 * (q6 + theta_1 * (q7)))))))
-            out[j + 2, i] = q0 + theta_2 * (q1 + theta1_2 * (q2 + theta_2 * (q3 + theta1_2 * (q4 + theta_2 * (q5 + theta1_2 * (q6 + theta_2 * (q7)))))))
-            out[j + 3, i] = q0 + theta_3 * (q1 + theta1_3 * (q2 + theta_3 * (q3 + theta1_3 * (q4 + theta_3 * (q5 + theta1_3 * (q6 + theta_3 * (q7)))))))
-        j += 4
-    while j < last:
-        theta = (t_eval[j] - t_old) / h
-        theta1 = 1.0 - theta
-        for i in range(n):
-            out[j, i] = Q[0, i] + theta * (Q[1, i] + theta1 * (Q[2, i] + theta * (Q[3, i] + theta1 * (Q[4, i] + theta * (Q[5, i] + theta1 * (Q[6, i] + theta * (Q[7, i])))))))
-        j += 1
+    """:func:`..dense.interpolate`, written out (a component's Q held for all times of the step)."""
+    for i in range(Q.shape[1]):
+        q0, q1, q2, q3, q4, q5, q6, q7 = Q[0, i], Q[1, i], Q[2, i], Q[3, i], Q[4, i], Q[5, i], Q[6, i], Q[7, i]
+        for j in range(first, last):
+            theta = (t_eval[j] - t_old) / h
+            theta1 = 1.0 - theta
+            out[j, i] = q0 + theta * (q1 + theta1 * (q2 + theta * (q3 + theta1 * (q4 + theta * (q5 + theta1 * (q6 + theta * (q7)))))))
 
 
 KERNELS = Kernels(dop853_step, dop853_error, dop853_dense, dop853_interpolate)

@@ -24,7 +24,7 @@ holds them equal). Each file defines, for its method ``m``::
     m_step(fun, t, y, h, K, y_stage, y_new, tab, args) -> n_evals        as rk.rk_step
     m_error(K, y, y_new, h, tab, atol, rtol) -> err                      as rk.error_norm
     m_dense(fun, t, y, y_new, h, K, y_stage, Q, tab, args) -> n_evals    as dense.dense_coefficients
-    m_interpolate(out, t_eval, first, last, t_old, h, Q)                 as dense.interpolate, BLOCK times at once
+    m_interpolate(out, t_eval, first, last, t_old, h, Q)                 as dense.interpolate
 
 and ``KERNELS``, the four as a :class:`..controller.Kernels`.
 """
@@ -115,40 +115,17 @@ def _dense(tab, name) -> list[str]:
     return lines + [f"    return {n_ext - s - 1}"]
 
 
-BLOCK = 4  # output times interpolated together
-
-
-def _nested(rows: int, theta: str, theta1: str, q) -> str:
-    """Hairer's nested form Q_0 + theta (Q_1 + (1 - theta) (Q_2 + ...)), the factors alternating."""
-    nested = q(rows - 1)
-    for r in range(rows - 2, -1, -1):  # innermost first
-        nested = f"{q(r)} + {theta if r % 2 == 0 else theta1} * ({nested})"
-    return nested
-
-
 def _interpolate(tab, name) -> list[str]:
     rows = 4 + tab.D.shape[0]
-    q = "q{}".format
-    loads = "            " + ", ".join(q(r) for r in range(rows)) + " = " + ", ".join(f"Q[{r}, i]" for r in range(rows))
-    lines = ["@jitable(inline='always')", f"def {name}_interpolate(out, t_eval, first, last, t_old, h, Q):",
-             f'    """:func:`..dense.interpolate`, written out, {BLOCK} output times at a time.',
-             "",
-             "    Each time's theta is computed once (not once per component), and the",
-             f"    {BLOCK} evaluations of a component are independent chains that the",
-             "    processor overlaps (and the compiler packs into vectors); each is the",
-             "    arithmetic of :func:`..dense.dense_eval`, in its order: the same bits.",
-             '    """',
-             "    n = Q.shape[1]", "    j = first", f"    while j + {BLOCK} <= last:"]  # fmt: skip
-    for b in range(BLOCK):
-        lines += [f"        theta_{b} = (t_eval[j{f' + {b}' if b else ''}] - t_old) / h"]
-    lines += ["        " + ", ".join(f"theta1_{b}" for b in range(BLOCK)) + " = "
-              + ", ".join(f"1.0 - theta_{b}" for b in range(BLOCK)), "        for i in range(n):", loads]
-    for b in range(BLOCK):
-        lines += [f"            out[j{f' + {b}' if b else ''}, i] = {_nested(rows, f'theta_{b}', f'theta1_{b}', q)}"]
-    lines += [f"        j += {BLOCK}", "    while j < last:", "        theta = (t_eval[j] - t_old) / h",
-              "        theta1 = 1.0 - theta", "        for i in range(n):",
-              f"            out[j, i] = {_nested(rows, 'theta', 'theta1', lambda r: f'Q[{r}, i]')}", "        j += 1"]
-    return lines
+    nested = f"q{rows - 1}"
+    for r in range(rows - 2, -1, -1):  # innermost first, the factors alternating theta, 1 - theta
+        nested = f"q{r} + {'theta' if r % 2 == 0 else 'theta1'} * ({nested})"
+    return ["@jitable(inline='always')", f"def {name}_interpolate(out, t_eval, first, last, t_old, h, Q):",
+            '    """:func:`..dense.interpolate`, written out (a component\'s Q held for all times of the step)."""',
+            "    for i in range(Q.shape[1]):",
+            "        " + ", ".join(f"q{r}" for r in range(rows)) + " = " + ", ".join(f"Q[{r}, i]" for r in range(rows)),
+            "        for j in range(first, last):", "            theta = (t_eval[j] - t_old) / h",
+            "            theta1 = 1.0 - theta", f"            out[j, i] = {nested}"]  # fmt: skip
 
 
 def kernels_source(stem: str) -> str:
