@@ -105,9 +105,9 @@ def dense_eval(out, row, Q, theta):
 def interpolate(out, t_eval, first, last, t_old, h, Q):
     """out[j] = the interpolant Q of the step [t_old, t_old + h] at t_eval[j], for first <= j < last.
 
-    :func:`dense_eval` at ``theta = (t_eval[j] - t_old) / h`` for each j. (The
-    compiled driver runs the same, written out for each method:
-    :mod:`._compiled.unrolled`.)
+    :func:`dense_eval` at ``theta = (t_eval[j] - t_old) / h`` for each j. (Outside
+    ``hnn_np.readable()`` the same arithmetic runs written out for each method:
+    ``_compiled/dop853_kernels.py``, ``_compiled/rk45_kernels.py``.)
     """
     for j in range(first, last):
         dense_eval(out, j, Q, (t_eval[j] - t_old) / h)

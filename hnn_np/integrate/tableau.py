@@ -62,8 +62,9 @@ class Tableau(NamedTuple):
         ``fac1 <= h_new / h <= fac2``, the Lund stabilisation beta and the
         exponent ``expo1`` of err (see :func:`.controller.integrate`).
     key : int
-        Which step written out term by term (:mod:`._compiled.unrolled`) serves this
-        tableau: 1 DOP853, 2 RK45, 0 none (the loops of :mod:`.rk`).
+        Names the method: 1 DOP853, 2 RK45, 0 any other tableau (whose steps
+        only the loops of :mod:`.rk` take; the written-out kernels are looked
+        up by the method's name, ``_compiled.KERNELS``).
     """
 
     A: np.ndarray
