@@ -49,8 +49,9 @@ its file, and follows the hops in a run). A Numba-jitted ``fun`` (outside
     adapters.py:_call_user.call_inplace -- args rebuilt from p, fun(t, y, dy_dt, *args) (call_returning: the copy)
     fun
 
-Everything from ``_entry_function.entry`` to ``call_rhs`` is inlined into one
-machine function; ``fun`` is inlined into its adapter. ``solve_ivp_batch``
+From ``integrate_borrowed`` to ``call_rhs`` it is one machine function (the
+controller, the kernels and the pointer call inlined into it); the adapter is
+another, one per ``fun``, into which LLVM may inline ``fun``. ``solve_ivp_batch``
 enters at ``ivp.py:_run`` after its own checks (from ``solve_ivp_batch.block``,
 once per block of rows, in several threads with ``workers``).
 
