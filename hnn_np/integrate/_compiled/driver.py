@@ -34,6 +34,8 @@ the entry again.
 
 from __future__ import annotations
 
+import sys
+import threading
 import warnings
 
 import numpy as np
@@ -49,9 +51,9 @@ from . import KERNELS
 from .jit import source_hash
 from .rhs import call_event, call_rhs, data_pointer
 
-__all__ = ["borrowed", "integrate_borrowed", "entry"]
+__all__ = ["borrowed", "integrate_borrowed", "entry", "NOTICE_AFTER"]
 
-
+NOTICE_AFTER = 2.0  # seconds; loading the entry from the disk cache takes a fraction of this
 
 
 @jitable
@@ -128,12 +130,29 @@ def entry(method: str):
     """The compiled entry point of ``method`` ("DOP853" or "RK45"), made once per process.
 
     Compiled (or loaded from the disk cache) now, for :data:`SIGNATURE` only:
-    arguments of other types are refused rather than compiled for.
+    arguments of other types are refused rather than compiled for. A
+    compilation takes about a minute; when it has taken :data:`NOTICE_AFTER`
+    seconds, a line on stderr says so (in a terminal or a notebook).
     """
     found = _ENTRIES.get(method)
     if found is None:
         function = _entry_function(METHODS[method], KERNELS[method], source_hash())
-        with warnings.catch_warnings():  # the pointer is a first-class function, "experimental" in Numba 0.68
-            warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
-            found = _ENTRIES[method] = njit([SIGNATURE], cache=True, nogil=True)(function)
+        notice = threading.Timer(NOTICE_AFTER, _notice, (method,))  # only if this is a compilation, not a load
+        notice.daemon = True
+        notice.start()
+        try:
+            with warnings.catch_warnings():  # the pointer is a first-class function, "experimental" in Numba 0.68
+                warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
+                found = _ENTRIES[method] = njit([SIGNATURE], cache=True, nogil=True)(function)
+        finally:
+            notice.cancel()
     return found
+
+
+def _notice(method: str) -> None:
+    """One line on stderr while the entry compiles, where someone watches (a terminal, a notebook)."""
+    if not (sys.stderr.isatty() or "ipykernel" in sys.modules):
+        return
+    print(f"hnn_np: compiling the {method} integrator, once after installing or after an edit of "
+          "hnn_np/integrate (about a minute); later processes load it from Numba's disk cache",
+          file=sys.stderr, flush=True)  # fmt: skip
