@@ -4,8 +4,9 @@ r"""The RK4 trajectory loss of a D-HNN in buffers allocated once: the twin of tr
 X, dt, "rk4", substeps, "dhnn", x0=x0)`` computes -- the same stages in the
 same order (``docs/derivation.md``, Section 10) -- for a fixed number of
 windows N, K intervals and m substeps, to rounding. It is
-:class:`hnn_np.fast.RK4Workspace` with the two seeds of a D-HNN stacked in
-rows, as :class:`hnn_np.fast.DHNNWorkspace` stacks them:
+:class:`hnn_np.fast.RK4Workspace` (whose buffers, rollout and adjoint sweep
+it inherits) with its own field and field adjoint, the two seeds of a D-HNN
+stacked in rows, as :class:`hnn_np.fast.DHNNWorkspace` stacks them:
 
 * Each of the S = 4 K m field evaluations (a *slot*) keeps ``a[l]``
   (N, n_l) and ``g[l]``, ``d[l]`` (2N, .), rows ``:N`` the seed of H and
@@ -29,17 +30,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import trajectory
-from .._checks import check_int, check_params, finite_result
 from ..symplectic import apply_J, apply_J_T
 from .dhnn_step import seeded_mul_tanh_prime, seeded_second_adjoint_sum, seeded_top_adjoints, \
     seeded_top_mul_tanh_prime
 from .kernels import add_bias
+from .trajectory_step import RK4Workspace
 
 __all__ = ["DHNNRK4Workspace"]
 
 
-class DHNNRK4Workspace:
+class DHNNRK4Workspace(RK4Workspace):
     """Buffers for the RK4 trajectory loss of a D-HNN (sizes (d, ..., 2)) with at least one hidden layer.
 
     Parameters
@@ -50,41 +50,7 @@ class DHNNRK4Workspace:
         N windows, K intervals per window and RK4 steps per interval of every call.
     """
 
-    def __init__(self, params, n_windows, K=1, substeps=1):
-        dtype = check_params(params)
-        trajectory._check(params, "dhnn", "rk4", 1.0, 1)
-        if len(params) < 2:
-            raise ValueError("DHNNRK4Workspace needs a D-HNN with at least one hidden layer")
-        N, K, m = check_int(n_windows, "n_windows", 1), check_int(K, "K", 1), check_int(substeps, "substeps", 1)
-        self.N, self.K, self.substeps, self.dtype = N, K, m, dtype
-        self._W = [W for W, _ in params]
-        self._b = [b for _, b in params]
-        sizes = [params[0][0].shape[0]] + [W.shape[1] for W in self._W]
-        L, S = len(params), 4 * K * m
-        self.sizes, self.n_slots = tuple(sizes), S
-        new = lambda *shape: np.zeros(shape, dtype)  # noqa: E731
-        self.flat_grad = new(sum(W.size + b.size for W, b in params))
-        self._grads, k = [], 0
-        for W, b in params:
-            self._grads.append((self.flat_grad[k:k + W.size].reshape(W.shape),
-                                self.flat_grad[k + W.size:k + W.size + b.size]))
-            k += W.size + b.size
-        self._P = [new(3 * S * N, sizes[l]) for l in range(L - 1)]  # slot s: rows 3sN.. [g_bar_H; g_bar_D; a]
-        self._Q = [new(3 * S * N, sizes[l + 1]) for l in range(L - 1)]  # slot s: rows 3sN.. [d_H; d_D; z_bar]
-        self._a_top = new(S, N, sizes[L - 1])  # a[L-1] of each slot
-        self._g = [new(S, 2 * N, sizes[l]) for l in range(L - 1)]  # g[l] of each slot, l < L-1
-        self._d_bar = [new(2 * N, sizes[l + 1]) for l in range(L - 1)]  # scratch of one backward pass
-        self._zW_bar = [new(N, sizes[l + 1]) for l in range(L - 2)]
-        self._dW_top, self._db = new(*self._W[L - 1].shape), new(max(sizes[1:L]))
-        self.nbytes = sum(x.nbytes for x in self._P + self._Q + self._g + self._d_bar + self._zW_bar) \
-            + self._a_top.nbytes + self.flat_grad.nbytes
-        self._slots = [self._views(s) for s in range(S)]
-
-    def _views(self, s):
-        N = self.N
-        seeds, rows = slice(3 * s * N, 3 * s * N + 2 * N), slice(3 * s * N + 2 * N, 3 * s * N + 3 * N)
-        return dict(g_bar=[P[seeds] for P in self._P], a=[P[rows] for P in self._P] + [self._a_top[s]],
-                    d=[Q[seeds] for Q in self._Q], z_bar=[Q[rows] for Q in self._Q], g=[g[s] for g in self._g])
+    KIND, NETWORK, SEEDS = "dhnn", "a D-HNN", 2
 
     def _field(self, s, y):
         """k = S(y) = J dH/dx + dD/dx at the stage state y (N, d), keeping slot s's arrays."""
@@ -122,66 +88,3 @@ class DHNNRK4Workspace:
             if l > 0:
                 np.matmul(z_bar[l], W[l].T, out=zW_bar[l - 1])  # z_bar[l] @ W[l].T
         return z_bar[0] @ W[0].T  # x_bar = z_bar[0] @ W[0].T
-
-    @finite_result
-    def loss_and_grad(self, X, dt, x0=None):
-        """``trajectory.loss_and_grad(params, X, dt, "rk4", substeps, "dhnn", x0=x0)``, to rounding.
-
-        X (K+1, N, d) or (K+1, N, d/2) with the workspace's K and N; returns
-        (loss, grads, grad_X0), grads views into the workspace.
-        """
-        d = self.sizes[0]
-        X = trajectory._as_states(X, "X", self.dtype, f"(K+1, N, {d})")
-        if X.shape[:2] != (self.K + 1, self.N) or X.shape[2] not in (d, d // 2):
-            raise ValueError(f"X must have shape ({self.K + 1}, {self.N}, {d}) (or {d // 2} columns, positions "
-                             f"only) for this workspace; got {X.shape}")
-        n_obs = X.shape[2]
-        if x0 is None:
-            if n_obs != d:
-                raise ValueError(f"X holds positions only ({n_obs} of {d} columns): give the starts x0")
-            x0 = X[0]
-        x0 = trajectory._as_states(x0, "x0", self.dtype, f"(N, {d})")
-        if x0.shape != (self.N, d):
-            raise ValueError(f"x0 must have shape ({self.N}, {d}); got {x0.shape}")
-        h = dt / self.substeps
-        for dW, db in self._grads:
-            dW.fill(0)
-            db.fill(0)
-
-        x, X_hat, s = x0, [], 0  # forward: rk4_step, slot by slot
-        for _ in range(self.K):
-            for _ in range(self.substeps):
-                k1 = self._field(s, x)
-                k2 = self._field(s + 1, x + (h / 2) * k1)
-                k3 = self._field(s + 2, x + (h / 2) * k2)
-                k4 = self._field(s + 3, x + h * k3)
-                x = x + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
-                s += 4
-            X_hat.append(x)
-        r = np.stack(X_hat)[:, :, :n_obs] - X[1:]
-        M = r.size
-        loss = float(np.sum(r * r) / M)
-        r_bar = (2.0 / M) * r
-
-        x_bar = np.zeros_like(x0)  # backward: rk4_step_adjoint, slot by slot
-        for k in range(self.K - 1, -1, -1):
-            x_bar[:, :n_obs] += r_bar[k]
-            for _ in range(self.substeps):
-                s -= 4
-                k1_bar = (h / 6) * x_bar
-                k2_bar = (h / 3) * x_bar
-                k3_bar = (h / 3) * x_bar
-                k4_bar = (h / 6) * x_bar
-                y4_bar = self._field_vjp(s + 3, k4_bar)
-                k3_bar = k3_bar + h * y4_bar
-                y3_bar = self._field_vjp(s + 2, k3_bar)
-                k2_bar = k2_bar + (h / 2) * y3_bar
-                y2_bar = self._field_vjp(s + 1, k2_bar)
-                k1_bar = k1_bar + (h / 2) * y2_bar
-                x_bar = x_bar + y4_bar + y3_bar + y2_bar + self._field_vjp(s, k1_bar)
-
-        L, N, S = len(self._W), self.N, self.n_slots
-        for l in range(L - 1):  # the weight and bias gradients of every slot at once
-            np.matmul(self._P[l].T, self._Q[l], out=self._grads[l][0])  # sum_s g_bar.T @ d + a.T @ z_bar
-            np.sum(self._Q[l].reshape(S, 3, N, -1)[:, 2], axis=(0, 1), out=self._grads[l][1])
-        return loss, list(self._grads), x_bar

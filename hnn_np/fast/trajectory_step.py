@@ -55,17 +55,20 @@ class RK4Workspace:
         Intervals per window and RK4 steps per interval of every call.
     """
 
+    KIND, NETWORK = "hnn", "an HNN"  # trajectory.loss_and_grad's kind, and how an error names the network
+    SEEDS = 1  # seeds of the field's backward pass: rows of N in g[l] and d[l] (a D-HNN: 2, of H and of D)
+
     def __init__(self, params, n_windows, K=1, substeps=1):
         dtype = check_params(params)
-        trajectory._check(params, "hnn", "rk4", 1.0, 1)
+        trajectory._check(params, self.KIND, "rk4", 1.0, 1)
         if len(params) < 2:
-            raise ValueError("RK4Workspace needs an HNN with at least one hidden layer")
+            raise ValueError(f"{type(self).__name__} needs {self.NETWORK} with at least one hidden layer")
         N, K, m = check_int(n_windows, "n_windows", 1), check_int(K, "K", 1), check_int(substeps, "substeps", 1)
         self.N, self.K, self.substeps, self.dtype = N, K, m, dtype
         self._W = [W for W, _ in params]
         self._b = [b for _, b in params]
         sizes = [params[0][0].shape[0]] + [W.shape[1] for W in self._W]
-        L, S = len(params), 4 * K * m
+        L, S, R = len(params), 4 * K * m, self.SEEDS + 1
         self.sizes, self.n_slots = tuple(sizes), S
         new = lambda *shape: np.zeros(shape, dtype)  # noqa: E731
         self.flat_grad = new(sum(W.size + b.size for W, b in params))
@@ -74,28 +77,28 @@ class RK4Workspace:
             self._grads.append((self.flat_grad[k:k + W.size].reshape(W.shape),
                                 self.flat_grad[k + W.size:k + W.size + b.size]))
             k += W.size + b.size
-        self._P = [new(2 * S * N, sizes[l]) for l in range(L - 1)]  # slot s: rows 2sN.. [g_bar; a]
-        self._Q = [new(2 * S * N, sizes[l + 1]) for l in range(L - 1)]  # slot s: rows 2sN.. [d; z_bar]
+        self._P = [new(R * S * N, sizes[l]) for l in range(L - 1)]  # slot s: rows R s N.. [g_bar (seeds); a]
+        self._Q = [new(R * S * N, sizes[l + 1]) for l in range(L - 1)]  # slot s: rows R s N.. [d (seeds); z_bar]
         self._a_top = new(S, N, sizes[L - 1])  # a[L-1] of each slot
-        self._g = [new(S, N, sizes[l]) for l in range(L - 1)]  # g[l] of each slot, l < L-1
-        self._d_bar = [new(N, sizes[l + 1]) for l in range(L - 1)]  # scratch of one backward pass
+        self._g = [new(S, self.SEEDS * N, sizes[l]) for l in range(L - 1)]  # g[l] of each slot, l < L-1
+        self._d_bar = [new(self.SEEDS * N, sizes[l + 1]) for l in range(L - 1)]  # scratch of one backward pass
         self._zW_bar = [new(N, sizes[l + 1]) for l in range(L - 2)]
-        self._dW_top, self._db_top = new(*self._W[L - 1].shape), new(sizes[L - 1])
+        self._dW_top, self._db = new(*self._W[L - 1].shape), new(max(sizes[1:L]))  # scratch of the top layer, sums
         self.nbytes = sum(x.nbytes for x in self._P + self._Q + self._g + self._d_bar + self._zW_bar) \
             + self._a_top.nbytes + self.flat_grad.nbytes
         self._slots = [self._views(s) for s in range(S)]
 
     def _views(self, s):
-        N, L = self.N, len(self._W)
-        rows = slice(2 * s * N, 2 * s * N + N), slice(2 * s * N + N, 2 * s * N + 2 * N)
-        return dict(g_bar=[P[rows[0]] for P in self._P], a=[P[rows[1]] for P in self._P] + [self._a_top[s]],
-                    d=[Q[rows[0]] for Q in self._Q], z_bar=[Q[rows[1]] for Q in self._Q],
-                    g=[g[s] for g in self._g], L=L)
+        """Slot s's arrays: rows R s N .. of the stacked buffers, the seeds' rows first (R = SEEDS + 1)."""
+        N, R = self.N, self.SEEDS + 1
+        seeds, rows = slice(R * s * N, (R * s + R - 1) * N), slice((R * s + R - 1) * N, R * (s + 1) * N)
+        return dict(g_bar=[P[seeds] for P in self._P], a=[P[rows] for P in self._P] + [self._a_top[s]],
+                    d=[Q[seeds] for Q in self._Q], z_bar=[Q[rows] for Q in self._Q], g=[g[s] for g in self._g])
 
     def _field(self, s, y):
         """k = S(y) = J dH/dx at the stage state y (N, d), keeping slot s's arrays."""
-        W, b, v = self._W, self._b, self._slots[s]
-        a, g, d, L = v["a"], v["g"], v["d"], v["L"]
+        W, b, v, L = self._W, self._b, self._slots[s], len(self._W)
+        a, g, d = v["a"], v["g"], v["d"]
         np.copyto(a[0], y)
         for l in range(L - 1):  # a[l+1] = tanh(a[l] @ W[l] + b[l])
             np.matmul(a[l], W[l], out=a[l + 1])
@@ -110,8 +113,8 @@ class RK4Workspace:
 
     def _field_vjp(self, s, S_bar):
         """y_bar = S_x^T S_bar at slot s; leaves g_bar[l], z_bar[l] in the stacked buffers for the end."""
-        W, v = self._W, self._slots[s]
-        a, g, g_bar, z_bar, L = v["a"], v["g"], v["g_bar"], v["z_bar"], v["L"]
+        W, v, L = self._W, self._slots[s], len(self._W)
+        a, g, g_bar, z_bar = v["a"], v["g"], v["g_bar"], v["z_bar"]
         d_bar, zW_bar = self._d_bar, self._zW_bar
         g_bar[0][...] = apply_J_T(S_bar)  # g_bar[0] = J^T S_bar
         for l in range(L - 1):  # Step 1
@@ -119,7 +122,7 @@ class RK4Workspace:
             if l < L - 2:
                 K.mul_tanh_prime(d_bar[l], a[l + 1], out=g_bar[l + 1])  # g_bar[l+1] = d_bar[l] * s1[l]
         # dL_dW[L-1][:, 0] += sum of g_bar[L-1]; z_bar[L-2] = s2 * w * d_bar[L-2]
-        K.top_adjoints(a[L - 1], W[L - 1], d_bar[L - 2], self._dW_top, z_bar[L - 2], self._db_top)
+        K.top_adjoints(a[L - 1], W[L - 1], d_bar[L - 2], self._dW_top, z_bar[L - 2], self._db[:W[L - 1].shape[0]])
         self._grads[L - 1][0][:, 0] += self._dW_top[:, 0]
         for l in range(L - 2, -1, -1):  # Step 2
             if l < L - 2:  # z_bar[l] = s2 * g[l+1] * d_bar[l] + s1 * zW_bar[l]
@@ -130,7 +133,7 @@ class RK4Workspace:
 
     @finite_result
     def loss_and_grad(self, X, dt, x0=None):
-        """``trajectory.loss_and_grad(params, X, dt, "rk4", substeps, "hnn", x0=x0)``, to rounding.
+        """``trajectory.loss_and_grad(params, X, dt, "rk4", substeps, KIND, x0=x0)``, to rounding.
 
         X (K+1, N, d) or (K+1, N, d/2) with the workspace's K and N; returns
         (loss, grads, grad_X0), grads views into the workspace.
@@ -185,8 +188,8 @@ class RK4Workspace:
                 k1_bar = k1_bar + (h / 2) * y2_bar
                 x_bar = x_bar + y4_bar + y3_bar + y2_bar + self._field_vjp(s, k1_bar)
 
-        L, N, S = len(self._W), self.N, self.n_slots
+        L, N, S, R = len(self._W), self.N, self.n_slots, self.SEEDS + 1
         for l in range(L - 1):  # the weight and bias gradients of every slot at once
             np.matmul(self._P[l].T, self._Q[l], out=self._grads[l][0])  # sum_s g_bar.T @ d + a.T @ z_bar
-            np.sum(self._Q[l].reshape(S, 2, N, -1)[:, 1], axis=(0, 1), out=self._grads[l][1])
+            np.sum(self._Q[l].reshape(S, R, N, -1)[:, R - 1], axis=(0, 1), out=self._grads[l][1])  # z_bar blocks
         return loss, list(self._grads), x_bar
