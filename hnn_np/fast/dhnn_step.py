@@ -27,7 +27,7 @@ from .. import dhnn
 from .._checks import check_params
 from ..symplectic import apply_J, apply_J_T
 from . import kernels as K
-from .step import StepWorkspace
+from .step import StepWorkspace, gradient_buffers
 
 __all__ = ["DHNNWorkspace", "seeded_mul_tanh_prime", "seeded_mul_tanh_prime_np",
            "seeded_top_mul_tanh_prime", "seeded_top_mul_tanh_prime_np", "dhnn_loss_adjoint",
@@ -213,12 +213,7 @@ class DHNNWorkspace(StepWorkspace):
         def new(*shape):
             return np.zeros(shape, dtype)
 
-        self.flat_grad = new(sum(W.size + b.size for W, b in params))
-        self._grads, k = [], 0
-        for W, b in params:
-            self._grads.append((self.flat_grad[k:k + W.size].reshape(W.shape),
-                                self.flat_grad[k + W.size:k + W.size + b.size]))
-            k += W.size + b.size
+        self.flat_grad, self._grads = gradient_buffers(params, dtype)
         self._dxdt, self._w_row = new(N, D), new(N, 1)
         self._P = [new(3 * N, sizes[l]) for l in range(L)]  # [g_bar_H; g_bar_D; a[l]]
         self._Q = [new(3 * N, sizes[l + 1]) for l in range(L - 1)]  # [d_H; d_D; z_bar[l]]

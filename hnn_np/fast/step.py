@@ -77,7 +77,17 @@ from .. import hnn
 from .._checks import check_params
 from . import kernels as K
 
-__all__ = ["StepWorkspace"]
+__all__ = ["StepWorkspace", "gradient_buffers"]
+
+
+def gradient_buffers(params, dtype):
+    """One flat vector for the gradients of ``params``, layer by layer, W then b, and its (dW, db) views."""
+    flat = np.zeros(sum(W.size + b.size for W, b in params), dtype)
+    grads, k = [], 0
+    for W, b in params:
+        grads.append((flat[k:k + W.size].reshape(W.shape), flat[k + W.size:k + W.size + b.size]))
+        k += W.size + b.size
+    return flat, grads
 
 
 class StepWorkspace:
@@ -126,14 +136,7 @@ class StepWorkspace:
         def new(*shape):
             return np.zeros(shape, dtype)
 
-        # Gradients: one flat vector, layer by layer, W then b.
-        self.flat_grad = new(sum(W.size + b.size for W, b in params))
-        self._grads, k = [], 0
-        for W, b in params:
-            dW = self.flat_grad[k:k + W.size].reshape(W.shape)
-            db = self.flat_grad[k + W.size:k + W.size + b.size]
-            self._grads.append((dW, db))
-            k += W.size + b.size
+        self.flat_grad, self._grads = gradient_buffers(params, dtype)
 
         self._dxdt, self._w_row = new(N, D), new(N, 1)
         if kind == "hnn":

@@ -38,6 +38,7 @@ from .. import trajectory
 from .._checks import check_int, check_params, finite_result
 from ..symplectic import apply_J, apply_J_T
 from . import kernels as K
+from .step import gradient_buffers
 
 __all__ = ["RK4Workspace"]
 
@@ -71,12 +72,7 @@ class RK4Workspace:
         L, S, R = len(params), 4 * K * m, self.SEEDS + 1
         self.sizes, self.n_slots = tuple(sizes), S
         new = lambda *shape: np.zeros(shape, dtype)  # noqa: E731
-        self.flat_grad = new(sum(W.size + b.size for W, b in params))
-        self._grads, k = [], 0
-        for W, b in params:
-            self._grads.append((self.flat_grad[k:k + W.size].reshape(W.shape),
-                                self.flat_grad[k + W.size:k + W.size + b.size]))
-            k += W.size + b.size
+        self.flat_grad, self._grads = gradient_buffers(params, dtype)
         self._P = [new(R * S * N, sizes[l]) for l in range(L - 1)]  # slot s: rows R s N.. [g_bar (seeds); a]
         self._Q = [new(R * S * N, sizes[l + 1]) for l in range(L - 1)]  # slot s: rows R s N.. [d (seeds); z_bar]
         self._a_top = new(S, N, sizes[L - 1])  # a[L-1] of each slot
