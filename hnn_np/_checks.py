@@ -13,7 +13,7 @@ import resource
 
 import numpy as np
 
-__all__ = ["check_params", "check_array", "check_sizes", "check_weights", "check_int", "check_real",
+__all__ = ["check_params", "in_params_dtype", "check_array", "check_sizes", "check_weights", "check_int", "check_real",
            "check_states", "check_choice", "check_seed", "check_dtype", "finite_result", "available_memory",
            "check_memory"]
 
@@ -163,6 +163,21 @@ def check_params(params, name: str = "params") -> np.dtype:
     return dtype
 
 
+def in_params_dtype(x: np.ndarray, name: str, dtype: np.dtype, expected: str) -> np.ndarray:
+    """``x`` in the parameters' ``dtype``: floats must already be of it, integers are converted, the rest refused.
+
+    ``expected`` completes "{name} must be ..." in the message for a dtype
+    that is neither (bool, complex, object, strings).
+    """
+    if np.issubdtype(x.dtype, np.floating):
+        if x.dtype != dtype:
+            raise ValueError(f"{name} has dtype {x.dtype} but params are {dtype}; cast one of them")
+        return x
+    if np.issubdtype(x.dtype, np.integer):
+        return x.astype(dtype)
+    raise ValueError(f"{name} must be {expected}; got dtype {x.dtype}")
+
+
 def check_array(x, name: str, n_cols: int, dtype: np.dtype, n_rows: int | None = None) -> np.ndarray:
     """Validate a batch of rows and return it C-contiguous.
 
@@ -181,14 +196,7 @@ def check_array(x, name: str, n_cols: int, dtype: np.dtype, n_rows: int | None =
     n_rows : int, optional
         Expected number of rows (to match another argument).
     """
-    x = _as_array(x, name)
-    if np.issubdtype(x.dtype, np.floating):
-        if x.dtype != dtype:
-            raise ValueError(f"{name} has dtype {x.dtype} but params are {dtype}; cast one of them")
-    elif np.issubdtype(x.dtype, np.integer):
-        x = x.astype(dtype)
-    else:
-        raise ValueError(f"{name} must be a numeric array of real floats or integers; got dtype {x.dtype}")
+    x = in_params_dtype(_as_array(x, name), name, dtype, "a numeric array of real floats or integers")
     if x.ndim != 2 or x.shape[1] != n_cols:
         raise ValueError(f"{name} must have shape (N, {n_cols}); got {x.shape}")
     if x.shape[0] == 0:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_choice, check_int, check_params, check_real, finite_result
+from ._checks import check_choice, check_int, check_params, check_real, finite_result, in_params_dtype
 from .vjp import KINDS, field, field_vjp, gradient, gradient_vjp
 
 __all__ = ["METHODS", "KINDS", "loss_and_grad", "rollout", "rk4_step", "rk4_step_adjoint",
@@ -206,13 +206,7 @@ def _as_states(x, name, dtype, shape_text):
         x = np.asarray(x)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{name} must be a rectangular numeric array {shape_text}; {e}") from None
-    if np.issubdtype(x.dtype, np.floating):
-        if x.dtype != dtype:
-            raise ValueError(f"{name} has dtype {x.dtype} but params are {dtype}; cast one of them")
-    elif np.issubdtype(x.dtype, np.integer):
-        x = x.astype(dtype)
-    else:
-        raise ValueError(f"{name} must be a real numeric array {shape_text}; got dtype {x.dtype}")
+    x = in_params_dtype(x, name, dtype, f"a real numeric array {shape_text}")
     if not np.isfinite(x).all():
         raise ValueError(f"{name} has non-finite values")
     return np.ascontiguousarray(x)
