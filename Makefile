@@ -45,7 +45,7 @@ real-pendulum: $(STAMP)
 ablation: $(STAMP)
 	$(PY) -m hnn_np ablation
 
-# PEERS=1: run it in .venv-peers, which also has jax (a peer to time, never a dependency of hnn_np)
+# PEERS=1: run it in .venv-peers, which also has jax and numbalsoda (peers to time, never dependencies of hnn_np)
 PEERS  ?=
 PEERS_VENV  := .venv-peers
 PEERS_STAMP := $(PEERS_VENV)/.installed
@@ -54,6 +54,7 @@ $(PEERS_STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(PEERS_VENV)
 	$(PEERS_VENV)/bin/python -m pip install --upgrade pip
 	$(PEERS_VENV)/bin/python -m pip install -e ".[test,bench]" "jax[cpu]"
+	$(PEERS_VENV)/bin/python -m pip install numbalsoda || echo "numbalsoda not built (it needs gfortran): its row is skipped"
 	touch $(PEERS_STAMP)
 
 bench: $(if $(PEERS),$(PEERS_STAMP),$(STAMP))

@@ -114,6 +114,109 @@ def run_lorenz(repeats: int = 5, verbose: bool = True) -> dict:
     return out
 
 
+def run_fortran_peer(repeats: int = 20, verbose: bool = True) -> dict | None:
+    """Hairer's DOP853 compiled from Fortran (numbalsoda's translation, dense output at t_eval) as a peer.
+
+    numbalsoda (never a dependency; ``make bench PEERS=1`` builds it into
+    .venv-peers when gfortran is installed) integrates the spring setting of
+    :func:`run` one trajectory at a time inside one compiled loop, and the
+    Lorenz setting of :func:`run_lorenz`; timed alternately with ours and
+    with scipy, medians. None when numbalsoda is not installed.
+    """
+    try:
+        import numba
+        from numbalsoda import dop853, lsoda_sig
+    except ImportError:
+        return None
+    import scipy.integrate
+
+    from hnn_np.integrate import solve_ivp, solve_ivp_batch
+    from hnn_np.systems import MassSpring
+
+    @numba.cfunc(lsoda_sig, boundscheck=False)
+    def spring_c(t, y_, dy_dt_, p_):
+        y, p = numba.carray(y_, (2,)), numba.carray(p_, (2,))
+        dy_dt_[0] = y[1] / p[1]
+        dy_dt_[1] = -p[0] * y[0]
+
+    @numba.cfunc(lsoda_sig, boundscheck=False)
+    def lorenz_c(t, y_, dy_dt_, p_):
+        y, p = numba.carray(y_, (3,)), numba.carray(p_, (3,))
+        dy_dt_[0] = p[0] * (y[1] - y[0])
+        dy_dt_[1] = y[0] * (p[1] - y[2]) - y[1]
+        dy_dt_[2] = y[0] * y[1] - p[2] * y[2]
+
+    spring_address, lorenz_address = spring_c.address, lorenz_c.address
+
+    @numba.njit
+    def fortran_batch(x0s, t_eval, p, tol):
+        y = np.empty((x0s.shape[0], 2, t_eval.shape[0]))
+        for b in range(x0s.shape[0]):
+            y[b] = dop853(spring_address, x0s[b], t_eval, p, rtol=tol, atol=tol)[0].T
+        return y
+
+    @numba.njit
+    def fortran_lorenz(y0, t_eval, p):
+        return dop853(lorenz_address, y0, t_eval, p, rtol=1e-8, atol=1e-8)[0]
+
+    spring = MassSpring(k=2.0, m=2.0)
+    fun, args = spring.ode()
+    fun_inplace, args_inplace = spring.ode_inplace()
+    x0s = initial_states(spring, 100)
+    t_eval = np.linspace(0.0, T_END, N_EVAL)
+    p = np.array([spring.k, spring.m])
+    calls = {
+        "fortran": lambda: fortran_batch(x0s, t_eval, p, TOL),
+        "ours": lambda: solve_ivp_batch(fun_inplace, (0.0, T_END), x0s, t_eval, rtol=TOL, atol=TOL,
+                                        args=args_inplace, inplace=True).y,
+    }  # fmt: skip
+    y = {name: call() for name, call in calls.items()}  # compiles
+    times = {"fortran": [], "ours": [], "scipy": []}
+    n_scipy = max(1, len(x0s) // repeats)
+    for r in range(repeats):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[name].append((time.perf_counter() - start) / len(x0s))
+        for x0 in x0s[r * n_scipy : (r + 1) * n_scipy]:
+            start = time.perf_counter()
+            scipy.integrate.solve_ivp(fun, (0.0, T_END), x0, method="DOP853", t_eval=t_eval, rtol=TOL, atol=TOL,
+                                      args=args)  # fmt: skip
+            times["scipy"].append(time.perf_counter() - start)
+    us = {name: 1e6 * float(np.median(t)) for name, t in times.items()}
+
+    y0, t_lorenz, p_lorenz = np.array([1.0, 0.0, 0.0]), np.linspace(0.0, 100.0, 1001), np.array(LORENZ)
+    lorenz_calls = {
+        "fortran": lambda: fortran_lorenz(y0, t_lorenz, p_lorenz),
+        "ours": lambda: solve_ivp(lorenz_into, (0.0, 100.0), y0, t_eval=t_lorenz, rtol=1e-8, atol=1e-8, args=LORENZ,
+                                  inplace=True),
+    }  # fmt: skip
+    for call in lorenz_calls.values():
+        call()
+    lorenz_times = {name: [] for name in lorenz_calls}
+    for _ in range(repeats):
+        for name, call in lorenz_calls.items():
+            start = time.perf_counter()
+            call()
+            lorenz_times[name].append(time.perf_counter() - start)
+    ms = {name: 1e3 * float(np.median(t)) for name, t in lorenz_times.items()}
+    out = {
+        "peer": "numbalsoda.dop853 (Hairer's DOP853 in Fortran, dense output at t_eval)",
+        "spring_fortran_us_per_traj": us["fortran"], "spring_ours_us_per_traj": us["ours"],
+        "spring_scipy_us_per_traj": us["scipy"], "spring_fortran_speedup_vs_scipy": us["scipy"] / us["fortran"],
+        "spring_ours_speedup_vs_scipy": us["scipy"] / us["ours"], "spring_ours_vs_fortran": us["fortran"] / us["ours"],
+        "spring_max_abs_difference": float(np.abs(y["fortran"] - y["ours"]).max()),
+        "lorenz_fortran_ms": ms["fortran"], "lorenz_ours_ms": ms["ours"], "lorenz_ours_vs_fortran": ms["fortran"] / ms["ours"],
+    }  # fmt: skip
+    if verbose:
+        print(f"spring, per trajectory: Fortran {us['fortran']:.2f} us ({out['spring_fortran_speedup_vs_scipy']:.0f}x "
+              f"scipy), ours in place {us['ours']:.2f} us ({out['spring_ours_speedup_vs_scipy']:.0f}x), scipy "
+              f"{us['scipy']:.1f} us; |Fortran - ours| <= {out['spring_max_abs_difference']:.1e}")
+        print(f"Lorenz: Fortran {ms['fortran']:.3f} ms, ours in place {ms['ours']:.3f} ms "
+              f"(ours {out['lorenz_ours_vs_fortran']:.2f}x as fast)")
+    return out
+
+
 def initial_states(system, n_traj, seed=0):
     """(n_traj, 2) states with H uniform in [E_max/100, E_max] and uniform phase."""
     rng = np.random.default_rng(seed)

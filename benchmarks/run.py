@@ -204,6 +204,10 @@ def main():
         bench_step.print_peers(out["step"]["peers"])
     else:
         print("neither torch nor jax is installed: skipped")
+    print("\n== peer: Hairer's DOP853 compiled from Fortran (numbalsoda), when installed ==")
+    out["integrate_fortran_peer"] = bench_integrate.run_fortran_peer()
+    if out["integrate_fortran_peer"] is None:
+        print("numbalsoda is not installed: skipped (make bench PEERS=1 builds it when gfortran is installed)")
     out["figures_full_seconds"] = last_full_figures_seconds()
     print("\n== targets ==")
     out["goals"] = goals(out)
