@@ -76,3 +76,12 @@ def test_the_entry_is_made_once_per_process(monkeypatch, stderr):
     monkeypatch.setattr(driver, "njit", lambda *a, **k: (lambda f: calls.append(f) or f))
     assert driver.entry("DOP853") is driver.entry("DOP853")
     assert len(calls) == 1
+
+
+def test_no_stderr_at_all_is_no_error(monkeypatch, stderr):
+    monkeypatch.setattr(sys, "stderr", None)  # pythonw: no console
+    errors = []
+    monkeypatch.setattr(driver.threading, "excepthook", lambda args: errors.append(args.exc_value))
+    monkeypatch.setattr(driver, "njit", taking(0.5))
+    driver.entry("DOP853")
+    assert errors == []

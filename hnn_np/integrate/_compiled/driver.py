@@ -151,8 +151,9 @@ def entry(method: str):
 
 def _notice(method: str) -> None:
     """One line on stderr while the entry compiles, where someone watches (a terminal, a notebook)."""
-    if not (sys.stderr.isatty() or "ipykernel" in sys.modules):
+    stderr = sys.stderr
+    if stderr is None or not (stderr.isatty() or "ipykernel" in sys.modules):  # None: pythonw, no console
         return
     print(f"hnn_np: compiling the {method} integrator, once after installing or after an edit of "
           "hnn_np/integrate (about a minute); later processes load it from Numba's disk cache",
-          file=sys.stderr, flush=True)  # fmt: skip
+          file=stderr, flush=True)  # fmt: skip
