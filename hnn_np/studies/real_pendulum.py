@@ -269,16 +269,18 @@ def run_real_pendulum(run, out="runs", *, steps=None, seed=None, dtype=None, qui
                            hidden=q.get("hidden"), dtype=dtype or "float64")
     if isinstance(run.members, bool) or not isinstance(run.members, int) or run.members < 1:
         raise ValueError(f"members must be a positive integer; got {run.members!r}")
-    x, dx_dt = training_data(run, train)  # the derivative recipe's rows (a trajectory run reads its theta samples)
+    if trajectory:  # what is learned from, checked before the folder is taken
+        n_train = sum(len(theta) for theta in theta_samples(run, train)[0])  # the theta samples observed
+    else:
+        x, dx_dt = training_data(run, train)  # the derivative recipe's rows
+        n_train = len(x)
     with RunFolder(os.path.join(out, run.name), FILES, overwrite=overwrite) as folder:  # before training
         t0 = time.perf_counter()
         if trajectory:
             rows = pretrain_rows(run, train)
             members = [learn_from_theta(run, train, replace(cfg, seed=cfg.seed + k), QUICK_STAGES if quick else None,
                                         progress, rows) for k in range(run.members)]
-            n_train = sum(len(theta) for theta in theta_samples(run, train)[0])  # the theta samples observed
         else:
-            n_train = len(x)
             members = [learn(x, dx_dt, replace(cfg, seed=cfg.seed + k), progress=progress)
                        for k in range(run.members)]
         seconds = time.perf_counter() - t0
